@@ -1,0 +1,63 @@
+//! Typed errors of the domain. Each names the field or the lot at fault so that the server can map
+//! it to a status with a precise message.
+
+use crate::ids::LotId;
+
+/// A malformed value: which field, and why. Maps to INVALID_ARGUMENT.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct FieldError {
+    /// Dotted path of the field, e.g. `ore_receipt.mass_g`.
+    pub field: String,
+    /// Human-readable reason.
+    pub reason: String,
+}
+
+impl FieldError {
+    /// Builds an error for `field`.
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        FieldError { field: field.into(), reason: reason.into() }
+    }
+
+    /// Prefixes the field path, so nested validators can report the full path.
+    pub fn at(mut self, prefix: &str) -> Self {
+        self.field = if self.field.is_empty() { prefix.to_string() } else { format!("{prefix}.{}", self.field) };
+        self
+    }
+}
+
+/// A well-formed event that the ledger's current state does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    /// The lot named does not exist (NOT_FOUND).
+    #[error("lot {0} does not exist")]
+    UnknownLot(LotId),
+    /// A genesis event names a lot id already in use (ALREADY_EXISTS).
+    #[error("lot {0} already exists")]
+    LotExists(LotId),
+    /// The submitter's expected head does not match (FAILED_PRECONDITION).
+    #[error("lot {lot}: expected head {expected} but the head is {actual}")]
+    HeadMismatch { lot: LotId, expected: String, actual: String },
+    /// Any other violated rule (FAILED_PRECONDITION).
+    #[error("lot {lot}: {reason}")]
+    Violation { lot: LotId, reason: String },
+}
+
+impl RuleError {
+    /// Shorthand for a [`RuleError::Violation`].
+    pub fn violation(lot: LotId, reason: impl Into<String>) -> Self {
+        RuleError::Violation { lot, reason: reason.into() }
+    }
+}
+
+/// Bytes that do not decode as the documented layout.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed {what} at byte {offset}: {reason}")]
+pub struct DecodeError {
+    /// What was being decoded (`event body`, `record`, `bundle`).
+    pub what: &'static str,
+    /// Offset into the input where decoding failed.
+    pub offset: usize,
+    /// Why.
+    pub reason: String,
+}

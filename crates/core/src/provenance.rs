@@ -1,0 +1,169 @@
+//! Provenance of a lot: attribution of its rare-earth content to sources and facilities, and the
+//! ISO 22095 chain-of-custody claim that attribution supports.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::country::Country;
+use crate::element::{Element, N_ELEMENTS};
+use crate::ids::{Hash32, LotId};
+use crate::state::{elements_of, Basis, Feed, LotDetail, LotKind, LotState, Source};
+
+/// The chain-of-custody model a claim can use (ISO 22095:2020 terms).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Claim {
+    /// Every upstream input has the characteristic (no denied origin or processing country).
+    Segregated,
+    /// Inputs with and without the characteristic were mixed; only shares can be claimed.
+    MassBalance,
+}
+
+impl Claim {
+    /// The name used in JSON and policies.
+    pub fn name(self) -> &'static str {
+        match self {
+            Claim::Segregated => "segregated",
+            Claim::MassBalance => "mass_balance",
+        }
+    }
+}
+
+/// Attribution of a lot, in grams (integer); shares are derived for display only.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Provenance {
+    pub lot: LotId,
+    pub kind: LotKind,
+    pub head: Hash32,
+    pub head_seq: u64,
+    pub basis: Basis,
+    /// Grams per source, summed over elements (or gross grams where the basis is mass).
+    pub by_source: BTreeMap<Source, u64>,
+    /// Grams of each element per source, where the basis is element.
+    pub by_element: BTreeMap<Element, BTreeMap<Source, u64>>,
+    /// Separation facilities that processed the material, with their countries.
+    pub facilities: Vec<(Arc<str>, Country)>,
+}
+
+/// Recycled content shares (fractions of the attributed total).
+#[derive(Clone, Copy, PartialEq, Debug, Default)]
+pub struct RecycledShare {
+    pub total: f64,
+    pub pre_consumer: f64,
+    pub post_consumer: f64,
+}
+
+fn per_element(by_source: &BTreeMap<Source, [u64; N_ELEMENTS]>) -> BTreeMap<Element, BTreeMap<Source, u64>> {
+    let mut out: BTreeMap<Element, BTreeMap<Source, u64>> = BTreeMap::new();
+    for (s, arr) in by_source {
+        for (e, g) in elements_of(arr) {
+            *out.entry(e).or_default().entry(*s).or_default() += g;
+        }
+    }
+    out
+}
+
+impl Provenance {
+    /// Attribution as the lot's state records it.
+    pub fn of(st: &LotState) -> Provenance {
+        let mut p = Provenance {
+            lot: st.id,
+            kind: st.kind(),
+            head: st.head,
+            head_seq: st.head_seq(),
+            basis: Basis::Mass,
+            by_source: BTreeMap::new(),
+            by_element: BTreeMap::new(),
+            facilities: Vec::new(),
+        };
+        match &st.detail {
+            LotDetail::Ore { .. } | LotDetail::Recycled { .. } => {
+                if let Some(s) = st.source() {
+                    p.by_source.insert(s, st.balance_g);
+                }
+            }
+            LotDetail::Campaign(c) => {
+                p.facilities.push((c.facility.clone(), c.country));
+                if c.unassayed_g == 0 && c.charges > 0 {
+                    p.basis = Basis::Element;
+                    let arrays: BTreeMap<Source, [u64; N_ELEMENTS]> = c.sources.iter().map(|(s, t)| (*s, t.element_g)).collect();
+                    p.by_element = per_element(&arrays);
+                    p.by_source = arrays.iter().map(|(s, a)| (*s, a.iter().sum())).collect();
+                } else {
+                    p.by_source = c.sources.iter().map(|(s, t)| (*s, t.gross_g)).collect();
+                }
+            }
+            LotDetail::Oxide { attribution: a, .. } => {
+                p.basis = a.basis;
+                p.facilities.push((a.facility.clone(), a.facility_country));
+                p.by_element = per_element(&a.by_source);
+                p.by_source = a.by_source.iter().map(|(s, arr)| (*s, arr.iter().sum())).collect();
+            }
+        }
+        p.by_source.retain(|_, g| *g > 0);
+        p
+    }
+
+    /// Grams attributed in all.
+    pub fn total_g(&self) -> u64 {
+        self.by_source.values().sum()
+    }
+
+    /// Grams per country (extraction for mined feed, collection for recycled feed).
+    pub fn origin_grams(&self) -> BTreeMap<Country, u64> {
+        let mut m = BTreeMap::new();
+        for (s, g) in &self.by_source {
+            *m.entry(s.country).or_insert(0) += g;
+        }
+        m
+    }
+
+    /// Fractions per country; they sum to 1 (up to float rounding) when anything is attributed.
+    pub fn origin_shares(&self) -> BTreeMap<Country, f64> {
+        shares(&self.origin_grams())
+    }
+
+    /// Per element, fractions per country.
+    pub fn element_origin_shares(&self) -> BTreeMap<Element, BTreeMap<Country, f64>> {
+        self.by_element
+            .iter()
+            .map(|(e, m)| {
+                let mut g = BTreeMap::new();
+                for (s, v) in m {
+                    *g.entry(s.country).or_insert(0) += v;
+                }
+                (*e, shares(&g))
+            })
+            .collect()
+    }
+
+    /// Recycled shares, split pre/post-consumer.
+    pub fn recycled_share(&self) -> RecycledShare {
+        let total = self.total_g();
+        if total == 0 {
+            return RecycledShare::default();
+        }
+        let of = |f: Feed| self.by_source.iter().filter(|(s, _)| s.feed == f).map(|(_, g)| *g).sum::<u64>() as f64 / total as f64;
+        let pre = of(Feed::RecycledPreConsumer);
+        let post = of(Feed::RecycledPostConsumer);
+        RecycledShare { total: pre + post, pre_consumer: pre, post_consumer: post }
+    }
+
+    /// The claim the attribution supports for "no denied origin or processing country".
+    pub fn claim(&self, denied_origin: &[Country], denied_processing: &[Country]) -> Claim {
+        let origin_ok = self.by_source.keys().all(|s| !denied_origin.contains(&s.country));
+        let processing_ok = self.facilities.iter().all(|(_, c)| !denied_processing.contains(c));
+        if origin_ok && processing_ok {
+            Claim::Segregated
+        } else {
+            Claim::MassBalance
+        }
+    }
+}
+
+fn shares<K: Ord + Copy>(m: &BTreeMap<K, u64>) -> BTreeMap<K, f64> {
+    let total: u64 = m.values().sum();
+    if total == 0 {
+        return BTreeMap::new();
+    }
+    m.iter().map(|(k, g)| (*k, *g as f64 / total as f64)).collect()
+}

@@ -1,0 +1,182 @@
+//! The stored record: one event on one lot's chain. Its hash is blake3 in derive-key mode over
+//! the record's exact stored bytes (docs/format.md, "Record"). Nothing is re-encoded to verify.
+
+use crate::codec::{Reader, Writer};
+use crate::error::DecodeError;
+use crate::ids::{Hash32, LotId};
+use crate::time::UtcMicros;
+
+/// Version byte at the start of every record.
+pub const RECORD_VERSION: u8 = 1;
+/// blake3 derive-key context: the domain separation of record hashes. Changing the layout means
+/// a new version byte and a new context.
+pub const RECORD_HASH_CONTEXT: &str = "ree-ledger 2026-11 event record v1";
+/// Largest body a record may carry, in bytes.
+pub const MAX_BODY_LEN: usize = 16 * 1024;
+
+/// A cross-lot link: the counterpart lot's record (and so its whole chain) that this record names.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Link {
+    pub lot: LotId,
+    pub seq: u64,
+    pub hash: Hash32,
+}
+
+/// An ed25519 signature by the submitter over the body bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Signature {
+    /// The signer's public key (the key id).
+    pub public_key: [u8; 32],
+    pub signature: [u8; 64],
+}
+
+/// A decoded record. `body` is the submitted body's canonical bytes, kept verbatim.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Record {
+    pub lot: LotId,
+    /// Position in the lot's chain; 0 for the genesis event.
+    pub seq: u64,
+    /// Position in the ledger's single global append order, gap-free from 1.
+    pub global_seq: u64,
+    /// Hash of the lot's previous record; all zeros for the genesis event.
+    pub prev: Hash32,
+    /// When the ledger appended it (server clock, UTC).
+    pub recorded_at: UtcMicros,
+    pub link: Option<Link>,
+    pub body: Vec<u8>,
+    pub signature: Option<Signature>,
+}
+
+/// The hash of a record's stored bytes.
+pub fn record_hash(bytes: &[u8]) -> Hash32 {
+    let mut h = blake3::Hasher::new_derive_key(RECORD_HASH_CONTEXT);
+    h.update(bytes);
+    Hash32(*h.finalize().as_bytes())
+}
+
+impl Record {
+    /// The stored bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(128 + self.body.len());
+        w.u8(RECORD_VERSION);
+        w.raw(&self.lot.bytes());
+        w.u64(self.seq);
+        w.u64(self.global_seq);
+        w.raw(&self.prev.0);
+        w.i64(self.recorded_at.0);
+        match &self.link {
+            None => w.u8(0),
+            Some(l) => {
+                w.u8(1);
+                w.raw(&l.lot.bytes());
+                w.u64(l.seq);
+                w.raw(&l.hash.0);
+            }
+        }
+        w.u32(self.body.len() as u32);
+        w.raw(&self.body);
+        match &self.signature {
+            None => w.u8(0),
+            Some(s) => {
+                w.u8(1);
+                w.raw(&s.public_key);
+                w.raw(&s.signature);
+            }
+        }
+        w.buf
+    }
+
+    /// Parses stored bytes, strictly: any byte that [`Record::encode`] would not write is an error.
+    pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
+        let mut r = Reader::new(bytes, "record");
+        let v = r.u8()?;
+        if v != RECORD_VERSION {
+            return Err(r.err(format!("record version {v} is not supported (this build reads {RECORD_VERSION})")));
+        }
+        let lot = LotId(uuid::Uuid::from_bytes(r.array()?));
+        let seq = r.u64()?;
+        let global_seq = r.u64()?;
+        let prev = Hash32(r.array()?);
+        let recorded_at = UtcMicros(r.i64()?);
+        let link = if r.flag()? {
+            Some(Link { lot: LotId(uuid::Uuid::from_bytes(r.array()?)), seq: r.u64()?, hash: Hash32(r.array()?) })
+        } else {
+            None
+        };
+        let n = r.u32()? as usize;
+        if n > MAX_BODY_LEN {
+            return Err(r.err(format!("body length {n} exceeds {MAX_BODY_LEN}")));
+        }
+        let body = r.take(n)?.to_vec();
+        let signature = match r.u8()? {
+            0 => None,
+            1 => Some(Signature { public_key: r.array()?, signature: r.array()? }),
+            s => return Err(r.err(format!("unknown signature scheme {s}"))),
+        };
+        r.finish()?;
+        if seq == 0 && prev != Hash32::ZERO {
+            return Err(DecodeError { what: "record", offset: 25, reason: "a genesis record's previous hash must be zero".into() });
+        }
+        Ok(Record { lot, seq, global_seq, prev, recorded_at, link, body, signature })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn record() -> impl Strategy<Value = Record> {
+        (
+            any::<[u8; 16]>(),
+            1u64..1000,
+            1u64..u64::MAX,
+            any::<[u8; 32]>(),
+            any::<i64>(),
+            prop::option::of((any::<[u8; 16]>(), any::<u64>(), any::<[u8; 32]>())),
+            prop::collection::vec(any::<u8>(), 0..200),
+            prop::option::of((any::<[u8; 32]>(), prop::collection::vec(any::<u8>(), 64))),
+        )
+            .prop_map(|(lot, seq, g, prev, t, link, body, sig)| Record {
+                lot: LotId(uuid::Uuid::from_bytes(lot)),
+                seq,
+                global_seq: g,
+                prev: Hash32(prev),
+                recorded_at: UtcMicros(t),
+                link: link.map(|(l, s, h)| Link { lot: LotId(uuid::Uuid::from_bytes(l)), seq: s, hash: Hash32(h) }),
+                body,
+                signature: sig.map(|(pk, s)| Signature { public_key: pk, signature: s.try_into().unwrap() }),
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips(r in record()) {
+            let b = r.encode();
+            prop_assert_eq!(Record::decode(&b).unwrap(), r);
+        }
+
+        #[test]
+        fn any_single_byte_change_changes_the_hash_or_fails_to_decode(r in record(), i in any::<prop::sample::Index>(), x in 1u8..=255) {
+            let b = r.encode();
+            let mut t = b.clone();
+            let i = i.index(t.len());
+            t[i] ^= x;
+            prop_assert_ne!(record_hash(&t), record_hash(&b));
+        }
+
+        #[test]
+        fn decoder_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            if let Ok(r) = Record::decode(&bytes) {
+                prop_assert_eq!(r.encode(), bytes);
+            }
+        }
+    }
+
+    #[test]
+    fn hash_uses_the_documented_context() {
+        let b = b"example";
+        assert_eq!(record_hash(b).0, blake3::derive_key(RECORD_HASH_CONTEXT, b));
+        assert_ne!(record_hash(b).0, *blake3::hash(b).as_bytes());
+    }
+}
