@@ -1,1 +1,97 @@
+//! Durable storage of event records behind the small [`Store`] trait.
+//!
+//! The store knows bytes and keys, not rules: the engine decides what to append, the store makes
+//! it durable and atomic. Two implementations: [`SledStore`] (the embedded default) and
+//! [`MemStore`] (tests).
 
+mod mem;
+mod sled_store;
+
+pub use mem::MemStore;
+pub use sled_store::SledStore;
+
+use ree_core::{EventId, Hash32, LotId};
+
+/// The on-disk format version this build writes. A store with a newer version is refused.
+pub const STORE_FORMAT_VERSION: u32 = 1;
+
+/// One record to append: its position and its exact bytes.
+#[derive(Clone, Debug)]
+pub struct NewRecord {
+    pub global_seq: u64,
+    pub lot: LotId,
+    pub seq: u64,
+    pub bytes: Vec<u8>,
+}
+
+/// What the idempotency index remembers of an accepted submission: enough to recognise a retry
+/// (the body's hash) and to answer it with the original result (where its records are).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct IdempotencyEntry {
+    /// blake3 of the submitted body bytes.
+    pub body_hash: Hash32,
+    /// Global sequence number of the first record the submission appended.
+    pub first_global_seq: u64,
+    /// How many consecutive records it appended.
+    pub count: u8,
+}
+
+impl IdempotencyEntry {
+    fn encode(&self) -> [u8; 41] {
+        let mut b = [0u8; 41];
+        b[..32].copy_from_slice(&self.body_hash.0);
+        b[32..40].copy_from_slice(&self.first_global_seq.to_be_bytes());
+        b[40] = self.count;
+        b
+    }
+    fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() != 41 {
+            return None;
+        }
+        Some(IdempotencyEntry {
+            body_hash: Hash32(b[..32].try_into().ok()?),
+            first_global_seq: u64::from_be_bytes(b[32..40].try_into().ok()?),
+            count: b[40],
+        })
+    }
+}
+
+/// A group of submissions to make durable together, all or nothing.
+#[derive(Default, Debug)]
+pub struct Batch {
+    pub records: Vec<NewRecord>,
+    pub idempotency: Vec<(EventId, IdempotencyEntry)>,
+}
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store format version {found} is newer than this build supports ({supported}); upgrade ree-ledger")]
+    NewerFormat { found: u32, supported: u32 },
+    #[error("store is damaged: {0}")]
+    Corrupt(String),
+}
+
+/// Durable, ordered storage of records. Implementations are shared across threads.
+pub trait Store: Send + Sync + 'static {
+    /// Appends atomically and returns only once the batch is durable (see ARCHITECTURE.md for
+    /// the system call that makes it so). On error nothing of the batch may be visible.
+    fn append(&self, batch: &Batch) -> Result<(), StoreError>;
+    /// The record with this global sequence number.
+    fn record(&self, global_seq: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Up to `limit` records of `lot` from `from_seq` on, as (seq, bytes), in order.
+    fn lot_records(&self, lot: LotId, from_seq: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+    /// The idempotency entry of a client event id.
+    fn idempotency(&self, id: EventId) -> Result<Option<IdempotencyEntry>, StoreError>;
+    /// Calls `f` with every record in global order from `from_global_seq` on; stops at the first
+    /// error `f` returns.
+    fn scan(&self, from_global_seq: u64, f: &mut dyn FnMut(u64, &[u8]) -> Result<(), StoreError>) -> Result<(), StoreError>;
+    /// Number of idempotency entries (for the consistency check on open).
+    fn idempotency_count(&self) -> Result<u64, StoreError>;
+    /// Bytes on disk (0 in memory).
+    fn size_on_disk(&self) -> Result<u64, StoreError>;
+}

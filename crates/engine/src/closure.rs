@@ -1,0 +1,67 @@
+//! The upstream closure of a lot: what a proof bundle must contain.
+
+use std::collections::BTreeMap;
+
+use ree_core::bundle::Bundle;
+use ree_core::record::record_hash;
+use ree_core::{Hash32, LotId, LotState, Record};
+use ree_store::Store;
+
+use crate::EngineError;
+
+/// Every chain a lot's head commits to: for each lot, its records from genesis up to the last
+/// one that something downstream links to (for the lot itself: its head).
+pub struct Upstream {
+    pub lot: LotId,
+    pub head: Hash32,
+    pub head_seq: u64,
+    /// Per lot: (seq, bytes) from 0, contiguous.
+    pub chains: BTreeMap<LotId, Vec<(Record, Vec<u8>)>>,
+}
+
+impl Upstream {
+    /// Lots upstream of the subject, with the head each is committed at.
+    pub fn lots(&self) -> Vec<(LotId, u64, Hash32)> {
+        self.chains
+            .iter()
+            .filter(|(l, _)| **l != self.lot)
+            .filter_map(|(l, c)| c.last().map(|(r, b)| (*l, r.seq, record_hash(b))))
+            .collect()
+    }
+
+    /// Number of records.
+    pub fn record_count(&self) -> usize {
+        self.chains.values().map(Vec::len).sum()
+    }
+
+    /// The proof bundle: every record once, in global order.
+    pub fn bundle(&self) -> Bundle {
+        let mut all: Vec<(u64, &Vec<u8>)> = self.chains.values().flatten().map(|(r, b)| (r.global_seq, b)).collect();
+        all.sort_by_key(|x| x.0);
+        Bundle { lot: self.lot, head_seq: self.head_seq, head: self.head, records: all.into_iter().map(|(_, b)| b.clone()).collect() }
+    }
+}
+
+pub(crate) fn upstream(store: &dyn Store, st: &LotState) -> Result<Upstream, EngineError> {
+    let mut chains: BTreeMap<LotId, Vec<(Record, Vec<u8>)>> = BTreeMap::new();
+    let mut work: Vec<(LotId, u64)> = vec![(st.id, st.head_seq())];
+    while let Some((lot, upto)) = work.pop() {
+        let have = chains.get(&lot).map_or(0, |c| c.len() as u64);
+        if have > upto {
+            continue;
+        }
+        let raw = store.lot_records(lot, have, (upto + 1 - have) as usize)?;
+        if raw.len() as u64 != upto + 1 - have {
+            return Err(EngineError::Inconsistent { global_seq: 0, reason: format!("lot {lot} is missing records up to seq {upto}") });
+        }
+        let chain = chains.entry(lot).or_default();
+        for (seq, bytes) in raw {
+            let rec = Record::decode(&bytes).map_err(|e| EngineError::Inconsistent { global_seq: 0, reason: format!("lot {lot} seq {seq}: {e}") })?;
+            if let Some(l) = rec.link {
+                work.push((l.lot, l.seq));
+            }
+            chain.push((rec, bytes));
+        }
+    }
+    Ok(Upstream { lot: st.id, head: st.head, head_seq: st.head_seq(), chains })
+}

@@ -1,0 +1,207 @@
+//! The sled-backed store. One tree, prefixed keys, one `apply_batch` per group commit (atomic
+//! within a tree), then `Db::flush` and `fdatasync(2)` on sled's files: sled's own flush only
+//! issues `sync_file_range`, which does not make the write survive a power cut.
+//!
+//! Keys (big-endian numbers so that byte order is numeric order):
+//! - `m` `format`            → u32 store format version
+//! - `g` gseq(8)             → record bytes
+//! - `l` lot(16) seq(8)      → gseq(8)
+//! - `i` event_id(16)        → idempotency entry (41 bytes)
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ree_core::{EventId, LotId};
+
+use crate::{Batch, IdempotencyEntry, Store, StoreError, STORE_FORMAT_VERSION};
+
+const FORMAT_KEY: &[u8] = b"mformat";
+
+fn gkey(gseq: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = b'g';
+    k[1..].copy_from_slice(&gseq.to_be_bytes());
+    k
+}
+
+fn lkey(lot: LotId, seq: u64) -> [u8; 25] {
+    let mut k = [0u8; 25];
+    k[0] = b'l';
+    k[1..17].copy_from_slice(&lot.bytes());
+    k[17..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn ikey(id: EventId) -> [u8; 17] {
+    let mut k = [0u8; 17];
+    k[0] = b'i';
+    k[1..].copy_from_slice(&id.bytes());
+    k
+}
+
+/// sled under a data directory.
+pub struct SledStore {
+    db: sled::Db,
+    dir: PathBuf,
+    /// sled's main log file, opened once so each commit can `fdatasync` it.
+    log: File,
+    /// Blob files already synced (sled writes a node larger than segment/4 to its own file).
+    synced_blobs: Mutex<HashSet<std::ffi::OsString>>,
+}
+
+impl SledStore {
+    /// Opens or creates the store in `dir` (the sled database lives in `dir/sled`). Refuses a
+    /// store written by a newer format.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("sled");
+        let db = sled::Config::new().path(&path).mode(sled::Mode::HighThroughput).open()?;
+        match db.get(FORMAT_KEY)? {
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_ref()).map(u32::from_be_bytes).map_err(|_| StoreError::Corrupt("format version key is malformed".into()))?;
+                if found > STORE_FORMAT_VERSION {
+                    return Err(StoreError::NewerFormat { found, supported: STORE_FORMAT_VERSION });
+                }
+            }
+            None => {
+                db.insert(FORMAT_KEY, &STORE_FORMAT_VERSION.to_be_bytes())?;
+            }
+        }
+        db.flush()?;
+        let log = File::open(path.join("db"))?;
+        log.sync_data()?;
+        Ok(SledStore { db, dir: path, log, synced_blobs: Mutex::new(HashSet::new()) })
+    }
+
+    /// Makes everything sled has written durable: its flush (write + `sync_file_range`) and
+    /// then `fdatasync` on the log file and on any new blob file.
+    fn sync(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        self.log.sync_data()?;
+        let blobs = self.dir.join("blobs");
+        if let Ok(entries) = std::fs::read_dir(&blobs) {
+            let mut synced = self.synced_blobs.lock().unwrap_or_else(|e| e.into_inner());
+            let mut any = false;
+            for e in entries.flatten() {
+                if synced.insert(e.file_name()) {
+                    File::open(e.path())?.sync_data()?;
+                    any = true;
+                }
+            }
+            if any {
+                File::open(&blobs)?.sync_all()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Store for SledStore {
+    fn append(&self, batch: &Batch) -> Result<(), StoreError> {
+        let mut b = sled::Batch::default();
+        for r in &batch.records {
+            b.insert(&gkey(r.global_seq)[..], r.bytes.as_slice());
+            b.insert(&lkey(r.lot, r.seq)[..], &r.global_seq.to_be_bytes()[..]);
+        }
+        for (id, e) in &batch.idempotency {
+            b.insert(&ikey(*id), &e.encode()[..]);
+        }
+        self.db.apply_batch(b)?;
+        self.sync()
+    }
+
+    fn record(&self, global_seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get(gkey(global_seq))?.map(|v| v.to_vec()))
+    }
+
+    fn lot_records(&self, lot: LotId, from_seq: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.db.range(lkey(lot, from_seq)..=lkey(lot, u64::MAX)).take(limit) {
+            let (k, v) = kv?;
+            let seq = u64::from_be_bytes(k[17..25].try_into().map_err(|_| StoreError::Corrupt("lot index key".into()))?);
+            let gseq = u64::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Corrupt(format!("lot index of {lot} seq {seq}")))?);
+            let bytes = self.record(gseq)?.ok_or_else(|| StoreError::Corrupt(format!("lot {lot} seq {seq} points to missing record {gseq}")))?;
+            out.push((seq, bytes));
+        }
+        Ok(out)
+    }
+
+    fn idempotency(&self, id: EventId) -> Result<Option<IdempotencyEntry>, StoreError> {
+        match self.db.get(ikey(id))? {
+            None => Ok(None),
+            Some(v) => IdempotencyEntry::decode(&v).map(Some).ok_or_else(|| StoreError::Corrupt(format!("idempotency entry of {id}"))),
+        }
+    }
+
+    fn scan(&self, from: u64, f: &mut dyn FnMut(u64, &[u8]) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        for kv in self.db.range(gkey(from)..=gkey(u64::MAX)) {
+            let (k, v) = kv?;
+            let gseq = u64::from_be_bytes(k[1..9].try_into().map_err(|_| StoreError::Corrupt("record key".into()))?);
+            f(gseq, &v)?;
+        }
+        Ok(())
+    }
+
+    fn idempotency_count(&self) -> Result<u64, StoreError> {
+        Ok(self.db.scan_prefix(b"i").count() as u64)
+    }
+
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NewRecord;
+    use ree_core::Hash32;
+
+    fn batch(from: u64, n: u64, lot: LotId) -> Batch {
+        Batch {
+            records: (0..n).map(|i| NewRecord { global_seq: from + i, lot, seq: from + i - 1, bytes: vec![i as u8; 100] }).collect(),
+            idempotency: vec![(EventId::new_v7(), IdempotencyEntry { body_hash: Hash32([7; 32]), first_global_seq: from, count: n as u8 })],
+        }
+    }
+
+    #[test]
+    fn appends_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let lot = LotId::new_v7();
+        let b = batch(1, 5, lot);
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            s.append(&b).unwrap();
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(s.record(3).unwrap(), Some(vec![2u8; 100]));
+        let recs = s.lot_records(lot, 2, 10).unwrap();
+        assert_eq!(recs.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2, 3, 4]);
+        assert_eq!(s.idempotency(b.idempotency[0].0).unwrap(), Some(b.idempotency[0].1));
+        let mut seen = vec![];
+        s.scan(1, &mut |g, _| {
+            seen.push(g);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, vec![1, 2, 3, 4, 5]);
+        assert_eq!(s.idempotency_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn refuses_a_newer_format() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            s.db.insert(FORMAT_KEY, &(STORE_FORMAT_VERSION + 1).to_be_bytes()).unwrap();
+            s.db.flush().unwrap();
+        }
+        match SledStore::open(dir.path()) {
+            Err(StoreError::NewerFormat { found, .. }) => assert_eq!(found, STORE_FORMAT_VERSION + 1),
+            Err(e) => panic!("wrong error {e}"),
+            Ok(_) => panic!("opened a newer format"),
+        }
+    }
+}
