@@ -13,6 +13,8 @@ use crate::EngineError;
 /// one that something downstream links to (for the lot itself: its head).
 pub struct Upstream {
     pub lot: LotId,
+    /// The subject's state the closure was taken at.
+    pub state: LotState,
     pub head: Hash32,
     pub head_seq: u64,
     /// Per lot: (seq, bytes) from 0, contiguous.
@@ -63,5 +65,5 @@ pub(crate) fn upstream(store: &dyn Store, st: &LotState) -> Result<Upstream, Eng
             chain.push((rec, bytes));
         }
     }
-    Ok(Upstream { lot: st.id, head: st.head, head_seq: st.head_seq(), chains })
+    Ok(Upstream { lot: st.id, state: st.clone(), head: st.head, head_seq: st.head_seq(), chains })
 }

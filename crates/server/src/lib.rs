@@ -1,1 +1,136 @@
+//! The gRPC face of ree-ledger: tonic services thin over `ree-engine`, plus health, reflection,
+//! limits and graceful shutdown. Nothing here decides a rule; it converts, calls, and maps errors
+//! to status codes.
 
+pub mod convert;
+mod service;
+mod watch;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ree_engine::Engine;
+use ree_ledger::v1::queries_server::QueriesServer;
+use ree_ledger::v1::submissions_server::SubmissionsServer;
+use ree_store::SledStore;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use service::status_of;
+
+/// Largest request the server decodes (a full batch of 1000 events fits in well under this).
+pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+/// Largest answer (proof bundles of large campaigns).
+pub const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+/// Per-request deadline.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Requests in flight per connection.
+pub const CONCURRENCY_PER_CONNECTION: usize = 256;
+
+/// How to run the server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+}
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the store in {dir}: {source}")]
+    Open { dir: PathBuf, source: ree_engine::EngineError },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// A bound, not yet running server.
+pub struct Bound {
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    hub: watch::Hub,
+    pub addr: SocketAddr,
+}
+
+/// Opens the store (replaying and checking it) and binds the listener.
+pub async fn bind(cfg: &Config) -> Result<Bound, ServeError> {
+    let hub = watch::Hub::new();
+    let observer = hub.observer();
+    let dir = cfg.data_dir.clone();
+    let engine = tokio::task::spawn_blocking(move || -> Result<Engine, ree_engine::EngineError> {
+        let store = SledStore::open(&dir).map_err(ree_engine::EngineError::Store)?;
+        Engine::open(Arc::new(store), Some(observer))
+    })
+    .await
+    .map_err(|e| ServeError::Open { dir: cfg.data_dir.clone(), source: ree_engine::EngineError::Inconsistent { global_seq: 0, reason: e.to_string() } })?
+    .map_err(|source| ServeError::Open { dir: cfg.data_dir.clone(), source })?;
+    let r = engine.open_report();
+    tracing::info!(records = r.records, lots = r.lots, dir = %cfg.data_dir.display(), "store opened and verified");
+    let listener = TcpListener::bind(cfg.listen).await.map_err(|source| ServeError::Bind { addr: cfg.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: cfg.listen, source })?;
+    Ok(Bound { listener, engine: Arc::new(engine), hub, addr })
+}
+
+impl Bound {
+    /// Serves until `shutdown` resolves, then drains in-flight requests and the commit queue.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+        let (health_reporter, health) = tonic_health::server::health_reporter();
+        health_reporter.set_serving::<SubmissionsServer<service::Ledger>>().await;
+        health_reporter.set_serving::<QueriesServer<service::Ledger>>().await;
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(ree_ledger::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(ree_ledger::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        let svc = service::Ledger { engine: self.engine.clone(), hub: self.hub.clone() };
+        tracing::info!(addr = %self.addr, "serving ree.v1");
+        tonic::transport::Server::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
+            .tcp_nodelay(true)
+            .add_service(health)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(
+                SubmissionsServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES).max_encoding_message_size(MAX_RESPONSE_BYTES),
+            )
+            .add_service(QueriesServer::new(svc).max_decoding_message_size(MAX_REQUEST_BYTES).max_encoding_message_size(MAX_RESPONSE_BYTES))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
+            .await?;
+        let engine = self.engine.clone();
+        let _ = tokio::task::spawn_blocking(move || engine.shutdown()).await;
+        tracing::info!("stopped: commit queue drained, store flushed");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested");
+}

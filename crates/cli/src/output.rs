@@ -1,0 +1,178 @@
+//! Human and JSON renderings. The JSON keys are a contract (README, "CLI").
+
+use anyhow::Result;
+use ree_ledger::v1 as pb;
+use serde_json::{json, Value};
+
+fn kind_name(k: i32) -> &'static str {
+    match pb::LotKind::try_from(k) {
+        Ok(pb::LotKind::Ore) => "ore",
+        Ok(pb::LotKind::Recycled) => "recycled",
+        Ok(pb::LotKind::Campaign) => "campaign",
+        Ok(pb::LotKind::Oxide) => "oxide",
+        _ => "unknown",
+    }
+}
+
+fn ts(t: &Option<ree_ledger::pbjson_types::Timestamp>) -> String {
+    t.as_ref()
+        .and_then(|t| ree_core::UtcMicros::from_seconds_nanos(t.seconds, t.nanos))
+        .map(|u| u.to_string())
+        .unwrap_or_default()
+}
+
+fn lot_json(l: &pb::Lot) -> Value {
+    let attrs: std::collections::BTreeMap<_, _> = l.attributes.iter().collect();
+    json!({
+        "lot": l.lot_id,
+        "kind": kind_name(l.kind),
+        "balance_g": l.balance_g,
+        "head": l.head,
+        "head_seq": l.head_seq,
+        "events": l.events,
+        "created_at": ts(&l.created_at),
+        "attributes": attrs,
+    })
+}
+
+fn tonnes(g: u64) -> String {
+    format!("{:.3} t", g as f64 / 1e6)
+}
+
+pub fn lots(lots: &[pb::Lot], json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&lots.iter().map(lot_json).collect::<Vec<_>>())?);
+        return Ok(());
+    }
+    println!("{:<36}  {:<8}  {:>14}  {:>6}  {:<7}  {}", "LOT", "KIND", "BALANCE", "EVENTS", "COUNTRY", "HEAD");
+    for l in lots {
+        let country = l.attributes.get("country").cloned().unwrap_or_default();
+        println!("{:<36}  {:<8}  {:>14}  {:>6}  {:<7}  {}", l.lot_id, kind_name(l.kind), tonnes(l.balance_g), l.events, country, &l.head[..16.min(l.head.len())]);
+    }
+    println!("{} lots", lots.len());
+    Ok(())
+}
+
+pub fn lot(l: &pb::Lot, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&lot_json(l))?);
+        return Ok(());
+    }
+    println!("lot      {}", l.lot_id);
+    println!("kind     {}", kind_name(l.kind));
+    println!("balance  {} ({} g)", tonnes(l.balance_g), l.balance_g);
+    println!("events   {}", l.events);
+    println!("head     {} (seq {})", l.head, l.head_seq);
+    println!("created  {}", ts(&l.created_at));
+    let attrs: std::collections::BTreeMap<_, _> = l.attributes.iter().collect();
+    for (k, v) in attrs {
+        println!("  {k:<14} {v}");
+    }
+    Ok(())
+}
+
+fn event_summary(e: &pb::Event) -> String {
+    use pb::event_body::Kind as K;
+    let Some(b) = &e.body else { return "(undecodable body)".into() };
+    match &b.kind {
+        Some(K::OreReceipt(o)) => format!("ore receipt {} from {} ({}, {})", tonnes(o.mass_g), o.supplier, o.mine_site, o.country),
+        Some(K::MagnetIntake(m)) => format!("magnet intake {} from {} ({})", tonnes(m.mass_g), m.recycler, m.country),
+        Some(K::CampaignOpened(c)) => format!("campaign opened at {} ({})", c.facility, c.country),
+        Some(K::InputCharged(c)) => format!("charge {} of {} into {}", tonnes(c.mass_g), c.input_lot_id, c.campaign_id),
+        Some(K::OutputProduced(p)) => format!("produced {} {} as {} from {}", tonnes(p.mass_g), p.oxide, p.output_lot_id, p.campaign_id),
+        Some(K::CampaignClosed(c)) => format!("campaign closed, losses {}", tonnes(c.losses_g)),
+        Some(K::Shipment(s)) => format!("shipped {} to {} ({})", tonnes(s.mass_g), s.customer, s.destination_country),
+        Some(K::AssayRecorded(a)) => format!("assay by {}", a.lab),
+        Some(K::Adjustment(a)) => format!("adjustment {:+} g: {}", a.delta_g, a.reason),
+        None => "(no kind)".into(),
+    }
+}
+
+fn event_json(e: &pb::Event) -> Result<Value> {
+    Ok(json!({
+        "lot": e.lot_id,
+        "seq": e.seq,
+        "global_seq": e.global_seq,
+        "hash": e.hash,
+        "prev_hash": e.prev_hash,
+        "recorded_at": ts(&e.recorded_at),
+        "link": e.link.as_ref().map(|l| json!({"lot": l.lot_id, "seq": l.seq, "hash": l.hash})),
+        "body": serde_json::to_value(&e.body)?,
+    }))
+}
+
+pub fn events(evs: &[pb::Event], json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&evs.iter().map(event_json).collect::<Result<Vec<_>>>()?)?);
+        return Ok(());
+    }
+    for e in evs {
+        println!("{:>4}  {}  {}  {}", e.seq, ts(&e.recorded_at), &e.hash[..16.min(e.hash.len())], event_summary(e));
+    }
+    Ok(())
+}
+
+pub fn watch_line(e: &pb::Event) {
+    println!("{:>4}  {}  {}  {}", e.seq, ts(&e.recorded_at), e.hash, event_summary(e));
+}
+
+pub fn submit_json(i: usize, o: &pb::SubmitResponse) -> Value {
+    json!({
+        "index": i,
+        "event_id": o.event_id,
+        "replayed": o.replayed,
+        "head": o.head,
+        "seq": o.seq,
+        "records": o.records.iter().map(|r| json!({"lot": r.lot_id, "seq": r.seq, "global_seq": r.global_seq, "hash": r.hash})).collect::<Vec<_>>(),
+    })
+}
+
+pub fn provenance(p: &pb::Provenance, json: bool) -> Result<()> {
+    let r = p.recycled_share.clone().unwrap_or_default();
+    if json {
+        let v = json!({
+            "lot": p.lot_id,
+            "head": p.head,
+            "head_seq": p.head_seq,
+            "claim": p.claim,
+            "basis": p.basis,
+            "attributed_g": p.attributed_g,
+            "origin_shares": p.origin_shares.iter().collect::<std::collections::BTreeMap<_, _>>(),
+            "recycled_share": r.total,
+            "recycled_share_pre_consumer": r.pre_consumer,
+            "recycled_share_post_consumer": r.post_consumer,
+            "sources": p.sources.iter().map(|s| json!({"country": s.country, "feed": s.feed, "grams": s.grams, "share": s.share})).collect::<Vec<_>>(),
+            "elements": p.elements.iter().map(|e| json!({
+                "element": e.element, "grams": e.grams,
+                "sources": e.sources.iter().map(|s| json!({"country": s.country, "feed": s.feed, "grams": s.grams, "share": s.share})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "facilities": p.facilities.iter().map(|f| json!({"name": f.name, "country": f.country})).collect::<Vec<_>>(),
+            "upstream_lots": p.upstream_lots.iter().map(|u| json!({"lot": u.lot_id, "kind": kind_name(u.kind), "seq": u.seq, "head": u.head, "country": u.country, "feed": u.feed})).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("lot       {}", p.lot_id);
+    println!("head      {} (seq {})", p.head, p.head_seq);
+    println!("claim     {} (ISO 22095; attributed by {})", p.claim, p.basis);
+    println!("attributed {}", tonnes(p.attributed_g));
+    println!("origin:");
+    let mut o: Vec<_> = p.origin_shares.iter().collect();
+    o.sort_by(|a, b| b.1.total_cmp(a.1));
+    for (c, s) in o {
+        println!("  {c}  {:>6.2}%", s * 100.0);
+    }
+    println!("recycled  {:.2}% (pre-consumer {:.2}%, post-consumer {:.2}%)", r.total * 100.0, r.pre_consumer * 100.0, r.post_consumer * 100.0);
+    for e in &p.elements {
+        let parts: Vec<String> = e.sources.iter().map(|s| format!("{} {} {:.1}%", s.country, s.feed, s.share * 100.0)).collect();
+        println!("  {:<3} {:>12}: {}", e.element, tonnes(e.grams), parts.join(", "));
+    }
+    for f in &p.facilities {
+        println!("processed at {} ({})", f.name, f.country);
+    }
+    println!("upstream lots: {}", p.upstream_lots.len());
+    for u in &p.upstream_lots {
+        println!("  {}  {:<8}  {:<2}  {:<22}  seq {:>3}  {}", u.lot_id, kind_name(u.kind), u.country, u.feed, u.seq, &u.head[..16.min(u.head.len())]);
+    }
+    Ok(())
+}

@@ -1,0 +1,339 @@
+//! The `Submissions` and `Queries` services.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use ree_core::{Country, FieldError, LotId, RuleError};
+use ree_engine::{Engine, EngineError, Outcome, Submission, SubmitError};
+use ree_ledger::v1 as pb;
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use crate::convert;
+use crate::watch::Hub;
+
+#[derive(Clone)]
+pub struct Ledger {
+    pub engine: Arc<Engine>,
+    pub hub: Hub,
+}
+
+/// The status a submission error maps to. Never INTERNAL for a caller's mistake.
+pub fn status_of(e: &SubmitError) -> Status {
+    match e {
+        SubmitError::Decode(d) => Status::invalid_argument(format!("canonical_body: {d}")),
+        SubmitError::Invalid(f) => Status::invalid_argument(f.to_string()),
+        SubmitError::Rule(RuleError::UnknownLot(_)) => Status::not_found(e.to_string()),
+        SubmitError::Rule(RuleError::LotExists(_)) => Status::already_exists(e.to_string()),
+        SubmitError::Rule(_) => Status::failed_precondition(e.to_string()),
+        SubmitError::Conflict(_) => Status::already_exists(e.to_string()),
+        SubmitError::Aborted { .. } => Status::aborted(e.to_string()),
+        SubmitError::Overloaded(_) => Status::resource_exhausted(e.to_string()),
+        SubmitError::Unavailable(_) => Status::unavailable(e.to_string()),
+    }
+}
+
+fn invalid(f: FieldError) -> Status {
+    Status::invalid_argument(f.to_string())
+}
+
+fn internal(e: EngineError) -> Status {
+    tracing::error!("{e}");
+    Status::internal(format!("store: {e}"))
+}
+
+fn prefix(e: FieldError, p: &str) -> FieldError {
+    e.at(p)
+}
+
+/// A wire submission to the engine's form: canonical bytes plus signature.
+fn submission(s: &pb::Submission, path: &str) -> Result<Submission, FieldError> {
+    let body = match (&s.body, s.canonical_body.is_empty()) {
+        (Some(b), true) => {
+            let d = convert::body_from_pb(b).map_err(|e| prefix(e, &format!("{path}.body")))?;
+            // Strings past the layout's limits are caught here, before encoding.
+            d.validate(ree_engine::now_utc()).map_err(|e| prefix(e, &format!("{path}.body")))?;
+            d.encode()
+        }
+        (None, false) => s.canonical_body.clone(),
+        (Some(_), false) => return Err(FieldError::new(path, "set either body or canonical_body, not both")),
+        (None, true) => return Err(FieldError::new(path, "body or canonical_body is required")),
+    };
+    let signature = match &s.signature {
+        None => None,
+        Some(sig) => Some(ree_core::record::Signature {
+            public_key: sig.public_key.as_slice().try_into().map_err(|_| FieldError::new(format!("{path}.signature.public_key"), "must be 32 bytes"))?,
+            signature: sig.signature.as_slice().try_into().map_err(|_| FieldError::new(format!("{path}.signature.signature"), "must be 64 bytes"))?,
+        }),
+    };
+    Ok(Submission { body, signature })
+}
+
+fn response(o: &Outcome) -> pb::SubmitResponse {
+    pb::SubmitResponse {
+        event_id: o.event_id.to_string(),
+        records: o
+            .records
+            .iter()
+            .map(|r| pb::RecordRef { lot_id: r.lot.to_string(), seq: r.seq, global_seq: r.global_seq, hash: r.hash.to_hex() })
+            .collect(),
+        replayed: o.replayed,
+        head: o.records.first().map(|r| r.hash.to_hex()).unwrap_or_default(),
+        seq: o.records.first().map_or(0, |r| r.seq),
+    }
+}
+
+impl Ledger {
+    async fn run(&self, subs: Vec<Submission>, atomic: bool) -> Vec<Result<Outcome, SubmitError>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let n = subs.len();
+        self.engine.submit(subs, atomic, ree_engine::now_utc(), Box::new(move |r| {
+            let _ = tx.send(r);
+        }));
+        rx.await.unwrap_or_else(|_| vec![Err(SubmitError::Unavailable("committer stopped".into())); n])
+    }
+
+    fn lot_id(s: &str) -> Result<LotId, Status> {
+        convert::lot_id(s, "lot_id").map_err(invalid)
+    }
+}
+
+#[tonic::async_trait]
+impl pb::submissions_server::Submissions for Ledger {
+    async fn submit(&self, req: Request<pb::SubmitRequest>) -> Result<Response<pb::SubmitResponse>, Status> {
+        let s = req.into_inner().submission.ok_or_else(|| Status::invalid_argument("submission: is required"))?;
+        let sub = submission(&s, "submission").map_err(invalid)?;
+        match self.run(vec![sub], false).await.pop() {
+            Some(Ok(o)) => Ok(Response::new(response(&o))),
+            Some(Err(e)) => Err(status_of(&e)),
+            None => Err(Status::unavailable("no answer from the committer")),
+        }
+    }
+
+    async fn submit_batch(&self, req: Request<pb::SubmitBatchRequest>) -> Result<Response<pb::SubmitBatchResponse>, Status> {
+        let req = req.into_inner();
+        if req.submissions.len() > ree_engine::MAX_BATCH {
+            return Err(Status::invalid_argument(format!("submissions: {} events, at most {} per batch", req.submissions.len(), ree_engine::MAX_BATCH)));
+        }
+        if req.submissions.is_empty() {
+            return Err(Status::invalid_argument("submissions: at least one event is required"));
+        }
+        // Malformed entries are answered per event; in an atomic batch they abort the rest.
+        let mut subs = Vec::with_capacity(req.submissions.len());
+        let mut early: Vec<Option<SubmitError>> = Vec::with_capacity(req.submissions.len());
+        for (i, s) in req.submissions.iter().enumerate() {
+            match submission(s, &format!("submissions[{i}]")) {
+                Ok(s) => {
+                    subs.push(s);
+                    early.push(None);
+                }
+                Err(e) => early.push(Some(SubmitError::Invalid(e))),
+            }
+        }
+        let results: Vec<Result<Outcome, SubmitError>> = if let (true, Some(bad)) = (req.atomic, early.iter().position(Option::is_some)) {
+            early.into_iter().map(|e| Err(e.unwrap_or(SubmitError::Aborted { failed: bad }))).collect()
+        } else {
+            let mut engine_results = self.run(subs, req.atomic).await.into_iter();
+            early
+                .into_iter()
+                .map(|e| match e {
+                    Some(e) => Err(e),
+                    None => engine_results.next().unwrap_or(Err(SubmitError::Unavailable("missing result".into()))),
+                })
+                .collect()
+        };
+        if let Some(Err(e @ (SubmitError::Overloaded(_) | SubmitError::Unavailable(_)))) = results.first() {
+            if results.iter().all(|r| r.is_err()) {
+                return Err(status_of(e));
+            }
+        }
+        Ok(Response::new(pb::SubmitBatchResponse {
+            results: results
+                .iter()
+                .map(|r| pb::EventResult {
+                    result: Some(match r {
+                        Ok(o) => pb::event_result::Result::Ok(response(o)),
+                        Err(e) => {
+                            let s = status_of(e);
+                            pb::event_result::Result::Error(pb::EventError { code: s.code() as i32, message: s.message().to_string() })
+                        }
+                    }),
+                })
+                .collect(),
+        }))
+    }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::queries_server::Queries for Ledger {
+    async fn get_lot(&self, req: Request<pb::GetLotRequest>) -> Result<Response<pb::Lot>, Status> {
+        let id = Self::lot_id(&req.into_inner().lot_id)?;
+        let l = self.engine.lot(id).ok_or_else(|| Status::not_found(format!("lot {id} does not exist")))?;
+        Ok(Response::new(convert::lot_pb(&l)))
+    }
+
+    async fn list_lots(&self, req: Request<pb::ListLotsRequest>) -> Result<Response<pb::ListLotsResponse>, Status> {
+        let req = req.into_inner();
+        let kind = convert::kind_from_pb(req.kind).map_err(invalid)?;
+        let size = match req.page_size {
+            0 => 1000,
+            n => n.min(10_000),
+        } as usize;
+        let after = if req.page_token.is_empty() { None } else { Some(convert::lot_id(&req.page_token, "page_token").map_err(invalid)?) };
+        let lots = self.engine.lots(kind);
+        let start = after.map_or(0, |a| lots.partition_point(|l| l.id <= a));
+        let page: Vec<pb::Lot> = lots[start..].iter().take(size).map(convert::lot_pb).collect();
+        let next = if start + page.len() < lots.len() { page.last().map(|l| l.lot_id.clone()).unwrap_or_default() } else { String::new() };
+        Ok(Response::new(pb::ListLotsResponse { lots: page, next_page_token: next }))
+    }
+
+    async fn list_events(&self, req: Request<pb::ListEventsRequest>) -> Result<Response<pb::ListEventsResponse>, Status> {
+        let req = req.into_inner();
+        let id = Self::lot_id(&req.lot_id)?;
+        if self.engine.lot(id).is_none() {
+            return Err(Status::not_found(format!("lot {id} does not exist")));
+        }
+        let limit = match req.limit {
+            0 => 1000,
+            n => n.min(10_000),
+        } as usize;
+        let engine = self.engine.clone();
+        let recs = tokio::task::spawn_blocking(move || engine.lot_records(id, req.from_seq, limit))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(internal)?;
+        Ok(Response::new(pb::ListEventsResponse { events: recs.iter().map(|(r, b, h)| convert::event_pb(r, b, *h)).collect() }))
+    }
+
+    async fn get_provenance(&self, req: Request<pb::GetProvenanceRequest>) -> Result<Response<pb::Provenance>, Status> {
+        let req = req.into_inner();
+        let id = Self::lot_id(&req.lot_id)?;
+        let denied: Vec<Country> = if req.denied_countries.is_empty() {
+            vec![Country::parse("CN").map_err(invalid)?]
+        } else {
+            req.denied_countries
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Country::parse(c).map_err(|e| e.at(&format!("denied_countries[{i}]"))))
+                .collect::<Result<_, _>>()
+                .map_err(invalid)?
+        };
+        let engine = self.engine.clone();
+        let up = tokio::task::spawn_blocking(move || engine.upstream(id))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found(format!("lot {id} does not exist")))?;
+        // The provenance of the exact state the upstream closure was taken at.
+        let prov = ree_core::provenance::Provenance::of(&up.state);
+        let upstream = up
+            .lots()
+            .into_iter()
+            .map(|(lot, seq, head)| {
+                let l = self.engine.lot(lot);
+                let src = l.as_ref().and_then(|l| l.source());
+                pb::UpstreamLot {
+                    lot_id: lot.to_string(),
+                    kind: l.as_ref().map_or(0, |l| convert::kind_pb(l.kind()) as i32),
+                    seq,
+                    head: head.to_hex(),
+                    country: src.map(|s| s.country.to_string()).or_else(|| l.as_ref().and_then(|l| l.campaign()).map(|c| c.country.to_string())).unwrap_or_default(),
+                    feed: src.map(|s| s.feed.name().to_string()).unwrap_or_default(),
+                }
+            })
+            .collect();
+        Ok(Response::new(convert::provenance_pb(&prov, &denied, upstream)))
+    }
+
+    type WatchStream = EventStream;
+
+    async fn watch(&self, req: Request<pb::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
+        let req = req.into_inner();
+        let id = Self::lot_id(&req.lot_id)?;
+        if self.engine.lot(id).is_none() {
+            return Err(Status::not_found(format!("lot {id} does not exist")));
+        }
+        // Subscribe before reading history, so nothing committed in between is missed.
+        let mut live = self.hub.subscribe();
+        let (tx, rx) = mpsc::channel::<Result<pb::Event, Status>>(64);
+        let engine = self.engine.clone();
+        tokio::spawn(async move {
+            let mut next = req.from_seq;
+            // History, page by page, up to the head as of now.
+            loop {
+                let e2 = engine.clone();
+                let page = match tokio::task::spawn_blocking(move || e2.lot_records(id, next, 1000)).await {
+                    Ok(Ok(p)) => p,
+                    Ok(Err(e)) => {
+                        let _ = tx.send(Err(internal(e))).await;
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::internal(e.to_string()))).await;
+                        return;
+                    }
+                };
+                if page.is_empty() {
+                    break;
+                }
+                for (r, b, h) in &page {
+                    if tx.send(Ok(convert::event_pb(r, b, *h))).await.is_err() {
+                        return;
+                    }
+                    next = r.seq + 1;
+                }
+            }
+            loop {
+                match live.recv().await {
+                    Ok(group) => {
+                        for c in group.iter() {
+                            if c.lot != id || c.seq < next {
+                                continue;
+                            }
+                            if c.seq != next {
+                                // Cannot happen when subscribed first; refuse to send a gap.
+                                let _ = tx.send(Err(Status::internal(format!("watch gap at seq {next}; resume from it")))).await;
+                                return;
+                            }
+                            let Ok(rec) = ree_core::Record::decode(&c.bytes) else { return };
+                            if tx.send(Ok(convert::event_pb(&rec, &c.bytes, c.hash))).await.is_err() {
+                                return;
+                            }
+                            next += 1;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        let _ = tx
+                            .send(Err(Status::resource_exhausted(format!(
+                                "watcher fell {n} commit groups behind and was disconnected; resume with from_seq={next}"
+                            ))))
+                            .await;
+                        return;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)) as EventStream))
+    }
+
+    async fn export_bundle(&self, req: Request<pb::ExportBundleRequest>) -> Result<Response<pb::ExportBundleResponse>, Status> {
+        let id = Self::lot_id(&req.into_inner().lot_id)?;
+        let engine = self.engine.clone();
+        let up = tokio::task::spawn_blocking(move || engine.upstream(id))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found(format!("lot {id} does not exist")))?;
+        let b = up.bundle();
+        let records = b.records.len() as u64;
+        let bytes = b.encode();
+        if bytes.len() > crate::MAX_RESPONSE_BYTES {
+            return Err(Status::resource_exhausted(format!("bundle of {} bytes exceeds the export limit of {}", bytes.len(), crate::MAX_RESPONSE_BYTES)));
+        }
+        Ok(Response::new(pb::ExportBundleResponse { bundle: bytes, head: up.head.to_hex(), records }))
+    }
+}
