@@ -97,6 +97,8 @@ pub struct Summary {
     pub chinese_oxide: LotId,
     pub chinese_ore: LotId,
     pub recycled_rich_oxide: LotId,
+    /// A Dy2O3 lot of a clean campaign: little of its Dy is recycled (magnets carry ~1% Dy).
+    pub clean_dy_oxide: LotId,
 }
 
 struct Gen {
@@ -288,6 +290,7 @@ fn build(seed: u64) -> (Vec<(Vec<EventBody>, bool)>, Summary) {
     let clean = oxide_lots.iter().find(|o| o.3 == 0 && o.2 == "NdPr oxide").map(|o| o.0);
     let chinese = oxide_lots.iter().find(|o| o.3 == 6 && o.2 == "NdPr oxide").map(|o| o.0);
     let recycled_rich = oxide_lots.iter().filter(|o| o.2 == "NdPr oxide" && o.3 != 6).max_by(|a, b| a.4.total_cmp(&b.4)).map(|o| o.0);
+    let clean_dy = oxide_lots.iter().find(|o| o.3 == 0 && o.2 == "Dy2O3").map(|o| o.0);
     let mut by_formula: std::collections::BTreeMap<String, u64> = Default::default();
     for o in &oxide_lots {
         *by_formula.entry(o.2.clone()).or_default() += o.1;
@@ -308,6 +311,7 @@ fn build(seed: u64) -> (Vec<(Vec<EventBody>, bool)>, Summary) {
         chinese_oxide: chinese.unwrap_or(chinese_ore),
         chinese_ore,
         recycled_rich_oxide: recycled_rich.unwrap_or(chinese_ore),
+        clean_dy_oxide: clean_dy.unwrap_or(chinese_ore),
     };
     (batches, summary)
 }
@@ -349,6 +353,7 @@ pub fn print_summary(s: &Summary) {
     println!("  NdPr oxide with Chinese content: {}", s.chinese_oxide);
     println!("  the Chinese ore lot:             {}", s.chinese_ore);
     println!("  most recycled NdPr oxide lot:    {}", s.recycled_rich_oxide);
+    println!("  clean Dy2O3 lot (low recycled):  {}", s.clean_dy_oxide);
 }
 
 #[cfg(test)]

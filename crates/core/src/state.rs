@@ -243,11 +243,17 @@ impl LedgerState {
         if rec.global_seq != self.next_global_seq() {
             return Err(ReplayError::Order { expected: self.next_global_seq(), found: rec.global_seq });
         }
+        self.apply_stored(rec, bytes)
+    }
+
+    /// Applies one stored record whose global position the caller has checked (a bundle holds
+    /// only part of the global order, so its sequence numbers have gaps).
+    pub fn apply_stored(&mut self, rec: &Record, bytes: &[u8]) -> Result<Hash32, ReplayError> {
         let hash = record_hash(bytes);
         let body = EventBody::decode(&rec.body).map_err(ReplayError::Body)?;
         let st = apply_record(self, rec, hash, &body).map_err(ReplayError::Rule)?;
         self.lots.insert(st.id, st);
-        self.next_global_seq = rec.global_seq + 1;
+        self.next_global_seq = rec.global_seq.saturating_add(1);
         Ok(hash)
     }
 }

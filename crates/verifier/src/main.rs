@@ -1,1 +1,94 @@
-fn main(){}
+//! `ree-verify BUNDLE [--policy FILE] [--expect-head HEX] [--json]`
+//!
+//! Exit codes: 0 authentic and compliant; 1 authentic but not compliant; 2 usage error
+//! (bad arguments, unreadable policy); 3 not authentic (any integrity failure, unreadable or
+//! malformed bundle).
+
+use std::process::ExitCode;
+
+use ree_core::Hash32;
+use ree_verifier::{render, verify, Policy};
+
+const USAGE: &str = "usage: ree-verify BUNDLE [--policy FILE] [--expect-head HEX] [--json]\n\
+exit codes: 0 authentic and compliant, 1 authentic but not compliant, 2 usage error, 3 not authentic";
+
+struct Args {
+    bundle: String,
+    policy: Option<String>,
+    expect_head: Option<String>,
+    json: bool,
+}
+
+fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut a = Args { bundle: String::new(), policy: None, expect_head: None, json: false };
+    while let Some(x) = it.next() {
+        match x.as_str() {
+            "--json" => a.json = true,
+            "--policy" => a.policy = Some(it.next().ok_or("--policy needs a FILE")?),
+            "--expect-head" => a.expect_head = Some(it.next().ok_or("--expect-head needs a HEX hash")?),
+            "-h" | "--help" => return Err(String::new()),
+            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
+            s if a.bundle.is_empty() => a.bundle = s.to_string(),
+            s => return Err(format!("unexpected argument {s}")),
+        }
+    }
+    if a.bundle.is_empty() {
+        return Err("BUNDLE is required".into());
+    }
+    Ok(a)
+}
+
+fn usage(msg: &str) -> ExitCode {
+    if !msg.is_empty() {
+        eprintln!("ree-verify: {msg}");
+    }
+    eprintln!("{USAGE}");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(m) if m.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(m) => return usage(&m),
+    };
+    let policy = match &args.policy {
+        None => Policy::default(),
+        Some(p) => match std::fs::read_to_string(p).map_err(|e| e.to_string()).and_then(|t| Policy::from_toml(&t)) {
+            Ok(p) => p,
+            Err(e) => return usage(&format!("policy {p}: {e}")),
+        },
+    };
+    let expect = match &args.expect_head {
+        None => None,
+        Some(h) => match Hash32::from_hex(h) {
+            Ok(h) => Some(h),
+            Err(e) => return usage(&format!("--expect-head: {}", e.reason)),
+        },
+    };
+    let report = match std::fs::read(&args.bundle) {
+        Ok(bytes) => verify(&bytes, &policy, expect),
+        Err(e) => {
+            // An unreadable bundle proves nothing: not authentic.
+            let msg = format!("cannot read bundle {}: {e}", args.bundle);
+            if args.json {
+                println!("{}", serde_json::json!({"authentic": false, "compliant": false, "integrity_error": msg, "violations": []}));
+            } else {
+                eprintln!("NOT AUTHENTIC: {msg}");
+            }
+            return ExitCode::from(3);
+        }
+    };
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("ree-verify: cannot render JSON: {e}"),
+        }
+    } else {
+        print!("{}", render(&report));
+    }
+    ExitCode::from(report.exit_code() as u8)
+}

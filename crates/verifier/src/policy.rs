@@ -1,0 +1,135 @@
+//! The compliance policy: a TOML file (unknown keys are an error) or the default.
+
+use std::collections::BTreeMap;
+
+use ree_core::event::DocKind;
+use ree_core::state::LotKind;
+use ree_core::Country;
+use serde::Deserialize;
+
+/// EU member states (2025): what is *not* a "third country" for the CRMA's 65% benchmark.
+pub const EU_MEMBERS: &[&str] = &[
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI",
+    "ES", "SE",
+];
+
+/// The policy file as written.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    denied_origin_countries: Option<Vec<String>>,
+    denied_processing_countries: Option<Vec<String>>,
+    min_recycled_share: Option<f64>,
+    min_post_consumer_share: Option<f64>,
+    max_single_third_country_share: Option<f64>,
+    required_claim: Option<String>,
+    required_documents: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// Which chain-of-custody claim the policy requires.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RequiredClaim {
+    /// Every upstream input qualifies (no denied origin or processing country anywhere).
+    Segregated,
+    /// Shares are enough; denied countries must still have no share.
+    MassBalance,
+}
+
+/// A checked policy.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub denied_origin: Vec<Country>,
+    pub denied_processing: Vec<Country>,
+    pub min_recycled_share: f64,
+    pub min_post_consumer_share: f64,
+    pub max_single_third_country_share: Option<f64>,
+    pub required_claim: RequiredClaim,
+    pub required_documents: BTreeMap<LotKind, Vec<DocKind>>,
+}
+
+impl Default for Policy {
+    /// No Chinese extraction or processing anywhere upstream, mass balance accepted.
+    fn default() -> Self {
+        let cn = Country::parse("CN").map(|c| vec![c]).unwrap_or_default();
+        Policy {
+            denied_origin: cn.clone(),
+            denied_processing: cn,
+            min_recycled_share: 0.0,
+            min_post_consumer_share: 0.0,
+            max_single_third_country_share: None,
+            required_claim: RequiredClaim::MassBalance,
+            required_documents: BTreeMap::new(),
+        }
+    }
+}
+
+fn countries(v: Vec<String>, key: &str) -> Result<Vec<Country>, String> {
+    v.iter().map(|c| Country::parse(c).map_err(|e| format!("{key}: {}", e.reason))).collect()
+}
+
+fn share(v: Option<f64>, key: &str) -> Result<Option<f64>, String> {
+    match v {
+        Some(x) if !(0.0..=1.0).contains(&x) => Err(format!("{key}: {x} is not a share between 0 and 1")),
+        other => Ok(other),
+    }
+}
+
+impl Policy {
+    /// Parses a policy file; keys it does not set keep their defaults.
+    pub fn from_toml(text: &str) -> Result<Policy, String> {
+        let f: PolicyFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut p = Policy::default();
+        if let Some(v) = f.denied_origin_countries {
+            p.denied_origin = countries(v, "denied_origin_countries")?;
+        }
+        if let Some(v) = f.denied_processing_countries {
+            p.denied_processing = countries(v, "denied_processing_countries")?;
+        }
+        p.min_recycled_share = share(f.min_recycled_share, "min_recycled_share")?.unwrap_or(0.0);
+        p.min_post_consumer_share = share(f.min_post_consumer_share, "min_post_consumer_share")?.unwrap_or(0.0);
+        p.max_single_third_country_share = share(f.max_single_third_country_share, "max_single_third_country_share")?;
+        if let Some(c) = f.required_claim {
+            p.required_claim = match c.as_str() {
+                "segregated" => RequiredClaim::Segregated,
+                "mass_balance" => RequiredClaim::MassBalance,
+                other => return Err(format!("required_claim: {other:?} is not \"segregated\" or \"mass_balance\"")),
+            };
+        }
+        for (kind, docs) in f.required_documents.unwrap_or_default() {
+            let k = LotKind::parse(&kind).ok_or_else(|| format!("required_documents: {kind:?} is not a lot kind (ore, recycled, campaign, oxide)"))?;
+            let d = docs
+                .iter()
+                .map(|d| DocKind::parse(d).ok_or_else(|| format!("required_documents.{kind}: {d:?} is not a document kind")))
+                .collect::<Result<Vec<_>, _>>()?;
+            p.required_documents.insert(k, d);
+        }
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects_unknown_keys() {
+        let p = Policy::from_toml(
+            "min_recycled_share = 0.3\nrequired_claim = \"segregated\"\n[required_documents]\nore = [\"certificate_of_origin\"]\n",
+        )
+        .unwrap();
+        assert_eq!(p.min_recycled_share, 0.3);
+        assert_eq!(p.required_claim, RequiredClaim::Segregated);
+        assert_eq!(p.denied_origin, vec![Country::parse("CN").unwrap()]);
+        assert_eq!(p.required_documents[&LotKind::Ore], vec![DocKind::CertificateOfOrigin]);
+        assert!(Policy::from_toml("min_recycle_share = 0.3").unwrap_err().contains("unknown field"));
+        assert!(Policy::from_toml("min_recycled_share = 3.0").is_err());
+        assert!(Policy::from_toml("denied_origin_countries = [\"XX\"]").is_err());
+        assert!(Policy::from_toml("required_claim = \"book_and_claim\"").is_err());
+    }
+
+    #[test]
+    fn eu_list_has_27_valid_members() {
+        assert_eq!(EU_MEMBERS.len(), 27);
+        assert!(EU_MEMBERS.iter().all(|c| Country::parse(c).is_ok()));
+    }
+}
