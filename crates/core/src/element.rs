@@ -161,8 +161,8 @@ impl Oxide {
         match *self {
             Oxide::Single(e) => vec![(e, part(e, PPM as u128))],
             Oxide::NdPr { nd2o3_ppm } => vec![
-                (Element::Pr, part(Element::Pr, PPM as u128 - nd2o3_ppm as u128)),
-                (Element::Nd, part(Element::Nd, nd2o3_ppm as u128)),
+                (Element::Pr, part(Element::Pr, (PPM as u128).saturating_sub(nd2o3_ppm as u128))),
+                (Element::Nd, part(Element::Nd, (nd2o3_ppm as u128).min(PPM as u128))),
             ],
         }
     }

@@ -251,6 +251,8 @@ impl LedgerState {
     pub fn apply_stored(&mut self, rec: &Record, bytes: &[u8]) -> Result<Hash32, ReplayError> {
         let hash = record_hash(bytes);
         let body = EventBody::decode(&rec.body).map_err(ReplayError::Body)?;
+        // The stateless rules too: what was valid when it was recorded is valid now.
+        body.validate(rec.recorded_at).map_err(ReplayError::Invalid)?;
         let st = apply_record(self, rec, hash, &body).map_err(ReplayError::Rule)?;
         self.lots.insert(st.id, st);
         self.next_global_seq = rec.global_seq.saturating_add(1);
@@ -265,6 +267,8 @@ pub enum ReplayError {
     Order { expected: u64, found: u64 },
     #[error("{0}")]
     Body(crate::error::DecodeError),
+    #[error("{0}")]
+    Invalid(crate::error::FieldError),
     #[error("{0}")]
     Rule(RuleError),
 }

@@ -1,0 +1,99 @@
+//! Builds ledgers with the core alone (no store, no server) for verifier tests and benches.
+#![allow(dead_code)]
+
+use ree_core::bundle::Bundle;
+use ree_core::element::{Element, Oxide};
+use ree_core::event::*;
+use ree_core::state::{Appended, Staged};
+use ree_core::{Country, EventBody, EventId, Hash32, LedgerState, LotId, UtcMicros};
+
+pub const NOW: UtcMicros = UtcMicros(1_760_000_000_000_000);
+
+pub struct Ledger {
+    pub state: LedgerState,
+    pub records: Vec<Appended>,
+    n: u64,
+}
+
+impl Ledger {
+    pub fn new() -> Self {
+        Ledger { state: LedgerState::new(), records: vec![], n: 0 }
+    }
+    fn id(&mut self) -> uuid::Uuid {
+        self.n += 1;
+        uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | self.n as u128)
+    }
+    pub fn lot(&mut self) -> LotId {
+        LotId(self.id())
+    }
+    pub fn append(&mut self, kind: EventKind) -> Vec<Appended> {
+        let body = EventBody { event_id: EventId(self.id()), occurred_at: NOW, expected_head: None, kind };
+        body.validate(NOW).expect("scenario body is valid");
+        let bytes = body.encode();
+        let next = self.state.next_global_seq();
+        let mut s = Staged::new(&self.state, next);
+        let out = s.append(&bytes, &body, None, NOW).expect("scenario event is accepted");
+        let c = s.into_changes();
+        self.state.commit(c);
+        self.records.extend(out.iter().cloned());
+        out
+    }
+    /// Every record, in global order, as a bundle for `lot` (the scenarios below put every record
+    /// upstream of the oxide lot).
+    pub fn bundle(&self, lot: LotId) -> Bundle {
+        use ree_core::state::LotView;
+        let st = self.state.lot(&lot).expect("lot exists");
+        Bundle { lot, head_seq: st.head_seq(), head: st.head, records: self.records.iter().map(|a| a.bytes.clone()).collect() }
+    }
+}
+
+pub fn cc(s: &str) -> Country {
+    Country::parse(s).unwrap()
+}
+
+/// `inputs` ore lots from `countries` (round robin) and `magnets` recycled lots, all charged into
+/// one campaign, then one NdPr oxide lot produced and part of it shipped. Returns the ledger and
+/// the oxide lot.
+pub fn separation(inputs: usize, magnets: usize, countries: &[&str]) -> (Ledger, LotId) {
+    let mut l = Ledger::new();
+    let camp = l.lot();
+    l.append(EventKind::CampaignOpened(CampaignOpened { campaign: camp, facility: "Lacq".into(), country: cc("FR") }));
+    let mut ids = vec![];
+    for i in 0..inputs {
+        let lot = l.lot();
+        l.append(EventKind::OreReceipt(OreReceipt {
+            lot,
+            supplier: format!("supplier {i}"),
+            mine_site: "site".into(),
+            country: cc(countries[i % countries.len()]),
+            mass_g: 100_000_000,
+            reo_grade_ppm: 400_000,
+            assay: Composition::new(vec![(Element::Pr, 20_000), (Element::Nd, 60_000), (Element::Dy, 2_000)]).unwrap(),
+            documents: vec![Document { kind: DocKind::CertificateOfOrigin, digest: Hash32([i as u8; 32]) }],
+        }));
+        ids.push(lot);
+    }
+    for i in 0..magnets {
+        let lot = l.lot();
+        l.append(EventKind::MagnetIntake(MagnetIntake {
+            lot,
+            recycler: format!("recycler {i}"),
+            category: MagnetCategory::EvMotor,
+            scrap: if i % 2 == 0 { ScrapClass::PostConsumer } else { ScrapClass::PreConsumer },
+            country: cc("DE"),
+            mass_g: 20_000_000,
+            content: Composition::new(vec![(Element::Pr, 70_000), (Element::Nd, 230_000), (Element::Dy, 10_000)]).unwrap(),
+            documents: vec![],
+        }));
+        ids.push(lot);
+    }
+    for lot in ids {
+        let mass = if l.state.lots().any(|s| s.id == lot && s.kind() == ree_core::state::LotKind::Ore) { 100_000_000 } else { 20_000_000 };
+        l.append(EventKind::InputCharged(InputCharged { campaign: camp, input: lot, mass_g: mass }));
+    }
+    let ox = l.lot();
+    let nd_g: u64 = (inputs as u64 * 6_000_000 + magnets as u64 * 4_600_000) / 2;
+    l.append(EventKind::OutputProduced(OutputProduced { campaign: camp, output: ox, oxide: Oxide::NdPr { nd2o3_ppm: 750_000 }, mass_g: nd_g, purity_ppm: 990_000 }));
+    l.append(EventKind::Shipment(Shipment { lot: ox, mass_g: nd_g / 2, customer: "VAC".into(), destination: cc("DE"), document: Hash32([1; 32]) }));
+    (l, ox)
+}
