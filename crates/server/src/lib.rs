@@ -90,7 +90,12 @@ impl Bound {
             .register_encoded_file_descriptor_set(ree_ledger::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
-        let svc = service::Ledger { engine: self.engine.clone(), hub: self.hub.clone() };
+        let (closing_tx, closing) = tokio::sync::watch::channel(false);
+        let svc = service::Ledger { engine: self.engine.clone(), hub: self.hub.clone(), closing };
+        let shutdown = async move {
+            shutdown.await;
+            let _ = closing_tx.send(true);
+        };
         tracing::info!(addr = %self.addr, "serving ree.v1");
         tonic::transport::Server::builder()
             .timeout(REQUEST_TIMEOUT)

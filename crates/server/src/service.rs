@@ -17,6 +17,9 @@ use crate::watch::Hub;
 pub struct Ledger {
     pub engine: Arc<Engine>,
     pub hub: Hub,
+    /// Flips to true when the server begins shutting down: open watch streams end then, so the
+    /// graceful drain does not wait on streams that never finish.
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The status a submission error maps to. Never INTERNAL for a caller's mistake.
@@ -260,6 +263,7 @@ impl pb::queries_server::Queries for Ledger {
         let mut live = self.hub.subscribe();
         let (tx, rx) = mpsc::channel::<Result<pb::Event, Status>>(64);
         let engine = self.engine.clone();
+        let mut closing = self.closing.clone();
         tokio::spawn(async move {
             let mut next = req.from_seq;
             // History, page by page, up to the head as of now.
@@ -287,7 +291,20 @@ impl pb::queries_server::Queries for Ledger {
                 }
             }
             loop {
-                match live.recv().await {
+                let got = tokio::select! {
+                    g = live.recv() => g,
+                    _ = async {
+                        while !*closing.borrow_and_update() {
+                            if closing.changed().await.is_err() {
+                                break;
+                            }
+                        }
+                    } => {
+                        let _ = tx.send(Err(Status::unavailable(format!("server shutting down; resume with from_seq={next}")))).await;
+                        return;
+                    }
+                };
+                match got {
                     Ok(group) => {
                         for c in group.iter() {
                             if c.lot != id || c.seq < next {
