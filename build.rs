@@ -17,6 +17,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .compile_well_known_types(true)
         .extern_path(".google.protobuf", "::pbjson_types")
         .compile_fds(fds)?;
-    pbjson_build::Builder::new().register_descriptors(&bytes)?.build(&[".ree"])?;
+    pbjson_build::Builder::new()
+        .register_descriptors(&bytes)?
+        .build(&[".ree"])?;
     Ok(())
 }

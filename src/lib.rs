@@ -10,6 +10,7 @@ pub mod v1 {
 }
 
 /// The encoded `FileDescriptorSet` of every proto file (with imports), for reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ree_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/ree_descriptor.bin"));
 
 pub use pbjson_types;

@@ -33,12 +33,27 @@ fn demo_loads_and_survives_a_restart_unchanged() {
     assert_eq!(ree_ok(&url, &["lots", "--json"]), before);
     assert!(s.stop().success(), "SIGTERM must exit 0 after draining");
     // Offline check of every chain while stopped.
-    let check = std::process::Command::new(bin("ree")).args(["check", "--data-dir"]).arg(dir.path()).output().unwrap();
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    let check = std::process::Command::new(bin("ree"))
+        .args(["check", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     assert!(String::from_utf8_lossy(&check.stdout).contains("OK"));
     let s = Server::start(dir.path(), port);
-    assert_eq!(ree_ok(&s.url(), &["lots", "--json"]), before, "every lot, balance and head unchanged");
-    assert_eq!(ree_ok(&s.url(), &["provenance", &clean, "--json"]), prov_before);
+    assert_eq!(
+        ree_ok(&s.url(), &["lots", "--json"]),
+        before,
+        "every lot, balance and head unchanged"
+    );
+    assert_eq!(
+        ree_ok(&s.url(), &["provenance", &clean, "--json"]),
+        prov_before
+    );
 }
 
 #[test]
@@ -48,22 +63,41 @@ fn provenance_json_has_the_contract_keys_and_shares_sum_to_one() {
     let summary = ree_ok(&s.url(), &["demo"]);
     for label in ["clean NdPr oxide lot", "NdPr oxide with Chinese content"] {
         let lot = demo_lot(&summary, label);
-        let v: serde_json::Value = serde_json::from_str(&ree_ok(&s.url(), &["provenance", &lot, "--json"])).unwrap();
-        for k in ["lot", "head", "claim", "origin_shares", "recycled_share", "upstream_lots"] {
+        let v: serde_json::Value =
+            serde_json::from_str(&ree_ok(&s.url(), &["provenance", &lot, "--json"])).unwrap();
+        for k in [
+            "lot",
+            "head",
+            "claim",
+            "origin_shares",
+            "recycled_share",
+            "upstream_lots",
+        ] {
             assert!(v.get(k).is_some(), "provenance --json lacks {k}");
         }
-        let sum: f64 = v["origin_shares"].as_object().unwrap().values().map(|x| x.as_f64().unwrap()).sum();
+        let sum: f64 = v["origin_shares"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|x| x.as_f64().unwrap())
+            .sum();
         assert!((sum - 1.0).abs() < 1e-9, "{sum}");
         let has_cn = v["origin_shares"].get("CN").is_some();
         assert_eq!(has_cn, label.contains("Chinese"));
-        assert_eq!(v["claim"], if has_cn { "mass_balance" } else { "segregated" });
+        assert_eq!(
+            v["claim"],
+            if has_cn { "mass_balance" } else { "segregated" }
+        );
     }
 }
 
 fn ore_body(lot: &str, mass_g: u64) -> pb::EventBody {
     pb::EventBody {
         event_id: uuid::Uuid::now_v7().to_string(),
-        occurred_at: Some(Timestamp { seconds: 1_760_000_000, nanos: 0 }),
+        occurred_at: Some(Timestamp {
+            seconds: 1_760_000_000,
+            nanos: 0,
+        }),
         expected_head: String::new(),
         kind: Some(pb::event_body::Kind::OreReceipt(pb::OreReceipt {
             lot_id: lot.into(),
@@ -72,18 +106,35 @@ fn ore_body(lot: &str, mass_g: u64) -> pb::EventBody {
             country: "AU".into(),
             mass_g,
             reo_grade_ppm: 380_000,
-            assay: vec![pb::ElementContent { element: "Nd".into(), ppm: 60_000 }],
+            assay: vec![pb::ElementContent {
+                element: "Nd".into(),
+                ppm: 60_000,
+            }],
             documents: vec![],
         })),
     }
 }
 
 fn body(kind: pb::event_body::Kind) -> pb::EventBody {
-    pb::EventBody { event_id: uuid::Uuid::now_v7().to_string(), occurred_at: Some(Timestamp { seconds: 1_760_000_000, nanos: 0 }), expected_head: String::new(), kind: Some(kind) }
+    pb::EventBody {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        occurred_at: Some(Timestamp {
+            seconds: 1_760_000_000,
+            nanos: 0,
+        }),
+        expected_head: String::new(),
+        kind: Some(kind),
+    }
 }
 
 fn sub(b: pb::EventBody) -> pb::SubmitRequest {
-    pb::SubmitRequest { submission: Some(pb::Submission { body: Some(b), canonical_body: vec![], signature: None }) }
+    pb::SubmitRequest {
+        submission: Some(pb::Submission {
+            body: Some(b),
+            canonical_body: vec![],
+            signature: None,
+        }),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -95,80 +146,384 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
     let camp = uuid::Uuid::now_v7().to_string();
     let ox = uuid::Uuid::now_v7().to_string();
     w.submit(sub(ore_body(&ore, 1_000_000))).await.unwrap();
-    w.submit(sub(body(pb::event_body::Kind::CampaignOpened(pb::CampaignOpened { campaign_id: camp.clone(), facility: "Lacq".into(), country: "FR".into() }))))
-        .await
-        .unwrap();
-    let charge = |c: &str, i: &str, g: u64| pb::event_body::Kind::InputCharged(pb::InputCharged { campaign_id: c.into(), input_lot_id: i.into(), mass_g: g });
-    let produce = |c: &str, o: &str, g: u64| {
-        pb::event_body::Kind::OutputProduced(pb::OutputProduced { campaign_id: c.into(), output_lot_id: o.into(), oxide: "Nd2O3".into(), ndpr_nd2o3_ppm: 0, mass_g: g, purity_ppm: 990_000 })
+    w.submit(sub(body(pb::event_body::Kind::CampaignOpened(
+        pb::CampaignOpened {
+            campaign_id: camp.clone(),
+            facility: "Lacq".into(),
+            country: "FR".into(),
+        },
+    ))))
+    .await
+    .unwrap();
+    let charge = |c: &str, i: &str, g: u64| {
+        pb::event_body::Kind::InputCharged(pb::InputCharged {
+            campaign_id: c.into(),
+            input_lot_id: i.into(),
+            mass_g: g,
+        })
     };
-    let snapshot = |lots: pb::ListLotsResponse| lots.lots.into_iter().map(|l| (l.lot_id, l.balance_g, l.head, l.events)).collect::<Vec<_>>();
+    let produce = |c: &str, o: &str, g: u64| {
+        pb::event_body::Kind::OutputProduced(pb::OutputProduced {
+            campaign_id: c.into(),
+            output_lot_id: o.into(),
+            oxide: "Nd2O3".into(),
+            ndpr_nd2o3_ppm: 0,
+            mass_g: g,
+            purity_ppm: 990_000,
+        })
+    };
+    let snapshot = |lots: pb::ListLotsResponse| {
+        lots.lots
+            .into_iter()
+            .map(|l| (l.lot_id, l.balance_g, l.head, l.events))
+            .collect::<Vec<_>>()
+    };
     let mut cases: Vec<(&str, pb::EventBody, Code, &str)> = vec![
-        ("zero mass", body(charge(&camp, &ore, 0)), Code::InvalidArgument, "input_charged.mass_g"),
-        ("overdraw", body(charge(&camp, &ore, 1_000_001)), Code::FailedPrecondition, "exceeds the balance"),
-        ("charge into itself", body(charge(&camp, &camp, 1)), Code::InvalidArgument, "input_charged.input"),
-        ("unknown input", body(charge(&camp, &uuid::Uuid::now_v7().to_string(), 1)), Code::NotFound, "does not exist"),
-        ("unknown campaign", body(charge(&uuid::Uuid::now_v7().to_string(), &ore, 1)), Code::NotFound, "does not exist"),
-        ("charge a campaign", body(charge(&ore, &camp, 1)), Code::FailedPrecondition, "not a campaign"),
-        ("duplicate lot id", ore_body(&ore, 5), Code::AlreadyExists, "already exists"),
-        ("invalid country", { let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5); if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind { o.country = "XX".into(); } b }, Code::InvalidArgument, "ore_receipt.country"),
-        ("ppm over a million", { let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5); if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind { o.assay = vec![pb::ElementContent { element: "Nd".into(), ppm: 1_000_001 }]; } b }, Code::InvalidArgument, "ore_receipt.assay"),
-        ("contents summing past a million", { let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5); if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind { o.assay = vec![pb::ElementContent { element: "Nd".into(), ppm: 600_000 }, pb::ElementContent { element: "Pr".into(), ppm: 400_001 }]; } b }, Code::InvalidArgument, "sum"),
-        ("far future", { let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5); b.occurred_at = Some(Timestamp { seconds: 4_000_000_000, nanos: 0 }); b }, Code::InvalidArgument, "occurred_at"),
-        ("empty supplier", { let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5); if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind { o.supplier = String::new(); } b }, Code::InvalidArgument, "ore_receipt.supplier"),
-        ("over-long supplier", { let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5); if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind { o.supplier = "x".repeat(5000); } b }, Code::InvalidArgument, "ore_receipt.supplier"),
-        ("unknown enum value", body(pb::event_body::Kind::MagnetIntake(pb::MagnetIntake { lot_id: uuid::Uuid::now_v7().to_string(), recycler: "r".into(), category: 99, scrap: 1, country: "FR".into(), mass_g: 1, content: vec![], documents: vec![] })), Code::InvalidArgument, "magnet_intake.category"),
-        ("huge mass", ore_body(&uuid::Uuid::now_v7().to_string(), u64::MAX), Code::InvalidArgument, "mass_g"),
-        ("missing kind", pb::EventBody { kind: None, ..ore_body("x", 1) }, Code::InvalidArgument, "kind"),
-        ("bad event id", pb::EventBody { event_id: "nope".into(), ..ore_body(&uuid::Uuid::now_v7().to_string(), 1) }, Code::InvalidArgument, "event_id"),
-        ("only campaigns produce", body(produce(&ore, &ox, 1)), Code::FailedPrecondition, "only campaigns produce"),
-        ("only oxide ships", body(pb::event_body::Kind::Shipment(pb::Shipment { lot_id: ore.clone(), mass_g: 1, customer: "c".into(), destination_country: "DE".into(), document_digest: "00".repeat(32) })), Code::FailedPrecondition, "only oxide lots ship"),
-        ("head mismatch", pb::EventBody { expected_head: "ab".repeat(32), ..body(pb::event_body::Kind::Adjustment(pb::Adjustment { lot_id: ore.clone(), delta_g: -1, reason: "spill".into() })) }, Code::FailedPrecondition, "expected head"),
+        (
+            "zero mass",
+            body(charge(&camp, &ore, 0)),
+            Code::InvalidArgument,
+            "input_charged.mass_g",
+        ),
+        (
+            "overdraw",
+            body(charge(&camp, &ore, 1_000_001)),
+            Code::FailedPrecondition,
+            "exceeds the balance",
+        ),
+        (
+            "charge into itself",
+            body(charge(&camp, &camp, 1)),
+            Code::InvalidArgument,
+            "input_charged.input",
+        ),
+        (
+            "unknown input",
+            body(charge(&camp, &uuid::Uuid::now_v7().to_string(), 1)),
+            Code::NotFound,
+            "does not exist",
+        ),
+        (
+            "unknown campaign",
+            body(charge(&uuid::Uuid::now_v7().to_string(), &ore, 1)),
+            Code::NotFound,
+            "does not exist",
+        ),
+        (
+            "charge a campaign",
+            body(charge(&ore, &camp, 1)),
+            Code::FailedPrecondition,
+            "not a campaign",
+        ),
+        (
+            "duplicate lot id",
+            ore_body(&ore, 5),
+            Code::AlreadyExists,
+            "already exists",
+        ),
+        (
+            "invalid country",
+            {
+                let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5);
+                if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind {
+                    o.country = "XX".into();
+                }
+                b
+            },
+            Code::InvalidArgument,
+            "ore_receipt.country",
+        ),
+        (
+            "ppm over a million",
+            {
+                let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5);
+                if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind {
+                    o.assay = vec![pb::ElementContent {
+                        element: "Nd".into(),
+                        ppm: 1_000_001,
+                    }];
+                }
+                b
+            },
+            Code::InvalidArgument,
+            "ore_receipt.assay",
+        ),
+        (
+            "contents summing past a million",
+            {
+                let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5);
+                if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind {
+                    o.assay = vec![
+                        pb::ElementContent {
+                            element: "Nd".into(),
+                            ppm: 600_000,
+                        },
+                        pb::ElementContent {
+                            element: "Pr".into(),
+                            ppm: 400_001,
+                        },
+                    ];
+                }
+                b
+            },
+            Code::InvalidArgument,
+            "sum",
+        ),
+        (
+            "far future",
+            {
+                let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5);
+                b.occurred_at = Some(Timestamp {
+                    seconds: 4_000_000_000,
+                    nanos: 0,
+                });
+                b
+            },
+            Code::InvalidArgument,
+            "occurred_at",
+        ),
+        (
+            "empty supplier",
+            {
+                let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5);
+                if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind {
+                    o.supplier = String::new();
+                }
+                b
+            },
+            Code::InvalidArgument,
+            "ore_receipt.supplier",
+        ),
+        (
+            "over-long supplier",
+            {
+                let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5);
+                if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind {
+                    o.supplier = "x".repeat(5000);
+                }
+                b
+            },
+            Code::InvalidArgument,
+            "ore_receipt.supplier",
+        ),
+        (
+            "unknown enum value",
+            body(pb::event_body::Kind::MagnetIntake(pb::MagnetIntake {
+                lot_id: uuid::Uuid::now_v7().to_string(),
+                recycler: "r".into(),
+                category: 99,
+                scrap: 1,
+                country: "FR".into(),
+                mass_g: 1,
+                content: vec![],
+                documents: vec![],
+            })),
+            Code::InvalidArgument,
+            "magnet_intake.category",
+        ),
+        (
+            "huge mass",
+            ore_body(&uuid::Uuid::now_v7().to_string(), u64::MAX),
+            Code::InvalidArgument,
+            "mass_g",
+        ),
+        (
+            "missing kind",
+            pb::EventBody {
+                kind: None,
+                ..ore_body("x", 1)
+            },
+            Code::InvalidArgument,
+            "kind",
+        ),
+        (
+            "bad event id",
+            pb::EventBody {
+                event_id: "nope".into(),
+                ..ore_body(&uuid::Uuid::now_v7().to_string(), 1)
+            },
+            Code::InvalidArgument,
+            "event_id",
+        ),
+        (
+            "only campaigns produce",
+            body(produce(&ore, &ox, 1)),
+            Code::FailedPrecondition,
+            "only campaigns produce",
+        ),
+        (
+            "only oxide ships",
+            body(pb::event_body::Kind::Shipment(pb::Shipment {
+                lot_id: ore.clone(),
+                mass_g: 1,
+                customer: "c".into(),
+                destination_country: "DE".into(),
+                document_digest: "00".repeat(32),
+            })),
+            Code::FailedPrecondition,
+            "only oxide lots ship",
+        ),
+        (
+            "head mismatch",
+            pb::EventBody {
+                expected_head: "ab".repeat(32),
+                ..body(pb::event_body::Kind::Adjustment(pb::Adjustment {
+                    lot_id: ore.clone(),
+                    delta_g: -1,
+                    reason: "spill".into(),
+                }))
+            },
+            Code::FailedPrecondition,
+            "expected head",
+        ),
     ];
     for (name, b, code, needle) in cases.drain(..) {
-        let before = snapshot(q.list_lots(pb::ListLotsRequest::default()).await.unwrap().into_inner());
+        let before = snapshot(
+            q.list_lots(pb::ListLotsRequest::default())
+                .await
+                .unwrap()
+                .into_inner(),
+        );
         let e = w.submit(sub(b)).await.expect_err(name);
         assert_eq!(e.code(), code, "{name}: {}", e.message());
-        assert!(e.message().contains(needle), "{name}: {:?} lacks {needle:?}", e.message());
-        let after = snapshot(q.list_lots(pb::ListLotsRequest::default()).await.unwrap().into_inner());
+        assert!(
+            e.message().contains(needle),
+            "{name}: {:?} lacks {needle:?}",
+            e.message()
+        );
+        let after = snapshot(
+            q.list_lots(pb::ListLotsRequest::default())
+                .await
+                .unwrap()
+                .into_inner(),
+        );
         assert_eq!(before, after, "{name} changed the store");
     }
     // Charge, produce, close; then the closed campaign refuses charges and outputs.
-    w.submit(sub(body(charge(&camp, &ore, 500_000)))).await.unwrap();
+    w.submit(sub(body(charge(&camp, &ore, 500_000))))
+        .await
+        .unwrap();
     // 500 kg at 6% Nd brought 30 kg of Nd: 50 kg of Nd2O3 (42.4 kg Nd) would create Nd.
-    let e = w.submit(sub(body(produce(&camp, &ox, 50_000)))).await.unwrap_err();
+    let e = w
+        .submit(sub(body(produce(&camp, &ox, 50_000))))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
-    assert!(e.message().contains("Nd") && e.message().contains("charged"), "{}", e.message());
-    assert!(q.get_lot(pb::GetLotRequest { lot_id: ox.clone() }).await.is_err(), "no oxide lot was created");
-    w.submit(sub(body(produce(&camp, &ox, 10_000)))).await.unwrap();
-    w.submit(sub(body(pb::event_body::Kind::CampaignClosed(pb::CampaignClosed { campaign_id: camp.clone(), losses_g: 490_000 })))).await.unwrap();
-    let e = w.submit(sub(body(charge(&camp, &ore, 1)))).await.unwrap_err();
+    assert!(
+        e.message().contains("Nd") && e.message().contains("charged"),
+        "{}",
+        e.message()
+    );
+    assert!(
+        q.get_lot(pb::GetLotRequest { lot_id: ox.clone() })
+            .await
+            .is_err(),
+        "no oxide lot was created"
+    );
+    w.submit(sub(body(produce(&camp, &ox, 10_000))))
+        .await
+        .unwrap();
+    w.submit(sub(body(pb::event_body::Kind::CampaignClosed(
+        pb::CampaignClosed {
+            campaign_id: camp.clone(),
+            losses_g: 490_000,
+        },
+    ))))
+    .await
+    .unwrap();
+    let e = w
+        .submit(sub(body(charge(&camp, &ore, 1))))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
     assert!(e.message().contains("closed"));
-    let e = w.submit(sub(body(produce(&camp, &uuid::Uuid::now_v7().to_string(), 1)))).await.unwrap_err();
+    let e = w
+        .submit(sub(body(produce(
+            &camp,
+            &uuid::Uuid::now_v7().to_string(),
+            1,
+        ))))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
     // A separation referencing the same input twice in one atomic batch overdraws it: nothing applies.
     let ore2 = uuid::Uuid::now_v7().to_string();
     let camp2 = uuid::Uuid::now_v7().to_string();
     w.submit(sub(ore_body(&ore2, 1_000))).await.unwrap();
-    w.submit(sub(body(pb::event_body::Kind::CampaignOpened(pb::CampaignOpened { campaign_id: camp2.clone(), facility: "Lacq".into(), country: "FR".into() })))).await.unwrap();
-    let before = snapshot(q.list_lots(pb::ListLotsRequest::default()).await.unwrap().into_inner());
+    w.submit(sub(body(pb::event_body::Kind::CampaignOpened(
+        pb::CampaignOpened {
+            campaign_id: camp2.clone(),
+            facility: "Lacq".into(),
+            country: "FR".into(),
+        },
+    ))))
+    .await
+    .unwrap();
+    let before = snapshot(
+        q.list_lots(pb::ListLotsRequest::default())
+            .await
+            .unwrap()
+            .into_inner(),
+    );
     let batch = pb::SubmitBatchRequest {
         atomic: true,
         submissions: [charge(&camp2, &ore2, 600), charge(&camp2, &ore2, 600)]
             .into_iter()
-            .map(|k| pb::Submission { body: Some(body(k)), canonical_body: vec![], signature: None })
+            .map(|k| pb::Submission {
+                body: Some(body(k)),
+                canonical_body: vec![],
+                signature: None,
+            })
             .collect(),
     };
     let r = w.submit_batch(batch).await.unwrap().into_inner();
-    let codes: Vec<i32> = r.results.iter().map(|r| match &r.result { Some(pb::event_result::Result::Error(e)) => e.code, _ => 0 }).collect();
-    assert_eq!(codes, vec![Code::Aborted as i32, Code::FailedPrecondition as i32]);
-    assert_eq!(before, snapshot(q.list_lots(pb::ListLotsRequest::default()).await.unwrap().into_inner()));
+    let codes: Vec<i32> = r
+        .results
+        .iter()
+        .map(|r| match &r.result {
+            Some(pb::event_result::Result::Error(e)) => e.code,
+            _ => 0,
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        vec![Code::Aborted as i32, Code::FailedPrecondition as i32]
+    );
+    assert_eq!(
+        before,
+        snapshot(
+            q.list_lots(pb::ListLotsRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+        )
+    );
     // Batches beyond the limit are refused whole.
-    let big = pb::SubmitBatchRequest { atomic: false, submissions: (0..1001).map(|_| pb::Submission { body: Some(ore_body(&uuid::Uuid::now_v7().to_string(), 1)), canonical_body: vec![], signature: None }).collect() };
-    assert_eq!(w.submit_batch(big).await.unwrap_err().code(), Code::InvalidArgument);
+    let big = pb::SubmitBatchRequest {
+        atomic: false,
+        submissions: (0..1001)
+            .map(|_| pb::Submission {
+                body: Some(ore_body(&uuid::Uuid::now_v7().to_string(), 1)),
+                canonical_body: vec![],
+                signature: None,
+            })
+            .collect(),
+    };
+    assert_eq!(
+        w.submit_batch(big).await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
     // Malformed canonical bytes name the layout problem.
-    let e = w.submit(pb::SubmitRequest { submission: Some(pb::Submission { body: None, canonical_body: vec![1, 2, 3], signature: None }) }).await.unwrap_err();
+    let e = w
+        .submit(pb::SubmitRequest {
+            submission: Some(pb::Submission {
+                body: None,
+                canonical_body: vec![1, 2, 3],
+                signature: None,
+            }),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().contains("canonical_body"), "{}", e.message());
 }
@@ -184,12 +539,24 @@ async fn retries_are_idempotent_and_conflicts_already_exist() {
     let again = w.submit(sub(b.clone())).await.unwrap().into_inner();
     assert!(again.replayed && !first.replayed);
     assert_eq!(first.records, again.records);
-    assert_eq!(q.get_lot(pb::GetLotRequest { lot_id: lot.clone() }).await.unwrap().into_inner().events, 1);
+    assert_eq!(
+        q.get_lot(pb::GetLotRequest {
+            lot_id: lot.clone()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events,
+        1
+    );
     let mut other = b.clone();
     if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut other.kind {
         o.mass_g = 2_000;
     }
-    assert_eq!(w.submit(sub(other)).await.unwrap_err().code(), Code::AlreadyExists);
+    assert_eq!(
+        w.submit(sub(other)).await.unwrap_err().code(),
+        Code::AlreadyExists
+    );
     // After a restart the durable index still answers with the original result.
     drop(w);
     drop(q);
@@ -218,10 +585,14 @@ fn submit_reads_protobuf_json_lines() {
     )
     .unwrap();
     let out = ree_ok(&s.url(), &["submit", file.to_str().unwrap()]);
-    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[1]["seq"], 1);
-    let l: serde_json::Value = serde_json::from_str(&ree_ok(&s.url(), &["lot", &lot, "--json"])).unwrap();
+    let l: serde_json::Value =
+        serde_json::from_str(&ree_ok(&s.url(), &["lot", &lot, "--json"])).unwrap();
     assert_eq!(l["balance_g"], 249_999_000u64);
     assert_eq!(l["head"], lines[1]["head"]);
     // Invalid UTF-8 and bad JSON: one clear line, non-zero.
@@ -261,28 +632,75 @@ fn a_watch_sees_every_event_exactly_once_across_a_server_restart() {
     let s = Server::start(dir.path(), port);
     ree_ok(&s.url(), &["submit", file.to_str().unwrap()]);
     let out = watcher.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let seqs: Vec<u64> = String::from_utf8_lossy(&out.stdout).lines().map(|l| l.split_whitespace().next().unwrap().parse().unwrap()).collect();
-    assert_eq!(seqs, (0..15).collect::<Vec<u64>>(), "every event exactly once, in order");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("reconnecting"), "the watcher did reconnect");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seqs: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        (0..15).collect::<Vec<u64>>(),
+        "every event exactly once, in order"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("reconnecting"),
+        "the watcher did reconnect"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn health_and_reflection_answer_without_proto_files() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), free_port());
-    let ch = tonic::transport::Endpoint::from_shared(s.url()).unwrap().connect().await.unwrap();
+    let ch = tonic::transport::Endpoint::from_shared(s.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let mut h = tonic_health::pb::health_client::HealthClient::new(ch.clone());
-    let r = h.check(tonic_health::pb::HealthCheckRequest { service: "ree.v1.Submissions".into() }).await.unwrap().into_inner();
-    assert_eq!(r.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
-    use tonic_reflection::pb::v1::{server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest, server_reflection_response::MessageResponse, ServerReflectionRequest};
+    let r = h
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "ree.v1.Submissions".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        r.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    use tonic_reflection::pb::v1::{
+        server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        ServerReflectionRequest,
+    };
     let mut refl = ServerReflectionClient::new(ch);
-    let req = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
-    let mut stream = refl.server_reflection_info(tokio_stream::iter(vec![req])).await.unwrap().into_inner();
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = refl
+        .server_reflection_info(tokio_stream::iter(vec![req]))
+        .await
+        .unwrap()
+        .into_inner();
     let msg = stream.message().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = msg.message_response else { panic!("no service list") };
+    let Some(MessageResponse::ListServicesResponse(list)) = msg.message_response else {
+        panic!("no service list")
+    };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for n in ["ree.v1.Submissions", "ree.v1.Queries", "grpc.health.v1.Health"] {
-        assert!(names.contains(&n.to_string()), "{n} not reflected: {names:?}");
+    for n in [
+        "ree.v1.Submissions",
+        "ree.v1.Queries",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.contains(&n.to_string()),
+            "{n} not reflected: {names:?}"
+        );
     }
 }

@@ -22,30 +22,66 @@ fn demo_bundles_verify_and_policies_decide() {
     let chinese_ore = demo_lot(&summary, "the Chinese ore lot");
     let dy = demo_lot(&summary, "clean Dy2O3 lot");
     let path = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
-    for (lot, file) in [(&clean, "clean.bundle"), (&chinese, "cn.bundle"), (&dy, "dy.bundle")] {
+    for (lot, file) in [
+        (&clean, "clean.bundle"),
+        (&chinese, "cn.bundle"),
+        (&dy, "dy.bundle"),
+    ] {
         ree_ok(&url, &["export", lot, "-o", &path(file)]);
     }
     // Clean: exit 0, and the head on the certificate is the one `ree lot` shows.
-    let head = serde_json::from_str::<serde_json::Value>(&ree_ok(&url, &["lot", &clean, "--json"])).unwrap()["head"].as_str().unwrap().to_string();
+    let head = serde_json::from_str::<serde_json::Value>(&ree_ok(&url, &["lot", &clean, "--json"]))
+        .unwrap()["head"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let out = verify(&[&path("clean.bundle"), "--expect-head", &head, "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for k in ["authentic", "compliant", "lot", "head", "events_verified", "claim", "origin_shares", "recycled_share", "violations"] {
+    for k in [
+        "authentic",
+        "compliant",
+        "lot",
+        "head",
+        "events_verified",
+        "claim",
+        "origin_shares",
+        "recycled_share",
+        "violations",
+    ] {
         assert!(v.get(k).is_some(), "--json lacks {k}");
     }
     assert_eq!(v["claim"], "segregated");
     // The bundle agrees with the server's own provenance answer.
-    let p: serde_json::Value = serde_json::from_str(&ree_ok(&url, &["provenance", &clean, "--json"])).unwrap();
+    let p: serde_json::Value =
+        serde_json::from_str(&ree_ok(&url, &["provenance", &clean, "--json"])).unwrap();
     assert_eq!(p["origin_shares"], v["origin_shares"]);
     assert_eq!(p["recycled_share"], v["recycled_share"]);
     // Another head on the certificate: not authentic.
-    assert_eq!(verify(&[&path("clean.bundle"), "--expect-head", &"0".repeat(64)]).status.code(), Some(3));
+    assert_eq!(
+        verify(&[&path("clean.bundle"), "--expect-head", &"0".repeat(64)])
+            .status
+            .code(),
+        Some(3)
+    );
     // Chinese content: authentic, not compliant, and the violation names the Chinese ore lot.
     let out = verify(&[&path("cn.bundle"), "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["authentic"], true);
-    assert!(v["violations"].as_array().unwrap().iter().any(|x| x["lot"] == chinese_ore.as_str()), "{v}");
+    assert!(
+        v["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["lot"] == chinese_ore.as_str()),
+        "{v}"
+    );
     // 30% recycled: the NdPr lot has ~50% (magnets are ~30% Nd+Pr), the Dy2O3 lot far less
     // (magnets carry ~1% Dy): the policy passes one and fails the other.
     let policy = dir.path().join("recycled30.toml");
@@ -53,8 +89,17 @@ fn demo_bundles_verify_and_policies_decide() {
     let p = policy.to_string_lossy();
     let ndpr = verify(&[&path("clean.bundle"), "--policy", &p, "--json"]);
     let dyv = verify(&[&path("dy.bundle"), "--policy", &p, "--json"]);
-    let share = |o: &std::process::Output| serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["recycled_share"].as_f64().unwrap();
-    assert!(share(&ndpr) >= 0.30 && share(&dyv) < 0.30, "{} {}", share(&ndpr), share(&dyv));
+    let share = |o: &std::process::Output| {
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["recycled_share"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        share(&ndpr) >= 0.30 && share(&dyv) < 0.30,
+        "{} {}",
+        share(&ndpr),
+        share(&dyv)
+    );
     assert_eq!(ndpr.status.code(), Some(0));
     assert_eq!(dyv.status.code(), Some(1));
 }
@@ -75,7 +120,10 @@ fn tampered_demo_bundles_exit_3_with_a_message() {
         let out = verify(&[t]);
         assert_eq!(out.status.code(), Some(3), "{what}");
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.starts_with("NOT AUTHENTIC: ") && text.len() > 20, "{what}: {text}");
+        assert!(
+            text.starts_with("NOT AUTHENTIC: ") && text.len() > 20,
+            "{what}: {text}"
+        );
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(2024_1252);
     for _ in 0..520 {
@@ -85,7 +133,22 @@ fn tampered_demo_bundles_exit_3_with_a_message() {
         check(&d, &format!("byte {i} changed"));
     }
     // Truncations: inside the header, at and inside each record boundary region, one short.
-    for n in [0, 7, 8, 10, 26, 60, 69, 70, 73, 74, 100, bytes.len() / 2, bytes.len() - 65, bytes.len() - 1] {
+    for n in [
+        0,
+        7,
+        8,
+        10,
+        26,
+        60,
+        69,
+        70,
+        73,
+        74,
+        100,
+        bytes.len() / 2,
+        bytes.len() - 65,
+        bytes.len() - 1,
+    ] {
         check(&bytes[..n], &format!("truncated to {n}"));
     }
 }

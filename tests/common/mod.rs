@@ -14,12 +14,19 @@ pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let p = dir.join(name);
-    assert!(p.exists(), "{} not built: run `cargo build --workspace` or `cargo test --workspace`", p.display());
+    assert!(
+        p.exists(),
+        "{} not built: run `cargo build --workspace` or `cargo test --workspace`",
+        p.display()
+    );
     p
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// A running `ree serve`; killed (SIGKILL) on drop unless stopped.
@@ -32,7 +39,12 @@ pub struct Server {
 impl Server {
     pub fn start(dir: &Path, port: u16) -> Server {
         let mut child = Command::new(bin("ree"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
             .arg(dir)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -52,7 +64,11 @@ impl Server {
         }
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, port, dir: dir.to_path_buf() }
+        Server {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+        }
     }
 
     pub fn url(&self) -> String {
@@ -83,13 +99,21 @@ impl Drop for Server {
 
 /// Runs `ree ARGS` against `url`.
 pub fn ree(url: &str, args: &[&str]) -> Output {
-    Command::new(bin("ree")).args(args).env("REE_SERVER", url).output().expect("run ree")
+    Command::new(bin("ree"))
+        .args(args)
+        .env("REE_SERVER", url)
+        .output()
+        .expect("run ree")
 }
 
 /// Runs `ree ARGS`, asserting success; returns stdout.
 pub fn ree_ok(url: &str, args: &[&str]) -> String {
     let out = ree(url, args);
-    assert!(out.status.success(), "ree {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ree {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -104,8 +128,17 @@ pub fn demo_lot(summary: &str, label: &str) -> String {
         .to_string()
 }
 
-pub async fn client(url: &str) -> (ree_ledger::v1::submissions_client::SubmissionsClient<tonic::transport::Channel>, ree_ledger::v1::queries_client::QueriesClient<tonic::transport::Channel>) {
-    let ch = tonic::transport::Endpoint::from_shared(url.to_string()).unwrap().connect().await.unwrap();
+pub async fn client(
+    url: &str,
+) -> (
+    ree_ledger::v1::submissions_client::SubmissionsClient<tonic::transport::Channel>,
+    ree_ledger::v1::queries_client::QueriesClient<tonic::transport::Channel>,
+) {
+    let ch = tonic::transport::Endpoint::from_shared(url.to_string())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     (
         ree_ledger::v1::submissions_client::SubmissionsClient::new(ch.clone()),
         ree_ledger::v1::queries_client::QueriesClient::new(ch).max_decoding_message_size(256 << 20),

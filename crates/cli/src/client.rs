@@ -18,9 +18,13 @@ pub async fn connect(url: &str) -> Result<Client> {
         .with_context(|| format!("invalid server URL {url:?}"))?
         .connect_timeout(std::time::Duration::from_secs(5))
         .tcp_nodelay(true);
-    let ch = ep.connect().await.map_err(|e| anyhow!("cannot connect to {url}: {e} (is `ree serve` running? set --server or REE_SERVER)"))?;
+    let ch = ep.connect().await.map_err(|e| {
+        anyhow!("cannot connect to {url}: {e} (is `ree serve` running? set --server or REE_SERVER)")
+    })?;
     Ok(Client {
-        submit: SubmissionsClient::new(ch.clone()).max_decoding_message_size(256 << 20).max_encoding_message_size(64 << 20),
+        submit: SubmissionsClient::new(ch.clone())
+            .max_decoding_message_size(256 << 20)
+            .max_encoding_message_size(64 << 20),
         query: QueriesClient::new(ch).max_decoding_message_size(256 << 20),
     })
 }

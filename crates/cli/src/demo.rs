@@ -35,21 +35,111 @@ struct Mine {
 use Element::*;
 
 const MINES: &[Mine] = &[
-    Mine { supplier: "Lynas Rare Earths", site: "Mt Weld, Western Australia", country: "AU", reo_grade_ppm: 380_000, tonnes: 1_300,
-        assay: &[(La, 80_000), (Ce, 140_000), (Pr, 17_000), (Nd, 58_000), (Sm, 7_000), (Eu, 1_500), (Gd, 3_500), (Tb, 500), (Dy, 2_000), (Y, 3_000)] },
-    Mine { supplier: "MP Materials", site: "Mountain Pass, California", country: "US", reo_grade_ppm: 620_000, tonnes: 1_200,
-        assay: &[(La, 160_000), (Ce, 250_000), (Pr, 22_000), (Nd, 62_000), (Sm, 4_000), (Gd, 1_000), (Dy, 200)] },
-    Mine { supplier: "Serra Verde", site: "Pela Ema, Goiás", country: "BR", reo_grade_ppm: 900_000, tonnes: 1_100,
-        assay: &[(La, 150_000), (Ce, 20_000), (Pr, 40_000), (Nd, 140_000), (Sm, 30_000), (Gd, 40_000), (Tb, 12_000), (Dy, 80_000), (Y, 200_000)] },
-    Mine { supplier: "Steenkampskraal Mining", site: "Steenkampskraal, Western Cape", country: "ZA", reo_grade_ppm: 560_000, tonnes: 700,
-        assay: &[(La, 110_000), (Ce, 230_000), (Pr, 25_000), (Nd, 90_000), (Sm, 10_000), (Gd, 8_000), (Tb, 500), (Dy, 2_500), (Y, 6_000)] },
-    Mine { supplier: "Saskatchewan Research Council", site: "Saskatoon, Saskatchewan", country: "CA", reo_grade_ppm: 550_000, tonnes: 500,
-        assay: &[(La, 100_000), (Ce, 200_000), (Pr, 20_000), (Nd, 70_000), (Sm, 5_000), (Tb, 500), (Dy, 3_000)] },
+    Mine {
+        supplier: "Lynas Rare Earths",
+        site: "Mt Weld, Western Australia",
+        country: "AU",
+        reo_grade_ppm: 380_000,
+        tonnes: 1_300,
+        assay: &[
+            (La, 80_000),
+            (Ce, 140_000),
+            (Pr, 17_000),
+            (Nd, 58_000),
+            (Sm, 7_000),
+            (Eu, 1_500),
+            (Gd, 3_500),
+            (Tb, 500),
+            (Dy, 2_000),
+            (Y, 3_000),
+        ],
+    },
+    Mine {
+        supplier: "MP Materials",
+        site: "Mountain Pass, California",
+        country: "US",
+        reo_grade_ppm: 620_000,
+        tonnes: 1_200,
+        assay: &[
+            (La, 160_000),
+            (Ce, 250_000),
+            (Pr, 22_000),
+            (Nd, 62_000),
+            (Sm, 4_000),
+            (Gd, 1_000),
+            (Dy, 200),
+        ],
+    },
+    Mine {
+        supplier: "Serra Verde",
+        site: "Pela Ema, Goiás",
+        country: "BR",
+        reo_grade_ppm: 900_000,
+        tonnes: 1_100,
+        assay: &[
+            (La, 150_000),
+            (Ce, 20_000),
+            (Pr, 40_000),
+            (Nd, 140_000),
+            (Sm, 30_000),
+            (Gd, 40_000),
+            (Tb, 12_000),
+            (Dy, 80_000),
+            (Y, 200_000),
+        ],
+    },
+    Mine {
+        supplier: "Steenkampskraal Mining",
+        site: "Steenkampskraal, Western Cape",
+        country: "ZA",
+        reo_grade_ppm: 560_000,
+        tonnes: 700,
+        assay: &[
+            (La, 110_000),
+            (Ce, 230_000),
+            (Pr, 25_000),
+            (Nd, 90_000),
+            (Sm, 10_000),
+            (Gd, 8_000),
+            (Tb, 500),
+            (Dy, 2_500),
+            (Y, 6_000),
+        ],
+    },
+    Mine {
+        supplier: "Saskatchewan Research Council",
+        site: "Saskatoon, Saskatchewan",
+        country: "CA",
+        reo_grade_ppm: 550_000,
+        tonnes: 500,
+        assay: &[
+            (La, 100_000),
+            (Ce, 200_000),
+            (Pr, 20_000),
+            (Nd, 70_000),
+            (Sm, 5_000),
+            (Tb, 500),
+            (Dy, 3_000),
+        ],
+    },
 ];
 
 /// The one lot of Chinese origin, bought on the spot market; it goes into one campaign.
-const CHINESE: Mine = Mine { supplier: "Baotou Trading Co.", site: "Bayan Obo, Inner Mongolia", country: "CN", reo_grade_ppm: 600_000, tonnes: 200,
-    assay: &[(La, 140_000), (Ce, 250_000), (Pr, 25_000), (Nd, 80_000), (Sm, 5_000), (Dy, 1_000)] };
+const CHINESE: Mine = Mine {
+    supplier: "Baotou Trading Co.",
+    site: "Bayan Obo, Inner Mongolia",
+    country: "CN",
+    reo_grade_ppm: 600_000,
+    tonnes: 200,
+    assay: &[
+        (La, 140_000),
+        (Ce, 250_000),
+        (Pr, 25_000),
+        (Nd, 80_000),
+        (Sm, 5_000),
+        (Dy, 1_000),
+    ],
+};
 
 struct Recycler {
     name: &'static str,
@@ -61,16 +151,46 @@ struct Recycler {
 }
 
 const RECYCLERS: &[Recycler] = &[
-    Recycler { name: "Carester Recyclage", country: "FR", category: MagnetCategory::EvMotor, scrap: ScrapClass::PostConsumer, tonnes: 600,
-        content: &[(Nd, 225_000), (Pr, 70_000), (Dy, 25_000), (Tb, 4_000)] },
-    Recycler { name: "HyProMag GmbH", country: "DE", category: MagnetCategory::HardDisk, scrap: ScrapClass::PostConsumer, tonnes: 400,
-        content: &[(Nd, 240_000), (Pr, 60_000), (Dy, 8_000)] },
-    Recycler { name: "Siemens Gamesa Circular", country: "ES", category: MagnetCategory::WindTurbine, scrap: ScrapClass::PostConsumer, tonnes: 400,
-        content: &[(Nd, 230_000), (Pr, 65_000), (Dy, 12_000), (Tb, 1_000)] },
-    Recycler { name: "Vacuumschmelze Scrap Return", country: "DE", category: MagnetCategory::IndustrialSwarf, scrap: ScrapClass::PreConsumer, tonnes: 400,
-        content: &[(Nd, 235_000), (Pr, 68_000), (Dy, 15_000), (Tb, 2_000)] },
-    Recycler { name: "Magneti Riciclati", country: "IT", category: MagnetCategory::ProductionReject, scrap: ScrapClass::PreConsumer, tonnes: 200,
-        content: &[(Nd, 240_000), (Pr, 70_000), (Dy, 10_000)] },
+    Recycler {
+        name: "Carester Recyclage",
+        country: "FR",
+        category: MagnetCategory::EvMotor,
+        scrap: ScrapClass::PostConsumer,
+        tonnes: 600,
+        content: &[(Nd, 225_000), (Pr, 70_000), (Dy, 25_000), (Tb, 4_000)],
+    },
+    Recycler {
+        name: "HyProMag GmbH",
+        country: "DE",
+        category: MagnetCategory::HardDisk,
+        scrap: ScrapClass::PostConsumer,
+        tonnes: 400,
+        content: &[(Nd, 240_000), (Pr, 60_000), (Dy, 8_000)],
+    },
+    Recycler {
+        name: "Siemens Gamesa Circular",
+        country: "ES",
+        category: MagnetCategory::WindTurbine,
+        scrap: ScrapClass::PostConsumer,
+        tonnes: 400,
+        content: &[(Nd, 230_000), (Pr, 65_000), (Dy, 12_000), (Tb, 1_000)],
+    },
+    Recycler {
+        name: "Vacuumschmelze Scrap Return",
+        country: "DE",
+        category: MagnetCategory::IndustrialSwarf,
+        scrap: ScrapClass::PreConsumer,
+        tonnes: 400,
+        content: &[(Nd, 235_000), (Pr, 68_000), (Dy, 15_000), (Tb, 2_000)],
+    },
+    Recycler {
+        name: "Magneti Riciclati",
+        country: "IT",
+        category: MagnetCategory::ProductionReject,
+        scrap: ScrapClass::PreConsumer,
+        tonnes: 200,
+        content: &[(Nd, 240_000), (Pr, 70_000), (Dy, 10_000)],
+    },
 ];
 
 const CUSTOMERS: &[(&str, &str)] = &[
@@ -111,7 +231,12 @@ impl Gen {
         uuid::Builder::from_random_bytes(self.rng.random()).into_uuid()
     }
     fn body(&mut self, day: f64, kind: EventKind) -> EventBody {
-        EventBody { event_id: EventId(self.id()), occurred_at: UtcMicros(YEAR_START.0 + (day * DAY_US as f64) as i64), expected_head: None, kind }
+        EventBody {
+            event_id: EventId(self.id()),
+            occurred_at: UtcMicros(YEAR_START.0 + (day * DAY_US as f64) as i64),
+            expected_head: None,
+            kind,
+        }
     }
     fn digest(&mut self, what: &str) -> Hash32 {
         // Stand-in for the digest of a real document: the ledger stores digests only.
@@ -139,7 +264,10 @@ fn cc(s: &str) -> Country {
 /// Builds the year: batches of bodies in submission order (one batch per receipt group, one
 /// atomic batch per separation).
 fn build(seed: u64) -> (Vec<(Vec<EventBody>, bool)>, Summary) {
-    let mut g = Gen { rng: StdRng::seed_from_u64(seed), bodies: vec![] };
+    let mut g = Gen {
+        rng: StdRng::seed_from_u64(seed),
+        bodies: vec![],
+    };
     let _ = &g.bodies;
     let mut batches: Vec<(Vec<EventBody>, bool)> = vec![];
     let mut ores: Vec<InputLot> = vec![];
@@ -149,29 +277,51 @@ fn build(seed: u64) -> (Vec<(Vec<EventBody>, bool)>, Summary) {
     for m in MINES.iter().chain(std::iter::once(&CHINESE)) {
         let mut left = m.tonnes * TONNE;
         while left > 0 {
-            let lot_t: u64 = if m.country == "CN" { m.tonnes } else { g.rng.random_range(80..=160) };
+            let lot_t: u64 = if m.country == "CN" {
+                m.tonnes
+            } else {
+                g.rng.random_range(80..=160)
+            };
             let mass_g = (lot_t * TONNE).min(left);
             left -= mass_g;
             let id = LotId(g.id());
-            let content: Vec<(Element, u32)> = m.assay.iter().map(|(e, p)| (*e, g.jitter(*p))).collect();
+            let content: Vec<(Element, u32)> =
+                m.assay.iter().map(|(e, p)| (*e, g.jitter(*p))).collect();
             let day = g.rng.random_range(0.0..300.0);
             let documents = vec![
-                Document { kind: DocKind::CertificateOfOrigin, digest: g.digest("certificate of origin") },
-                Document { kind: DocKind::BillOfLading, digest: g.digest("bill of lading") },
-                Document { kind: DocKind::DueDiligenceReport, digest: g.digest("OECD due diligence report") },
+                Document {
+                    kind: DocKind::CertificateOfOrigin,
+                    digest: g.digest("certificate of origin"),
+                },
+                Document {
+                    kind: DocKind::BillOfLading,
+                    digest: g.digest("bill of lading"),
+                },
+                Document {
+                    kind: DocKind::DueDiligenceReport,
+                    digest: g.digest("OECD due diligence report"),
+                },
             ];
-            let b = g.body(day, EventKind::OreReceipt(OreReceipt {
-                lot: id,
-                supplier: m.supplier.into(),
-                mine_site: m.site.into(),
-                country: cc(m.country),
-                mass_g,
-                reo_grade_ppm: m.reo_grade_ppm,
-                assay: Composition::new(content.clone()).unwrap_or_default(),
-                documents,
-            }));
+            let b = g.body(
+                day,
+                EventKind::OreReceipt(OreReceipt {
+                    lot: id,
+                    supplier: m.supplier.into(),
+                    mine_site: m.site.into(),
+                    country: cc(m.country),
+                    mass_g,
+                    reo_grade_ppm: m.reo_grade_ppm,
+                    assay: Composition::new(content.clone()).unwrap_or_default(),
+                    documents,
+                }),
+            );
             receipts.push(b);
-            ores.push(InputLot { id, mass_g, content, chinese: m.country == "CN" });
+            ores.push(InputLot {
+                id,
+                mass_g,
+                content,
+                chinese: m.country == "CN",
+            });
         }
     }
     for r in RECYCLERS {
@@ -181,21 +331,33 @@ fn build(seed: u64) -> (Vec<(Vec<EventBody>, bool)>, Summary) {
             let mass_g = (lot_t * TONNE).min(left);
             left -= mass_g;
             let id = LotId(g.id());
-            let content: Vec<(Element, u32)> = r.content.iter().map(|(e, p)| (*e, g.jitter(*p))).collect();
+            let content: Vec<(Element, u32)> =
+                r.content.iter().map(|(e, p)| (*e, g.jitter(*p))).collect();
             let day = g.rng.random_range(0.0..300.0);
-            let documents = vec![Document { kind: DocKind::CollectionCertificate, digest: g.digest("collection certificate") }];
-            let b = g.body(day, EventKind::MagnetIntake(MagnetIntake {
-                lot: id,
-                recycler: r.name.into(),
-                category: r.category,
-                scrap: r.scrap,
-                country: cc(r.country),
-                mass_g,
-                content: Composition::new(content.clone()).unwrap_or_default(),
-                documents,
-            }));
+            let documents = vec![Document {
+                kind: DocKind::CollectionCertificate,
+                digest: g.digest("collection certificate"),
+            }];
+            let b = g.body(
+                day,
+                EventKind::MagnetIntake(MagnetIntake {
+                    lot: id,
+                    recycler: r.name.into(),
+                    category: r.category,
+                    scrap: r.scrap,
+                    country: cc(r.country),
+                    mass_g,
+                    content: Composition::new(content.clone()).unwrap_or_default(),
+                    documents,
+                }),
+            );
             receipts.push(b);
-            magnets.push(InputLot { id, mass_g, content, chinese: false });
+            magnets.push(InputLot {
+                id,
+                mass_g,
+                content,
+                chinese: false,
+            });
         }
     }
     receipts.sort_by_key(|b| b.occurred_at);
@@ -224,7 +386,14 @@ fn build(seed: u64) -> (Vec<(Vec<EventBody>, bool)>, Summary) {
     for (month, (ore_in, mag_in)) in ore_groups.into_iter().zip(mag_groups).enumerate() {
         let camp = LotId(g.id());
         let day0 = 300.0 + month as f64 * 5.0;
-        let open = g.body(day0, EventKind::CampaignOpened(CampaignOpened { campaign: camp, facility: "Caremag Lacq separation plant".into(), country: cc("FR") }));
+        let open = g.body(
+            day0,
+            EventKind::CampaignOpened(CampaignOpened {
+                campaign: camp,
+                facility: "Caremag Lacq separation plant".into(),
+                country: cc("FR"),
+            }),
+        );
         batches.push((vec![open], false));
         let mut sep: Vec<EventBody> = vec![];
         let mut charged = [0u64; ree_core::element::N_ELEMENTS];
@@ -232,7 +401,14 @@ fn build(seed: u64) -> (Vec<(Vec<EventBody>, bool)>, Summary) {
         let mut recycled_el = 0u64;
         let mut total_el = 0u64;
         for l in ore_in.iter().chain(&mag_in) {
-            sep.push(g.body(day0 + 0.5, EventKind::InputCharged(InputCharged { campaign: camp, input: l.id, mass_g: l.mass_g })));
+            sep.push(g.body(
+                day0 + 0.5,
+                EventKind::InputCharged(InputCharged {
+                    campaign: camp,
+                    input: l.id,
+                    mass_g: l.mass_g,
+                }),
+            ));
             charged_g += l.mass_g;
             for (e, p) in &l.content {
                 let eg = (l.mass_g as u128 * *p as u128 / PPM as u128) as u64;
@@ -255,11 +431,20 @@ fn build(seed: u64) -> (Vec<(Vec<EventBody>, bool)>, Summary) {
         let nd2o3 = nd / (Oxide::element_fraction_ppm(Nd) as f64 / PPM as f64);
         let pr6o11 = pr / (Oxide::element_fraction_ppm(Pr) as f64 / PPM as f64);
         let nd_share = (nd2o3 / (nd2o3 + pr6o11) * PPM as f64) as u32;
-        let mut outputs: Vec<(Oxide, f64)> = vec![(Oxide::NdPr { nd2o3_ppm: nd_share }, (nd2o3 + pr6o11) / (purity as f64 / PPM as f64))];
+        let mut outputs: Vec<(Oxide, f64)> = vec![(
+            Oxide::NdPr {
+                nd2o3_ppm: nd_share,
+            },
+            (nd2o3 + pr6o11) / (purity as f64 / PPM as f64),
+        )];
         for e in [Dy, Tb] {
             let el = charged[e.index()] as f64 * recovery;
             if el > 1_000_000.0 {
-                outputs.push((Oxide::Single(e), el / (Oxide::element_fraction_ppm(e) as f64 / PPM as f64) / (purity as f64 / PPM as f64)));
+                outputs.push((
+                    Oxide::Single(e),
+                    el / (Oxide::element_fraction_ppm(e) as f64 / PPM as f64)
+                        / (purity as f64 / PPM as f64),
+                ));
             }
         }
         let mut produced = 0u64;
@@ -270,27 +455,70 @@ fn build(seed: u64) -> (Vec<(Vec<EventBody>, bool)>, Summary) {
                 let lot_g = left.min(40 * TONNE);
                 left -= lot_g;
                 let out = LotId(g.id());
-                sep.push(g.body(day0 + 3.0, EventKind::OutputProduced(OutputProduced { campaign: camp, output: out, oxide: ox, mass_g: lot_g, purity_ppm: purity })));
+                sep.push(g.body(
+                    day0 + 3.0,
+                    EventKind::OutputProduced(OutputProduced {
+                        campaign: camp,
+                        output: out,
+                        oxide: ox,
+                        mass_g: lot_g,
+                        purity_ppm: purity,
+                    }),
+                ));
                 produced += lot_g;
-                oxide_lots.push((out, lot_g, ox.formula(), month, recycled_el as f64 / total_el.max(1) as f64));
+                oxide_lots.push((
+                    out,
+                    lot_g,
+                    ox.formula(),
+                    month,
+                    recycled_el as f64 / total_el.max(1) as f64,
+                ));
                 // Most of each lot ships within days.
                 let ship_g = lot_g * g.rng.random_range(60..=90) / 100;
                 let (customer, dest) = CUSTOMERS[g.rng.random_range(0..CUSTOMERS.len())];
                 let doc = g.digest("delivery note");
-                shipments.push(g.body(day0 + 6.0, EventKind::Shipment(Shipment { lot: out, mass_g: ship_g, customer: customer.into(), destination: cc(dest), document: doc })));
+                shipments.push(g.body(
+                    day0 + 6.0,
+                    EventKind::Shipment(Shipment {
+                        lot: out,
+                        mass_g: ship_g,
+                        customer: customer.into(),
+                        destination: cc(dest),
+                        document: doc,
+                    }),
+                ));
             }
         }
         let losses = charged_g - produced;
-        sep.push(g.body(day0 + 4.0, EventKind::CampaignClosed(CampaignClosed { campaign: camp, losses_g: losses })));
+        sep.push(g.body(
+            day0 + 4.0,
+            EventKind::CampaignClosed(CampaignClosed {
+                campaign: camp,
+                losses_g: losses,
+            }),
+        ));
         batches.push((sep, true));
     }
     for chunk in shipments.chunks(200) {
         batches.push((chunk.to_vec(), false));
     }
-    let clean = oxide_lots.iter().find(|o| o.3 == 0 && o.2 == "NdPr oxide").map(|o| o.0);
-    let chinese = oxide_lots.iter().find(|o| o.3 == 6 && o.2 == "NdPr oxide").map(|o| o.0);
-    let recycled_rich = oxide_lots.iter().filter(|o| o.2 == "NdPr oxide" && o.3 != 6).max_by(|a, b| a.4.total_cmp(&b.4)).map(|o| o.0);
-    let clean_dy = oxide_lots.iter().find(|o| o.3 == 0 && o.2 == "Dy2O3").map(|o| o.0);
+    let clean = oxide_lots
+        .iter()
+        .find(|o| o.3 == 0 && o.2 == "NdPr oxide")
+        .map(|o| o.0);
+    let chinese = oxide_lots
+        .iter()
+        .find(|o| o.3 == 6 && o.2 == "NdPr oxide")
+        .map(|o| o.0);
+    let recycled_rich = oxide_lots
+        .iter()
+        .filter(|o| o.2 == "NdPr oxide" && o.3 != 6)
+        .max_by(|a, b| a.4.total_cmp(&b.4))
+        .map(|o| o.0);
+    let clean_dy = oxide_lots
+        .iter()
+        .find(|o| o.3 == 0 && o.2 == "Dy2O3")
+        .map(|o| o.0);
     let mut by_formula: std::collections::BTreeMap<String, u64> = Default::default();
     for o in &oxide_lots {
         *by_formula.entry(o.2.clone()).or_default() += o.1;
@@ -304,7 +532,10 @@ fn build(seed: u64) -> (Vec<(Vec<EventBody>, bool)>, Summary) {
         campaigns: months,
         oxide_lots: oxide_lots.len(),
         oxide_t: oxide_lots.iter().map(|o| o.1).sum::<u64>() as f64 / TONNE as f64,
-        oxide_by_formula: by_formula.into_iter().map(|(k, v)| (k, v as f64 / TONNE as f64)).collect(),
+        oxide_by_formula: by_formula
+            .into_iter()
+            .map(|(k, v)| (k, v as f64 / TONNE as f64))
+            .collect(),
         shipments: shipments.len(),
         events,
         clean_oxide: clean.unwrap_or(chinese_ore),
@@ -323,14 +554,28 @@ pub async fn run(client: &mut Client, seed: u64) -> Result<Summary> {
         let req = pb::SubmitBatchRequest {
             submissions: bodies
                 .iter()
-                .map(|b| pb::Submission { body: None, canonical_body: b.encode(), signature: None })
+                .map(|b| pb::Submission {
+                    body: None,
+                    canonical_body: b.encode(),
+                    signature: None,
+                })
                 .collect(),
             atomic,
         };
-        let resp = client.submit.submit_batch(req).await.map_err(status)?.into_inner();
+        let resp = client
+            .submit
+            .submit_batch(req)
+            .await
+            .map_err(status)?
+            .into_inner();
         for (b, r) in bodies.iter().zip(resp.results) {
             if let Some(pb::event_result::Result::Error(e)) = r.result {
-                bail!("demo event {} ({}) was rejected: {}", b.event_id, b.kind.name(), e.message);
+                bail!(
+                    "demo event {} ({}) was rejected: {}",
+                    b.event_id,
+                    b.kind.name(),
+                    e.message
+                );
             }
         }
     }
@@ -340,19 +585,37 @@ pub async fn run(client: &mut Client, seed: u64) -> Result<Summary> {
 /// Prints what was loaded and what to look at.
 pub fn print_summary(s: &Summary) {
     println!("demo loaded: {} events", s.events);
-    println!("  ore concentrate receipts: {} lots, {:.0} t (AU, US, BR, ZA, CA and one CN lot)", s.ore_lots, s.ore_t);
-    println!("  recycled magnet intakes:  {} lots, {:.0} t (FR, DE, ES, IT; pre- and post-consumer)", s.magnet_lots, s.magnet_t);
-    println!("  separation campaigns:     {} (Caremag Lacq, FR)", s.campaigns);
-    println!("  oxide lots:               {} lots, {:.0} t", s.oxide_lots, s.oxide_t);
+    println!(
+        "  ore concentrate receipts: {} lots, {:.0} t (AU, US, BR, ZA, CA and one CN lot)",
+        s.ore_lots, s.ore_t
+    );
+    println!(
+        "  recycled magnet intakes:  {} lots, {:.0} t (FR, DE, ES, IT; pre- and post-consumer)",
+        s.magnet_lots, s.magnet_t
+    );
+    println!(
+        "  separation campaigns:     {} (Caremag Lacq, FR)",
+        s.campaigns
+    );
+    println!(
+        "  oxide lots:               {} lots, {:.0} t",
+        s.oxide_lots, s.oxide_t
+    );
     for (f, t) in &s.oxide_by_formula {
         println!("    {f:<12} {t:>8.1} t");
     }
     println!("  shipments:                {}", s.shipments);
     println!("lots worth querying:");
-    println!("  clean NdPr oxide lot:            {}   (ree provenance {})", s.clean_oxide, s.clean_oxide);
+    println!(
+        "  clean NdPr oxide lot:            {}   (ree provenance {})",
+        s.clean_oxide, s.clean_oxide
+    );
     println!("  NdPr oxide with Chinese content: {}", s.chinese_oxide);
     println!("  the Chinese ore lot:             {}", s.chinese_ore);
-    println!("  most recycled NdPr oxide lot:    {}", s.recycled_rich_oxide);
+    println!(
+        "  most recycled NdPr oxide lot:    {}",
+        s.recycled_rich_oxide
+    );
     println!("  clean Dy2O3 lot (low recycled):  {}", s.clean_dy_oxide);
 }
 
@@ -364,7 +627,10 @@ mod tests {
     fn demo_is_reproducible_valid_and_at_plant_scale() {
         let (a, sa) = build(7);
         let (b, _) = build(7);
-        assert_eq!(a.iter().map(|x| x.0.clone()).collect::<Vec<_>>(), b.iter().map(|x| x.0.clone()).collect::<Vec<_>>());
+        assert_eq!(
+            a.iter().map(|x| x.0.clone()).collect::<Vec<_>>(),
+            b.iter().map(|x| x.0.clone()).collect::<Vec<_>>()
+        );
         let (c, _) = build(8);
         assert_ne!(a[0].0[0].event_id, c[0].0[0].event_id);
         let now = ree_engine::now_utc();
@@ -374,8 +640,16 @@ mod tests {
             }
         }
         assert!((4_900.0..=5_100.0).contains(&sa.ore_t), "{}", sa.ore_t);
-        assert!((1_990.0..=2_010.0).contains(&sa.magnet_t), "{}", sa.magnet_t);
-        assert!((1_000.0..=1_900.0).contains(&sa.oxide_t), "oxide output {} t", sa.oxide_t);
+        assert!(
+            (1_990.0..=2_010.0).contains(&sa.magnet_t),
+            "{}",
+            sa.magnet_t
+        );
+        assert!(
+            (1_000.0..=1_900.0).contains(&sa.oxide_t),
+            "oxide output {} t",
+            sa.oxide_t
+        );
         assert_ne!(sa.clean_oxide, sa.chinese_oxide);
     }
 }

@@ -20,7 +20,11 @@ use crate::client::{connect, status};
 const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
 
 #[derive(Parser)]
-#[command(name = "ree", version, about = "ree-ledger: provenance of rare-earth material, as a hash-chained event ledger")]
+#[command(
+    name = "ree",
+    version,
+    about = "ree-ledger: provenance of rare-earth material, as a hash-chained event ledger"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -133,7 +137,10 @@ enum Cmd {
 
 fn main() {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -148,14 +155,23 @@ fn main() {
 
 async fn run(cmd: Cmd) -> Result<()> {
     match cmd {
-        Cmd::Serve { data_dir, listen, demo, seed } => serve(data_dir, listen, demo, seed).await,
+        Cmd::Serve {
+            data_dir,
+            listen,
+            demo,
+            seed,
+        } => serve(data_dir, listen, demo, seed).await,
         Cmd::Demo { server, seed } => {
             let mut c = connect(&server.server).await?;
             let s = demo::run(&mut c, seed).await?;
             demo::print_summary(&s);
             Ok(())
         }
-        Cmd::Submit { server, file, atomic } => submit(&server.server, &file, atomic).await,
+        Cmd::Submit {
+            server,
+            file,
+            atomic,
+        } => submit(&server.server, &file, atomic).await,
         Cmd::Lots { server, kind, json } => {
             let kind = match kind.as_deref() {
                 None => pb::LotKind::Unspecified,
@@ -168,7 +184,16 @@ async fn run(cmd: Cmd) -> Result<()> {
             let mut lots = vec![];
             let mut token = String::new();
             loop {
-                let r = c.query.list_lots(pb::ListLotsRequest { kind: kind as i32, page_size: 10_000, page_token: token }).await.map_err(status)?.into_inner();
+                let r = c
+                    .query
+                    .list_lots(pb::ListLotsRequest {
+                        kind: kind as i32,
+                        page_size: 10_000,
+                        page_token: token,
+                    })
+                    .await
+                    .map_err(status)?
+                    .into_inner();
                 lots.extend(r.lots);
                 if r.next_page_token.is_empty() {
                     break;
@@ -177,17 +202,40 @@ async fn run(cmd: Cmd) -> Result<()> {
             }
             output::lots(&lots, json)
         }
-        Cmd::Lot { server, lot_id, json } => {
+        Cmd::Lot {
+            server,
+            lot_id,
+            json,
+        } => {
             let mut c = connect(&server.server).await?;
-            let l = c.query.get_lot(pb::GetLotRequest { lot_id }).await.map_err(status)?.into_inner();
+            let l = c
+                .query
+                .get_lot(pb::GetLotRequest { lot_id })
+                .await
+                .map_err(status)?
+                .into_inner();
             output::lot(&l, json)
         }
-        Cmd::Events { server, lot_id, from, json } => {
+        Cmd::Events {
+            server,
+            lot_id,
+            from,
+            json,
+        } => {
             let mut c = connect(&server.server).await?;
             let mut all = vec![];
             let mut next = from;
             loop {
-                let r = c.query.list_events(pb::ListEventsRequest { lot_id: lot_id.clone(), from_seq: next, limit: 10_000 }).await.map_err(status)?.into_inner();
+                let r = c
+                    .query
+                    .list_events(pb::ListEventsRequest {
+                        lot_id: lot_id.clone(),
+                        from_seq: next,
+                        limit: 10_000,
+                    })
+                    .await
+                    .map_err(status)?
+                    .into_inner();
                 let n = r.events.len();
                 if let Some(l) = r.events.last() {
                     next = l.seq + 1;
@@ -199,17 +247,53 @@ async fn run(cmd: Cmd) -> Result<()> {
             }
             output::events(&all, json)
         }
-        Cmd::Provenance { server, lot_id, deny, json } => {
+        Cmd::Provenance {
+            server,
+            lot_id,
+            deny,
+            json,
+        } => {
             let mut c = connect(&server.server).await?;
-            let p = c.query.get_provenance(pb::GetProvenanceRequest { lot_id, denied_countries: deny }).await.map_err(status)?.into_inner();
+            let p = c
+                .query
+                .get_provenance(pb::GetProvenanceRequest {
+                    lot_id,
+                    denied_countries: deny,
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
             output::provenance(&p, json)
         }
-        Cmd::Watch { server, lot_id, from, count } => watch(&server.server, &lot_id, from, count).await,
-        Cmd::Export { server, lot_id, output } => {
+        Cmd::Watch {
+            server,
+            lot_id,
+            from,
+            count,
+        } => watch(&server.server, &lot_id, from, count).await,
+        Cmd::Export {
+            server,
+            lot_id,
+            output,
+        } => {
             let mut c = connect(&server.server).await?;
-            let r = c.query.export_bundle(pb::ExportBundleRequest { lot_id: lot_id.clone() }).await.map_err(status)?.into_inner();
-            std::fs::write(&output, &r.bundle).with_context(|| format!("cannot write {}", output.display()))?;
-            println!("wrote {} ({} records, {} bytes) for lot {lot_id} at head {}", output.display(), r.records, r.bundle.len(), r.head);
+            let r = c
+                .query
+                .export_bundle(pb::ExportBundleRequest {
+                    lot_id: lot_id.clone(),
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            std::fs::write(&output, &r.bundle)
+                .with_context(|| format!("cannot write {}", output.display()))?;
+            println!(
+                "wrote {} ({} records, {} bytes) for lot {lot_id} at head {}",
+                output.display(),
+                r.records,
+                r.bundle.len(),
+                r.head
+            );
             Ok(())
         }
         Cmd::Check { data_dir } => check(data_dir).await,
@@ -218,7 +302,9 @@ async fn run(cmd: Cmd) -> Result<()> {
 
 async fn serve(data_dir: PathBuf, listen: SocketAddr, demo: bool, seed: u64) -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cfg = ree_server::Config { data_dir, listen };
@@ -230,7 +316,16 @@ async fn serve(data_dir: PathBuf, listen: SocketAddr, demo: bool, seed: u64) -> 
     if demo {
         let url = format!("http://{addr}");
         let mut c = connect(&url).await?;
-        let existing = c.query.list_lots(pb::ListLotsRequest { kind: 0, page_size: 1, page_token: String::new() }).await.map_err(status)?.into_inner();
+        let existing = c
+            .query
+            .list_lots(pb::ListLotsRequest {
+                kind: 0,
+                page_size: 1,
+                page_token: String::new(),
+            })
+            .await
+            .map_err(status)?
+            .into_inner();
         if existing.lots.is_empty() {
             let s = demo::run(&mut c, seed).await?;
             demo::print_summary(&s);
@@ -248,7 +343,9 @@ async fn submit(server: &str, file: &str, atomic: bool) -> Result<()> {
     let reader: Box<dyn BufRead> = if file == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
-        Box::new(std::io::BufReader::new(std::fs::File::open(file).with_context(|| format!("cannot open {file}"))?))
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(file).with_context(|| format!("cannot open {file}"))?,
+        ))
     };
     let mut subs = vec![];
     for (n, line) in reader.lines().enumerate() {
@@ -256,31 +353,60 @@ async fn submit(server: &str, file: &str, atomic: bool) -> Result<()> {
         if line.trim().is_empty() {
             continue;
         }
-        let mut body: pb::EventBody = serde_json::from_str(&line).with_context(|| format!("line {}: not a ree.v1.EventBody in protobuf JSON", n + 1))?;
+        let mut body: pb::EventBody = serde_json::from_str(&line)
+            .with_context(|| format!("line {}: not a ree.v1.EventBody in protobuf JSON", n + 1))?;
         if body.event_id.is_empty() {
             body.event_id = uuid::Uuid::now_v7().to_string();
         }
         if body.occurred_at.is_none() {
             body.occurred_at = Some(ree_server::convert::ts(ree_engine::now_utc()));
         }
-        let d = ree_server::convert::body_from_pb(&body).map_err(|e| anyhow!("line {}: {e}", n + 1))?;
-        d.validate(ree_engine::now_utc()).map_err(|e| anyhow!("line {}: {e}", n + 1))?;
-        subs.push(pb::Submission { body: None, canonical_body: d.encode(), signature: None });
+        let d =
+            ree_server::convert::body_from_pb(&body).map_err(|e| anyhow!("line {}: {e}", n + 1))?;
+        d.validate(ree_engine::now_utc())
+            .map_err(|e| anyhow!("line {}: {e}", n + 1))?;
+        subs.push(pb::Submission {
+            body: None,
+            canonical_body: d.encode(),
+            signature: None,
+        });
     }
     if subs.is_empty() {
         bail!("no events in {file}");
     }
     let mut c = connect(server).await?;
     let mut failed = 0;
-    for (ci, chunk) in subs.chunks(if atomic { usize::MAX } else { ree_engine::MAX_BATCH }).enumerate() {
-        let r = c.submit.submit_batch(pb::SubmitBatchRequest { submissions: chunk.to_vec(), atomic }).await.map_err(status)?.into_inner();
+    for (ci, chunk) in subs
+        .chunks(if atomic {
+            usize::MAX
+        } else {
+            ree_engine::MAX_BATCH
+        })
+        .enumerate()
+    {
+        let r = c
+            .submit
+            .submit_batch(pb::SubmitBatchRequest {
+                submissions: chunk.to_vec(),
+                atomic,
+            })
+            .await
+            .map_err(status)?
+            .into_inner();
         for (i, res) in r.results.into_iter().enumerate() {
             let idx = ci * ree_engine::MAX_BATCH + i;
             match res.result {
-                Some(pb::event_result::Result::Ok(o)) => println!("{}", serde_json::to_string(&output::submit_json(idx, &o))?),
+                Some(pb::event_result::Result::Ok(o)) => {
+                    println!("{}", serde_json::to_string(&output::submit_json(idx, &o))?)
+                }
                 Some(pb::event_result::Result::Error(e)) => {
                     failed += 1;
-                    eprintln!("event {}: {:?}: {}", idx + 1, tonic::Code::from(e.code), e.message);
+                    eprintln!(
+                        "event {}: {:?}: {}",
+                        idx + 1,
+                        tonic::Code::from(e.code),
+                        e.message
+                    );
                 }
                 None => {}
             }
@@ -299,7 +425,15 @@ async fn watch(server: &str, lot_id: &str, from: u64, count: Option<u64>) -> Res
     loop {
         let attempt: Result<()> = async {
             let mut c = connect(server).await?;
-            let mut stream = c.query.watch(pb::WatchRequest { lot_id: lot_id.to_string(), from_seq: next }).await.map_err(status)?.into_inner();
+            let mut stream = c
+                .query
+                .watch(pb::WatchRequest {
+                    lot_id: lot_id.to_string(),
+                    from_seq: next,
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
             backoff = std::time::Duration::from_millis(100);
             while let Some(ev) = stream.message().await.map_err(status)? {
                 if ev.seq != next {
@@ -333,7 +467,8 @@ async fn watch(server: &str, lot_id: &str, from: u64, count: Option<u64>) -> Res
 async fn check(data_dir: PathBuf) -> Result<()> {
     let dir = data_dir.clone();
     let r = tokio::task::spawn_blocking(move || -> Result<ree_engine::OpenReport> {
-        let store = ree_store::SledStore::open(&dir).with_context(|| format!("cannot open {}", dir.display()))?;
+        let store = ree_store::SledStore::open(&dir)
+            .with_context(|| format!("cannot open {}", dir.display()))?;
         let store: Arc<dyn ree_store::Store> = Arc::new(store);
         let (_, report) = ree_engine::replay_store(&*store)?;
         Ok(report)

@@ -41,13 +41,27 @@ fn tonnes(g: u64) -> String {
 
 pub fn lots(lots: &[pb::Lot], json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&lots.iter().map(lot_json).collect::<Vec<_>>())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&lots.iter().map(lot_json).collect::<Vec<_>>())?
+        );
         return Ok(());
     }
-    println!("{:<36}  {:<8}  {:>14}  {:>6}  {:<7}  {}", "LOT", "KIND", "BALANCE", "EVENTS", "COUNTRY", "HEAD");
+    println!(
+        "{:<36}  {:<8}  {:>14}  {:>6}  {:<7}  HEAD",
+        "LOT", "KIND", "BALANCE", "EVENTS", "COUNTRY"
+    );
     for l in lots {
         let country = l.attributes.get("country").cloned().unwrap_or_default();
-        println!("{:<36}  {:<8}  {:>14}  {:>6}  {:<7}  {}", l.lot_id, kind_name(l.kind), tonnes(l.balance_g), l.events, country, &l.head[..16.min(l.head.len())]);
+        println!(
+            "{:<36}  {:<8}  {:>14}  {:>6}  {:<7}  {}",
+            l.lot_id,
+            kind_name(l.kind),
+            tonnes(l.balance_g),
+            l.events,
+            country,
+            &l.head[..16.min(l.head.len())]
+        );
     }
     println!("{} lots", lots.len());
     Ok(())
@@ -73,15 +87,44 @@ pub fn lot(l: &pb::Lot, json: bool) -> Result<()> {
 
 fn event_summary(e: &pb::Event) -> String {
     use pb::event_body::Kind as K;
-    let Some(b) = &e.body else { return "(undecodable body)".into() };
+    let Some(b) = &e.body else {
+        return "(undecodable body)".into();
+    };
     match &b.kind {
-        Some(K::OreReceipt(o)) => format!("ore receipt {} from {} ({}, {})", tonnes(o.mass_g), o.supplier, o.mine_site, o.country),
-        Some(K::MagnetIntake(m)) => format!("magnet intake {} from {} ({})", tonnes(m.mass_g), m.recycler, m.country),
+        Some(K::OreReceipt(o)) => format!(
+            "ore receipt {} from {} ({}, {})",
+            tonnes(o.mass_g),
+            o.supplier,
+            o.mine_site,
+            o.country
+        ),
+        Some(K::MagnetIntake(m)) => format!(
+            "magnet intake {} from {} ({})",
+            tonnes(m.mass_g),
+            m.recycler,
+            m.country
+        ),
         Some(K::CampaignOpened(c)) => format!("campaign opened at {} ({})", c.facility, c.country),
-        Some(K::InputCharged(c)) => format!("charge {} of {} into {}", tonnes(c.mass_g), c.input_lot_id, c.campaign_id),
-        Some(K::OutputProduced(p)) => format!("produced {} {} as {} from {}", tonnes(p.mass_g), p.oxide, p.output_lot_id, p.campaign_id),
+        Some(K::InputCharged(c)) => format!(
+            "charge {} of {} into {}",
+            tonnes(c.mass_g),
+            c.input_lot_id,
+            c.campaign_id
+        ),
+        Some(K::OutputProduced(p)) => format!(
+            "produced {} {} as {} from {}",
+            tonnes(p.mass_g),
+            p.oxide,
+            p.output_lot_id,
+            p.campaign_id
+        ),
         Some(K::CampaignClosed(c)) => format!("campaign closed, losses {}", tonnes(c.losses_g)),
-        Some(K::Shipment(s)) => format!("shipped {} to {} ({})", tonnes(s.mass_g), s.customer, s.destination_country),
+        Some(K::Shipment(s)) => format!(
+            "shipped {} to {} ({})",
+            tonnes(s.mass_g),
+            s.customer,
+            s.destination_country
+        ),
         Some(K::AssayRecorded(a)) => format!("assay by {}", a.lab),
         Some(K::Adjustment(a)) => format!("adjustment {:+} g: {}", a.delta_g, a.reason),
         None => "(no kind)".into(),
@@ -103,17 +146,32 @@ fn event_json(e: &pb::Event) -> Result<Value> {
 
 pub fn events(evs: &[pb::Event], json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&evs.iter().map(event_json).collect::<Result<Vec<_>>>()?)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&evs.iter().map(event_json).collect::<Result<Vec<_>>>()?)?
+        );
         return Ok(());
     }
     for e in evs {
-        println!("{:>4}  {}  {}  {}", e.seq, ts(&e.recorded_at), &e.hash[..16.min(e.hash.len())], event_summary(e));
+        println!(
+            "{:>4}  {}  {}  {}",
+            e.seq,
+            ts(&e.recorded_at),
+            &e.hash[..16.min(e.hash.len())],
+            event_summary(e)
+        );
     }
     Ok(())
 }
 
 pub fn watch_line(e: &pb::Event) {
-    println!("{:>4}  {}  {}  {}", e.seq, ts(&e.recorded_at), e.hash, event_summary(e));
+    println!(
+        "{:>4}  {}  {}  {}",
+        e.seq,
+        ts(&e.recorded_at),
+        e.hash,
+        event_summary(e)
+    );
 }
 
 pub fn submit_json(i: usize, o: &pb::SubmitResponse) -> Value {
@@ -128,7 +186,7 @@ pub fn submit_json(i: usize, o: &pb::SubmitResponse) -> Value {
 }
 
 pub fn provenance(p: &pb::Provenance, json: bool) -> Result<()> {
-    let r = p.recycled_share.clone().unwrap_or_default();
+    let r = p.recycled_share.unwrap_or_default();
     if json {
         let v = json!({
             "lot": p.lot_id,
@@ -154,7 +212,10 @@ pub fn provenance(p: &pb::Provenance, json: bool) -> Result<()> {
     }
     println!("lot       {}", p.lot_id);
     println!("head      {} (seq {})", p.head, p.head_seq);
-    println!("claim     {} (ISO 22095; attributed by {})", p.claim, p.basis);
+    println!(
+        "claim     {} (ISO 22095; attributed by {})",
+        p.claim, p.basis
+    );
     println!("attributed {}", tonnes(p.attributed_g));
     println!("origin:");
     let mut o: Vec<_> = p.origin_shares.iter().collect();
@@ -162,17 +223,39 @@ pub fn provenance(p: &pb::Provenance, json: bool) -> Result<()> {
     for (c, s) in o {
         println!("  {c}  {:>6.2}%", s * 100.0);
     }
-    println!("recycled  {:.2}% (pre-consumer {:.2}%, post-consumer {:.2}%)", r.total * 100.0, r.pre_consumer * 100.0, r.post_consumer * 100.0);
+    println!(
+        "recycled  {:.2}% (pre-consumer {:.2}%, post-consumer {:.2}%)",
+        r.total * 100.0,
+        r.pre_consumer * 100.0,
+        r.post_consumer * 100.0
+    );
     for e in &p.elements {
-        let parts: Vec<String> = e.sources.iter().map(|s| format!("{} {} {:.1}%", s.country, s.feed, s.share * 100.0)).collect();
-        println!("  {:<3} {:>12}: {}", e.element, tonnes(e.grams), parts.join(", "));
+        let parts: Vec<String> = e
+            .sources
+            .iter()
+            .map(|s| format!("{} {} {:.1}%", s.country, s.feed, s.share * 100.0))
+            .collect();
+        println!(
+            "  {:<3} {:>12}: {}",
+            e.element,
+            tonnes(e.grams),
+            parts.join(", ")
+        );
     }
     for f in &p.facilities {
         println!("processed at {} ({})", f.name, f.country);
     }
     println!("upstream lots: {}", p.upstream_lots.len());
     for u in &p.upstream_lots {
-        println!("  {}  {:<8}  {:<2}  {:<22}  seq {:>3}  {}", u.lot_id, kind_name(u.kind), u.country, u.feed, u.seq, &u.head[..16.min(u.head.len())]);
+        println!(
+            "  {}  {:<8}  {:<2}  {:<22}  seq {:>3}  {}",
+            u.lot_id,
+            kind_name(u.kind),
+            u.country,
+            u.feed,
+            u.seq,
+            &u.head[..16.min(u.head.len())]
+        );
     }
     Ok(())
 }

@@ -45,26 +45,42 @@ impl Bundle {
     pub fn decode(bytes: &[u8]) -> Result<Bundle, DecodeError> {
         let mut r = Reader::new(bytes, "bundle");
         if r.array::<8>().ok().as_ref() != Some(BUNDLE_MAGIC) {
-            return Err(DecodeError { what: "bundle", offset: 0, reason: "not a ree-ledger bundle (bad magic)".into() });
+            return Err(DecodeError {
+                what: "bundle",
+                offset: 0,
+                reason: "not a ree-ledger bundle (bad magic)".into(),
+            });
         }
         let v = r.u16()?;
         if v != BUNDLE_VERSION {
-            return Err(r.err(format!("bundle version {v} is not supported (this build reads {BUNDLE_VERSION})")));
+            return Err(r.err(format!(
+                "bundle version {v} is not supported (this build reads {BUNDLE_VERSION})"
+            )));
         }
         let lot = LotId(uuid::Uuid::from_bytes(r.array()?));
         let head_seq = r.u64()?;
         let head = Hash32(r.array()?);
         let n = r.u32()?;
         if n > MAX_BUNDLE_RECORDS {
-            return Err(r.err(format!("{n} records exceeds the limit of {MAX_BUNDLE_RECORDS}")));
+            return Err(r.err(format!(
+                "{n} records exceeds the limit of {MAX_BUNDLE_RECORDS}"
+            )));
         }
         let mut records = Vec::with_capacity((n as usize).min(r.remaining() / MIN_RECORD_LEN));
         for i in 0..n {
             let len = r.u32()? as usize;
-            let rec = r.take(len).map_err(|e| DecodeError { reason: format!("record {i}: {}", e.reason), ..e })?;
+            let rec = r.take(len).map_err(|e| DecodeError {
+                reason: format!("record {i}: {}", e.reason),
+                ..e
+            })?;
             records.push(rec.to_vec());
         }
         r.finish()?;
-        Ok(Bundle { lot, head_seq, head, records })
+        Ok(Bundle {
+            lot,
+            head_seq,
+            head,
+            records,
+        })
     }
 }

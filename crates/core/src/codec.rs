@@ -13,7 +13,9 @@ pub struct Writer {
 impl Writer {
     /// An empty writer with room for `n` bytes.
     pub fn with_capacity(n: usize) -> Self {
-        Writer { buf: Vec::with_capacity(n) }
+        Writer {
+            buf: Vec::with_capacity(n),
+        }
     }
     pub fn u8(&mut self, v: u8) {
         self.buf.push(v);
@@ -64,11 +66,18 @@ impl<'a> Reader<'a> {
     }
     /// An error at the current offset.
     pub fn err(&self, reason: impl Into<String>) -> DecodeError {
-        DecodeError { what: self.what, offset: self.pos, reason: reason.into() }
+        DecodeError {
+            what: self.what,
+            offset: self.pos,
+            reason: reason.into(),
+        }
     }
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
-            return Err(self.err(format!("truncated: needs {n} more bytes, {} left", self.remaining())));
+            return Err(self.err(format!(
+                "truncated: needs {n} more bytes, {} left",
+                self.remaining()
+            )));
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;
@@ -102,14 +111,22 @@ impl<'a> Reader<'a> {
         let b = self.take(n)?;
         std::str::from_utf8(b)
             .map(str::to_owned)
-            .map_err(|e| DecodeError { what: self.what, offset: at, reason: format!("invalid UTF-8: {e}") })
+            .map_err(|e| DecodeError {
+                what: self.what,
+                offset: at,
+                reason: format!("invalid UTF-8: {e}"),
+            })
     }
     /// A boolean flag byte: 0 or 1, nothing else.
     pub fn flag(&mut self) -> Result<bool, DecodeError> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
-            v => Err(DecodeError { what: self.what, offset: self.pos - 1, reason: format!("flag byte must be 0 or 1, found {v}") }),
+            v => Err(DecodeError {
+                what: self.what,
+                offset: self.pos - 1,
+                reason: format!("flag byte must be 0 or 1, found {v}"),
+            }),
         }
     }
     /// Fails unless every byte was consumed: the layout is canonical, trailing bytes are tampering.

@@ -21,7 +21,10 @@ impl Country {
     pub fn parse(s: &str) -> Result<Self, FieldError> {
         let b = s.as_bytes();
         if b.len() != 2 {
-            return Err(FieldError::new("", format!("country code {s:?} must be 2 letters (ISO 3166-1 alpha-2)")));
+            return Err(FieldError::new(
+                "",
+                format!("country code {s:?} must be 2 letters (ISO 3166-1 alpha-2)"),
+            ));
         }
         Self::from_bytes([b[0], b[1]])
     }
@@ -32,7 +35,10 @@ impl Country {
             Ok(Country(b))
         } else {
             let shown = String::from_utf8_lossy(&b).into_owned();
-            Err(FieldError::new("", format!("{shown:?} is not an assigned ISO 3166-1 alpha-2 country code")))
+            Err(FieldError::new(
+                "",
+                format!("{shown:?} is not an assigned ISO 3166-1 alpha-2 country code"),
+            ))
         }
     }
 
@@ -88,7 +94,10 @@ mod tests {
     fn table_is_sorted_and_complete() {
         let codes: Vec<&str> = ASSIGNED.split(' ').collect();
         assert_eq!(codes.len(), 249);
-        assert!(codes.windows(2).all(|w| w[0] < w[1]), "table must be sorted for the binary search");
+        assert!(
+            codes.windows(2).all(|w| w[0] < w[1]),
+            "table must be sorted for the binary search"
+        );
         for c in &codes {
             assert!(Country::parse(c).is_ok(), "{c}");
         }

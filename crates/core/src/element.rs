@@ -134,13 +134,20 @@ impl Oxide {
     /// Parses a formula (`Nd2O3`, `CeO2`, ...) or `NdPr` with the Nd2O3 share given separately.
     pub fn parse(s: &str, ndpr_nd2o3_ppm: u32) -> Result<Oxide, FieldError> {
         if s.eq_ignore_ascii_case("NdPr") || s.eq_ignore_ascii_case("NdPr oxide") {
-            return Ok(Oxide::NdPr { nd2o3_ppm: ndpr_nd2o3_ppm });
+            return Ok(Oxide::NdPr {
+                nd2o3_ppm: ndpr_nd2o3_ppm,
+            });
         }
         Element::ALL
             .iter()
             .map(|e| Oxide::Single(*e))
             .find(|o| o.formula() == s)
-            .ok_or_else(|| FieldError::new("", format!("{s:?} is not a known oxide formula (e.g. Nd2O3, Pr6O11, NdPr)")))
+            .ok_or_else(|| {
+                FieldError::new(
+                    "",
+                    format!("{s:?} is not a known oxide formula (e.g. Nd2O3, Pr6O11, NdPr)"),
+                )
+            })
     }
 
     /// Mass fraction (ppm) of element `e` in its single-element oxide, from atomic masses.
@@ -161,8 +168,14 @@ impl Oxide {
         match *self {
             Oxide::Single(e) => vec![(e, part(e, PPM as u128))],
             Oxide::NdPr { nd2o3_ppm } => vec![
-                (Element::Pr, part(Element::Pr, (PPM as u128).saturating_sub(nd2o3_ppm as u128))),
-                (Element::Nd, part(Element::Nd, (nd2o3_ppm as u128).min(PPM as u128))),
+                (
+                    Element::Pr,
+                    part(Element::Pr, (PPM as u128).saturating_sub(nd2o3_ppm as u128)),
+                ),
+                (
+                    Element::Nd,
+                    part(Element::Nd, (nd2o3_ppm as u128).min(PPM as u128)),
+                ),
             ],
         }
     }

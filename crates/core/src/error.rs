@@ -16,12 +16,19 @@ pub struct FieldError {
 impl FieldError {
     /// Builds an error for `field`.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        FieldError { field: field.into(), reason: reason.into() }
+        FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     /// Prefixes the field path, so nested validators can report the full path.
     pub fn at(mut self, prefix: &str) -> Self {
-        self.field = if self.field.is_empty() { prefix.to_string() } else { format!("{prefix}.{}", self.field) };
+        self.field = if self.field.is_empty() {
+            prefix.to_string()
+        } else {
+            format!("{prefix}.{}", self.field)
+        };
         self
     }
 }
@@ -37,7 +44,11 @@ pub enum RuleError {
     LotExists(LotId),
     /// The submitter's expected head does not match (FAILED_PRECONDITION).
     #[error("lot {lot}: expected head {expected} but the head is {actual}")]
-    HeadMismatch { lot: LotId, expected: String, actual: String },
+    HeadMismatch {
+        lot: LotId,
+        expected: String,
+        actual: String,
+    },
     /// Any other violated rule (FAILED_PRECONDITION).
     #[error("lot {lot}: {reason}")]
     Violation { lot: LotId, reason: String },
@@ -46,7 +57,10 @@ pub enum RuleError {
 impl RuleError {
     /// Shorthand for a [`RuleError::Violation`].
     pub fn violation(lot: LotId, reason: impl Into<String>) -> Self {
-        RuleError::Violation { lot, reason: reason.into() }
+        RuleError::Violation {
+            lot,
+            reason: reason.into(),
+        }
     }
 }
 

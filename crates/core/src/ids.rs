@@ -23,9 +23,9 @@ macro_rules! uuid_newtype {
             }
             /// Parses the hyphenated text form; the error names what was wrong.
             pub fn parse(s: &str) -> Result<Self, crate::error::FieldError> {
-                Uuid::parse_str(s)
-                    .map($t)
-                    .map_err(|e| crate::error::FieldError::new("", format!("{s:?} is not a UUID: {e}")))
+                Uuid::parse_str(s).map($t).map_err(|e| {
+                    crate::error::FieldError::new("", format!("{s:?} is not a UUID: {e}"))
+                })
             }
         }
         impl std::fmt::Display for $t {
@@ -60,7 +60,10 @@ impl Hash32 {
     pub fn from_hex(s: &str) -> Result<Self, crate::error::FieldError> {
         let b = s.as_bytes();
         if b.len() != 64 {
-            return Err(crate::error::FieldError::new("", format!("a hash is 64 hex digits, got {} characters", b.len())));
+            return Err(crate::error::FieldError::new(
+                "",
+                format!("a hash is 64 hex digits, got {} characters", b.len()),
+            ));
         }
         let mut out = [0u8; 32];
         for (i, pair) in b.chunks_exact(2).enumerate() {
@@ -68,7 +71,12 @@ impl Hash32 {
             let lo = (pair[1] as char).to_digit(16);
             match (hi, lo) {
                 (Some(h), Some(l)) => out[i] = (h * 16 + l) as u8,
-                _ => return Err(crate::error::FieldError::new("", format!("{s:?} is not hex"))),
+                _ => {
+                    return Err(crate::error::FieldError::new(
+                        "",
+                        format!("{s:?} is not hex"),
+                    ))
+                }
             }
         }
         Ok(Hash32(out))
@@ -76,9 +84,9 @@ impl Hash32 {
 
     /// Accepts exactly 32 bytes.
     pub fn from_slice(b: &[u8]) -> Result<Self, crate::error::FieldError> {
-        <[u8; 32]>::try_from(b)
-            .map(Hash32)
-            .map_err(|_| crate::error::FieldError::new("", format!("a digest is 32 bytes, got {}", b.len())))
+        <[u8; 32]>::try_from(b).map(Hash32).map_err(|_| {
+            crate::error::FieldError::new("", format!("a digest is 32 bytes, got {}", b.len()))
+        })
     }
 }
 

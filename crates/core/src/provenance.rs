@@ -52,7 +52,9 @@ pub struct RecycledShare {
     pub post_consumer: f64,
 }
 
-fn per_element(by_source: &BTreeMap<Source, [u64; N_ELEMENTS]>) -> BTreeMap<Element, BTreeMap<Source, u64>> {
+fn per_element(
+    by_source: &BTreeMap<Source, [u64; N_ELEMENTS]>,
+) -> BTreeMap<Element, BTreeMap<Source, u64>> {
     let mut out: BTreeMap<Element, BTreeMap<Source, u64>> = BTreeMap::new();
     for (s, arr) in by_source {
         for (e, g) in elements_of(arr) {
@@ -85,7 +87,8 @@ impl Provenance {
                 p.facilities.push((c.facility.clone(), c.country));
                 if c.unassayed_g == 0 && c.charges > 0 {
                     p.basis = Basis::Element;
-                    let arrays: BTreeMap<Source, [u64; N_ELEMENTS]> = c.sources.iter().map(|(s, t)| (*s, t.element_g)).collect();
+                    let arrays: BTreeMap<Source, [u64; N_ELEMENTS]> =
+                        c.sources.iter().map(|(s, t)| (*s, t.element_g)).collect();
                     p.by_element = per_element(&arrays);
                     p.by_source = arrays.iter().map(|(s, a)| (*s, a.iter().sum())).collect();
                 } else {
@@ -96,7 +99,11 @@ impl Provenance {
                 p.basis = a.basis;
                 p.facilities.push((a.facility.clone(), a.facility_country));
                 p.by_element = per_element(&a.by_source);
-                p.by_source = a.by_source.iter().map(|(s, arr)| (*s, arr.iter().sum())).collect();
+                p.by_source = a
+                    .by_source
+                    .iter()
+                    .map(|(s, arr)| (*s, arr.iter().sum()))
+                    .collect();
             }
         }
         p.by_source.retain(|_, g| *g > 0);
@@ -142,16 +149,33 @@ impl Provenance {
         if total == 0 {
             return RecycledShare::default();
         }
-        let of = |f: Feed| self.by_source.iter().filter(|(s, _)| s.feed == f).map(|(_, g)| *g).sum::<u64>() as f64 / total as f64;
+        let of = |f: Feed| {
+            self.by_source
+                .iter()
+                .filter(|(s, _)| s.feed == f)
+                .map(|(_, g)| *g)
+                .sum::<u64>() as f64
+                / total as f64
+        };
         let pre = of(Feed::RecycledPreConsumer);
         let post = of(Feed::RecycledPostConsumer);
-        RecycledShare { total: pre + post, pre_consumer: pre, post_consumer: post }
+        RecycledShare {
+            total: pre + post,
+            pre_consumer: pre,
+            post_consumer: post,
+        }
     }
 
     /// The claim the attribution supports for "no denied origin or processing country".
     pub fn claim(&self, denied_origin: &[Country], denied_processing: &[Country]) -> Claim {
-        let origin_ok = self.by_source.keys().all(|s| !denied_origin.contains(&s.country));
-        let processing_ok = self.facilities.iter().all(|(_, c)| !denied_processing.contains(c));
+        let origin_ok = self
+            .by_source
+            .keys()
+            .all(|s| !denied_origin.contains(&s.country));
+        let processing_ok = self
+            .facilities
+            .iter()
+            .all(|(_, c)| !denied_processing.contains(c));
         if origin_ok && processing_ok {
             Claim::Segregated
         } else {
@@ -165,5 +189,7 @@ fn shares<K: Ord + Copy>(m: &BTreeMap<K, u64>) -> BTreeMap<K, f64> {
     if total == 0 {
         return BTreeMap::new();
     }
-    m.iter().map(|(k, g)| (*k, *g as f64 / total as f64)).collect()
+    m.iter()
+        .map(|(k, g)| (*k, *g as f64 / total as f64))
+        .collect()
 }

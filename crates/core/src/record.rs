@@ -91,7 +91,9 @@ impl Record {
         let mut r = Reader::new(bytes, "record");
         let v = r.u8()?;
         if v != RECORD_VERSION {
-            return Err(r.err(format!("record version {v} is not supported (this build reads {RECORD_VERSION})")));
+            return Err(r.err(format!(
+                "record version {v} is not supported (this build reads {RECORD_VERSION})"
+            )));
         }
         let lot = LotId(uuid::Uuid::from_bytes(r.array()?));
         let seq = r.u64()?;
@@ -99,7 +101,11 @@ impl Record {
         let prev = Hash32(r.array()?);
         let recorded_at = UtcMicros(r.i64()?);
         let link = if r.flag()? {
-            Some(Link { lot: LotId(uuid::Uuid::from_bytes(r.array()?)), seq: r.u64()?, hash: Hash32(r.array()?) })
+            Some(Link {
+                lot: LotId(uuid::Uuid::from_bytes(r.array()?)),
+                seq: r.u64()?,
+                hash: Hash32(r.array()?),
+            })
         } else {
             None
         };
@@ -110,14 +116,30 @@ impl Record {
         let body = r.take(n)?.to_vec();
         let signature = match r.u8()? {
             0 => None,
-            1 => Some(Signature { public_key: r.array()?, signature: r.array()? }),
+            1 => Some(Signature {
+                public_key: r.array()?,
+                signature: r.array()?,
+            }),
             s => return Err(r.err(format!("unknown signature scheme {s}"))),
         };
         r.finish()?;
         if seq == 0 && prev != Hash32::ZERO {
-            return Err(DecodeError { what: "record", offset: 25, reason: "a genesis record's previous hash must be zero".into() });
+            return Err(DecodeError {
+                what: "record",
+                offset: 25,
+                reason: "a genesis record's previous hash must be zero".into(),
+            });
         }
-        Ok(Record { lot, seq, global_seq, prev, recorded_at, link, body, signature })
+        Ok(Record {
+            lot,
+            seq,
+            global_seq,
+            prev,
+            recorded_at,
+            link,
+            body,
+            signature,
+        })
     }
 }
 
@@ -143,9 +165,16 @@ mod tests {
                 global_seq: g,
                 prev: Hash32(prev),
                 recorded_at: UtcMicros(t),
-                link: link.map(|(l, s, h)| Link { lot: LotId(uuid::Uuid::from_bytes(l)), seq: s, hash: Hash32(h) }),
+                link: link.map(|(l, s, h)| Link {
+                    lot: LotId(uuid::Uuid::from_bytes(l)),
+                    seq: s,
+                    hash: Hash32(h),
+                }),
                 body,
-                signature: sig.map(|(pk, s)| Signature { public_key: pk, signature: s.try_into().unwrap() }),
+                signature: sig.map(|(pk, s)| Signature {
+                    public_key: pk,
+                    signature: s.try_into().unwrap(),
+                }),
             })
     }
 

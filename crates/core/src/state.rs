@@ -28,7 +28,12 @@ pub enum LotKind {
 
 impl LotKind {
     /// Every kind.
-    pub const ALL: [LotKind; 4] = [LotKind::Ore, LotKind::Recycled, LotKind::Campaign, LotKind::Oxide];
+    pub const ALL: [LotKind; 4] = [
+        LotKind::Ore,
+        LotKind::Recycled,
+        LotKind::Campaign,
+        LotKind::Oxide,
+    ];
     /// snake_case name used in the CLI and JSON.
     pub fn name(self) -> &'static str {
         match self {
@@ -132,10 +137,28 @@ pub struct Attribution {
 /// What a lot is, beyond its balance.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum LotDetail {
-    Ore { supplier: Arc<str>, mine_site: Arc<str>, country: Country, reo_grade_ppm: u32, documents: Arc<[Document]>, assay: Arc<Composition> },
-    Recycled { recycler: Arc<str>, category: MagnetCategory, scrap: ScrapClass, country: Country, documents: Arc<[Document]>, content: Arc<Composition> },
+    Ore {
+        supplier: Arc<str>,
+        mine_site: Arc<str>,
+        country: Country,
+        reo_grade_ppm: u32,
+        documents: Arc<[Document]>,
+        assay: Arc<Composition>,
+    },
+    Recycled {
+        recycler: Arc<str>,
+        category: MagnetCategory,
+        scrap: ScrapClass,
+        country: Country,
+        documents: Arc<[Document]>,
+        content: Arc<Composition>,
+    },
     Campaign(Box<CampaignState>),
-    Oxide { oxide: Oxide, purity_ppm: u32, attribution: Arc<Attribution> },
+    Oxide {
+        oxide: Oxide,
+        purity_ppm: u32,
+        attribution: Arc<Attribution>,
+    },
 }
 
 /// The state of one lot after replaying its chain.
@@ -167,7 +190,10 @@ impl LotState {
     /// The source an ore or recycled lot counts for.
     pub fn source(&self) -> Option<Source> {
         match &self.detail {
-            LotDetail::Ore { country, .. } => Some(Source { country: *country, feed: Feed::Mined }),
+            LotDetail::Ore { country, .. } => Some(Source {
+                country: *country,
+                feed: Feed::Mined,
+            }),
             LotDetail::Recycled { country, scrap, .. } => Some(Source {
                 country: *country,
                 feed: match scrap {
@@ -218,7 +244,10 @@ impl LotView for LedgerState {
 impl LedgerState {
     /// An empty ledger.
     pub fn new() -> Self {
-        LedgerState { lots: HashMap::new(), next_global_seq: 1 }
+        LedgerState {
+            lots: HashMap::new(),
+            next_global_seq: 1,
+        }
     }
     /// Global sequence number of the next record.
     pub fn next_global_seq(&self) -> u64 {
@@ -241,7 +270,10 @@ impl LedgerState {
     /// in the global order and every rule, then applies it.
     pub fn replay(&mut self, rec: &Record, bytes: &[u8]) -> Result<Hash32, ReplayError> {
         if rec.global_seq != self.next_global_seq() {
-            return Err(ReplayError::Order { expected: self.next_global_seq(), found: rec.global_seq });
+            return Err(ReplayError::Order {
+                expected: self.next_global_seq(),
+                found: rec.global_seq,
+            });
         }
         self.apply_stored(rec, bytes)
     }
@@ -252,7 +284,8 @@ impl LedgerState {
         let hash = record_hash(bytes);
         let body = EventBody::decode(&rec.body).map_err(ReplayError::Body)?;
         // The stateless rules too: what was valid when it was recorded is valid now.
-        body.validate(rec.recorded_at).map_err(ReplayError::Invalid)?;
+        body.validate(rec.recorded_at)
+            .map_err(ReplayError::Invalid)?;
         let st = apply_record(self, rec, hash, &body).map_err(ReplayError::Rule)?;
         self.lots.insert(st.id, st);
         self.next_global_seq = rec.global_seq.saturating_add(1);
@@ -304,7 +337,13 @@ impl LotView for Staged<'_> {
 impl<'a> Staged<'a> {
     /// A fresh overlay whose next record takes `next_global_seq`.
     pub fn new(base: &'a dyn LotView, next_global_seq: u64) -> Self {
-        Staged { base, changes: Changes { lots: HashMap::new(), next_global_seq } }
+        Staged {
+            base,
+            changes: Changes {
+                lots: HashMap::new(),
+                next_global_seq,
+            },
+        }
     }
     /// Global sequence number the next record takes.
     pub fn next_global_seq(&self) -> u64 {
@@ -323,31 +362,43 @@ impl<'a> Staged<'a> {
     /// Turns a validated body into its records (one per lot it names), checking every rule.
     /// On error nothing in the overlay has changed... for this body only if the caller drops a
     /// nested overlay; use a fresh [`Staged`] per submission.
-    pub fn append(&mut self, body_bytes: &[u8], body: &EventBody, signature: Option<Signature>, recorded_at: UtcMicros) -> Result<Vec<Appended>, RuleError> {
+    pub fn append(
+        &mut self,
+        body_bytes: &[u8],
+        body: &EventBody,
+        signature: Option<Signature>,
+        recorded_at: UtcMicros,
+    ) -> Result<Vec<Appended>, RuleError> {
         let lots = body.kind.lots();
         if let Some(expected) = body.expected_head {
             let actual = self.lot(&lots[0]).map_or(Hash32::ZERO, |l| l.head);
             if actual != expected {
-                return Err(RuleError::HeadMismatch { lot: lots[0], expected: expected.to_hex(), actual: actual.to_hex() });
+                return Err(RuleError::HeadMismatch {
+                    lot: lots[0],
+                    expected: expected.to_hex(),
+                    actual: actual.to_hex(),
+                });
             }
         }
         // Checks on the counterpart that the first record alone cannot see.
         match &body.kind {
             EventKind::InputCharged(c) => {
-                let camp = self.lot(&c.campaign).ok_or(RuleError::UnknownLot(c.campaign))?;
+                let camp = self
+                    .lot(&c.campaign)
+                    .ok_or(RuleError::UnknownLot(c.campaign))?;
                 check_open_campaign(camp)?;
             }
-            EventKind::OutputProduced(p) => {
-                if self.lot(&p.output).is_some() {
-                    return Err(RuleError::LotExists(p.output));
-                }
+            EventKind::OutputProduced(p) if self.lot(&p.output).is_some() => {
+                return Err(RuleError::LotExists(p.output));
             }
             _ => {}
         }
         let mut out = Vec::with_capacity(lots.len());
         let mut link = None;
         for lot in lots {
-            let (seq, prev) = self.lot(&lot).map_or((0, Hash32::ZERO), |l| (l.next_seq, l.head));
+            let (seq, prev) = self
+                .lot(&lot)
+                .map_or((0, Hash32::ZERO), |l| (l.next_seq, l.head));
             let record = Record {
                 lot,
                 seq,
@@ -364,7 +415,11 @@ impl<'a> Staged<'a> {
             self.changes.lots.insert(lot, st);
             self.changes.next_global_seq += 1;
             link = Some(Link { lot, seq, hash });
-            out.push(Appended { record, bytes, hash });
+            out.push(Appended {
+                record,
+                bytes,
+                hash,
+            });
         }
         Ok(out)
     }
@@ -374,49 +429,86 @@ fn check_open_campaign(l: &LotState) -> Result<&CampaignState, RuleError> {
     match &l.detail {
         LotDetail::Campaign(c) if c.closed => Err(RuleError::violation(l.id, "campaign is closed")),
         LotDetail::Campaign(c) => Ok(c),
-        _ => Err(RuleError::violation(l.id, format!("is a {} lot, not a campaign", l.kind().name()))),
+        _ => Err(RuleError::violation(
+            l.id,
+            format!("is a {} lot, not a campaign", l.kind().name()),
+        )),
     }
 }
 
 fn add(lot: LotId, a: u64, b: u64) -> Result<u64, RuleError> {
-    a.checked_add(b).ok_or_else(|| RuleError::violation(lot, "mass total overflows"))
+    a.checked_add(b)
+        .ok_or_else(|| RuleError::violation(lot, "mass total overflows"))
 }
 
 fn debit(lot: LotId, balance: u64, g: u64, what: &str) -> Result<u64, RuleError> {
-    balance
-        .checked_sub(g)
-        .ok_or_else(|| RuleError::violation(lot, format!("{what} of {g} g exceeds the balance of {balance} g")))
+    balance.checked_sub(g).ok_or_else(|| {
+        RuleError::violation(
+            lot,
+            format!("{what} of {g} g exceeds the balance of {balance} g"),
+        )
+    })
 }
 
 /// Applies one record to its lot and returns the lot's new state. Checks the chain position
 /// (sequence, previous hash), the cross-lot link, and every domain rule.
-pub fn apply_record(view: &dyn LotView, rec: &Record, hash: Hash32, body: &EventBody) -> Result<LotState, RuleError> {
+pub fn apply_record(
+    view: &dyn LotView,
+    rec: &Record,
+    hash: Hash32,
+    body: &EventBody,
+) -> Result<LotState, RuleError> {
     let lots = body.kind.lots();
-    let role = lots
-        .iter()
-        .position(|l| *l == rec.lot)
-        .ok_or_else(|| RuleError::violation(rec.lot, "record is on a lot its body does not name"))?;
+    let role = lots.iter().position(|l| *l == rec.lot).ok_or_else(|| {
+        RuleError::violation(rec.lot, "record is on a lot its body does not name")
+    })?;
     // The link: the second record names the first's new head, the first names nothing.
     match (role, &rec.link) {
         (0, None) => {}
-        (0, Some(_)) => return Err(RuleError::violation(rec.lot, "first record of an event must not carry a link")),
-        (_, None) => return Err(RuleError::violation(rec.lot, "record must link to its counterpart lot")),
+        (0, Some(_)) => {
+            return Err(RuleError::violation(
+                rec.lot,
+                "first record of an event must not carry a link",
+            ))
+        }
+        (_, None) => {
+            return Err(RuleError::violation(
+                rec.lot,
+                "record must link to its counterpart lot",
+            ))
+        }
         (_, Some(link)) => {
             if link.lot != lots[0] {
-                return Err(RuleError::violation(rec.lot, format!("link names lot {} but the event's counterpart is {}", link.lot, lots[0])));
+                return Err(RuleError::violation(
+                    rec.lot,
+                    format!(
+                        "link names lot {} but the event's counterpart is {}",
+                        link.lot, lots[0]
+                    ),
+                ));
             }
             let other = view.lot(&link.lot).ok_or(RuleError::UnknownLot(link.lot))?;
             if other.head != link.hash || other.head_seq() != link.seq || other.next_seq == 0 {
                 return Err(RuleError::violation(
                     rec.lot,
-                    format!("link to lot {} (seq {}, hash {}) is not that lot's head (seq {}, hash {})", link.lot, link.seq, link.hash, other.head_seq(), other.head),
+                    format!(
+                        "link to lot {} (seq {}, hash {}) is not that lot's head (seq {}, hash {})",
+                        link.lot,
+                        link.seq,
+                        link.hash,
+                        other.head_seq(),
+                        other.head
+                    ),
                 ));
             }
         }
     }
     let genesis = matches!(
         (&body.kind, role),
-        (EventKind::OreReceipt(_), 0) | (EventKind::MagnetIntake(_), 0) | (EventKind::CampaignOpened(_), 0) | (EventKind::OutputProduced(_), 1)
+        (EventKind::OreReceipt(_), 0)
+            | (EventKind::MagnetIntake(_), 0)
+            | (EventKind::CampaignOpened(_), 0)
+            | (EventKind::OutputProduced(_), 1)
     );
     let prior = view.lot(&rec.lot);
     let mut st = match (genesis, prior) {
@@ -424,7 +516,10 @@ pub fn apply_record(view: &dyn LotView, rec: &Record, hash: Hash32, body: &Event
         (false, None) => return Err(RuleError::UnknownLot(rec.lot)),
         (true, None) => {
             if rec.seq != 0 || rec.prev != Hash32::ZERO {
-                return Err(RuleError::violation(rec.lot, "a genesis record has sequence 0 and a zero previous hash"));
+                return Err(RuleError::violation(
+                    rec.lot,
+                    "a genesis record has sequence 0 and a zero previous hash",
+                ));
             }
             return genesis_state(view, rec, hash, body);
         }
@@ -432,7 +527,13 @@ pub fn apply_record(view: &dyn LotView, rec: &Record, hash: Hash32, body: &Event
             if rec.seq != p.next_seq || rec.prev != p.head {
                 return Err(RuleError::violation(
                     rec.lot,
-                    format!("chain: record seq {} prev {} does not follow head seq {} hash {}", rec.seq, rec.prev, p.head_seq(), p.head),
+                    format!(
+                        "chain: record seq {} prev {} does not follow head seq {} hash {}",
+                        rec.seq,
+                        rec.prev,
+                        p.head_seq(),
+                        p.head
+                    ),
                 ));
             }
             p.clone()
@@ -442,7 +543,13 @@ pub fn apply_record(view: &dyn LotView, rec: &Record, hash: Hash32, body: &Event
     match (&body.kind, role) {
         (EventKind::InputCharged(c), 0) => {
             if !matches!(st.kind(), LotKind::Ore | LotKind::Recycled) {
-                return Err(RuleError::violation(id, format!("only ore and recycled lots are charged, this is a {} lot", st.kind().name())));
+                return Err(RuleError::violation(
+                    id,
+                    format!(
+                        "only ore and recycled lots are charged, this is a {} lot",
+                        st.kind().name()
+                    ),
+                ));
             }
             st.balance_g = debit(id, st.balance_g, c.mass_g, "charge")?;
         }
@@ -450,11 +557,19 @@ pub fn apply_record(view: &dyn LotView, rec: &Record, hash: Hash32, body: &Event
             let input = view.lot(&c.input).ok_or(RuleError::UnknownLot(c.input))?;
             let (source, comp) = match (input.source(), input.composition()) {
                 (Some(s), Some(comp)) => (s, comp),
-                _ => return Err(RuleError::violation(c.input, "only ore and recycled lots are charged")),
+                _ => {
+                    return Err(RuleError::violation(
+                        c.input,
+                        "only ore and recycled lots are charged",
+                    ))
+                }
             };
             st.balance_g = add(id, st.balance_g, c.mass_g)?;
             let LotDetail::Campaign(camp) = &mut st.detail else {
-                return Err(RuleError::violation(id, format!("is a {} lot, not a campaign", st.kind().name())));
+                return Err(RuleError::violation(
+                    id,
+                    format!("is a {} lot, not a campaign", st.kind().name()),
+                ));
             };
             if camp.closed {
                 return Err(RuleError::violation(id, "campaign is closed"));
@@ -477,7 +592,10 @@ pub fn apply_record(view: &dyn LotView, rec: &Record, hash: Hash32, body: &Event
         (EventKind::OutputProduced(p), 0) => {
             st.balance_g = debit(id, st.balance_g, p.mass_g, "production")?;
             let LotDetail::Campaign(camp) = &mut st.detail else {
-                return Err(RuleError::violation(id, format!("only campaigns produce, this is a {} lot", st.kind().name())));
+                return Err(RuleError::violation(
+                    id,
+                    format!("only campaigns produce, this is a {} lot", st.kind().name()),
+                ));
             };
             if camp.closed {
                 return Err(RuleError::violation(id, "campaign is closed"));
@@ -486,7 +604,8 @@ pub fn apply_record(view: &dyn LotView, rec: &Record, hash: Hash32, body: &Event
                 let i = e.index();
                 let produced = add(id, camp.produced_el[i], g)?;
                 let available = camp.charged_el[i] as u128 + camp.unassayed_g as u128;
-                let allowed = available * (PPM + ELEMENT_BALANCE_TOLERANCE_PPM) as u128 / PPM as u128;
+                let allowed =
+                    available * (PPM + ELEMENT_BALANCE_TOLERANCE_PPM) as u128 / PPM as u128;
                 if produced as u128 > allowed {
                     return Err(RuleError::violation(
                         id,
@@ -504,7 +623,10 @@ pub fn apply_record(view: &dyn LotView, rec: &Record, hash: Hash32, body: &Event
         }
         (EventKind::CampaignClosed(c), _) => {
             let LotDetail::Campaign(camp) = &mut st.detail else {
-                return Err(RuleError::violation(id, format!("is a {} lot, not a campaign", st.kind().name())));
+                return Err(RuleError::violation(
+                    id,
+                    format!("is a {} lot, not a campaign", st.kind().name()),
+                ));
             };
             if camp.closed {
                 return Err(RuleError::violation(id, "campaign is already closed"));
@@ -515,14 +637,25 @@ pub fn apply_record(view: &dyn LotView, rec: &Record, hash: Hash32, body: &Event
         }
         (EventKind::Shipment(s), _) => {
             if st.kind() != LotKind::Oxide {
-                return Err(RuleError::violation(id, format!("only oxide lots ship, this is a {} lot", st.kind().name())));
+                return Err(RuleError::violation(
+                    id,
+                    format!("only oxide lots ship, this is a {} lot", st.kind().name()),
+                ));
             }
             st.balance_g = debit(id, st.balance_g, s.mass_g, "shipment")?;
         }
         (EventKind::AssayRecorded(a), _) => match &mut st.detail {
             LotDetail::Ore { assay, .. } => *assay = Arc::new(a.content.clone()),
             LotDetail::Recycled { content, .. } => *content = Arc::new(a.content.clone()),
-            _ => return Err(RuleError::violation(id, format!("assays are recorded on ore and recycled lots, this is a {} lot", st.kind().name()))),
+            _ => {
+                return Err(RuleError::violation(
+                    id,
+                    format!(
+                        "assays are recorded on ore and recycled lots, this is a {} lot",
+                        st.kind().name()
+                    ),
+                ))
+            }
         },
         (EventKind::Adjustment(a), _) => {
             if a.delta_g < 0 {
@@ -539,14 +672,24 @@ pub fn apply_record(view: &dyn LotView, rec: &Record, hash: Hash32, body: &Event
                 st.balance_g = add(id, st.balance_g, a.delta_g as u64)?;
             }
         }
-        _ => return Err(RuleError::violation(id, "record role does not match its event")),
+        _ => {
+            return Err(RuleError::violation(
+                id,
+                "record role does not match its event",
+            ))
+        }
     }
     st.next_seq = rec.seq + 1;
     st.head = hash;
     Ok(st)
 }
 
-fn genesis_state(view: &dyn LotView, rec: &Record, hash: Hash32, body: &EventBody) -> Result<LotState, RuleError> {
+fn genesis_state(
+    view: &dyn LotView,
+    rec: &Record,
+    hash: Hash32,
+    body: &EventBody,
+) -> Result<LotState, RuleError> {
     let (balance_g, detail) = match &body.kind {
         EventKind::OreReceipt(o) => (
             o.mass_g,
@@ -589,14 +732,32 @@ fn genesis_state(view: &dyn LotView, rec: &Record, hash: Hash32, body: &EventBod
         ),
         EventKind::OutputProduced(p) => {
             // apply_record checked that the link is the campaign's head, i.e. its debit record.
-            let camp_lot = view.lot(&p.campaign).ok_or(RuleError::UnknownLot(p.campaign))?;
-            let camp = camp_lot.campaign().ok_or_else(|| RuleError::violation(p.campaign, "only campaigns produce"))?;
+            let camp_lot = view
+                .lot(&p.campaign)
+                .ok_or(RuleError::UnknownLot(p.campaign))?;
+            let camp = camp_lot
+                .campaign()
+                .ok_or_else(|| RuleError::violation(p.campaign, "only campaigns produce"))?;
             let attribution = attribute(camp, camp_lot, &p.oxide, p.mass_g, p.purity_ppm)?;
-            (p.mass_g, LotDetail::Oxide { oxide: p.oxide, purity_ppm: p.purity_ppm, attribution: Arc::new(attribution) })
+            (
+                p.mass_g,
+                LotDetail::Oxide {
+                    oxide: p.oxide,
+                    purity_ppm: p.purity_ppm,
+                    attribution: Arc::new(attribution),
+                },
+            )
         }
         _ => return Err(RuleError::violation(rec.lot, "not a genesis event")),
     };
-    Ok(LotState { id: rec.lot, next_seq: 1, head: hash, balance_g, created_at: body.occurred_at, detail })
+    Ok(LotState {
+        id: rec.lot,
+        next_seq: 1,
+        head: hash,
+        balance_g,
+        created_at: body.occurred_at,
+        detail,
+    })
 }
 
 /// Splits `total` over `weights` in proportion, exactly (largest remainder): the parts sum to
@@ -627,8 +788,18 @@ pub fn split_proportionally(total: u64, weights: &[u64]) -> Vec<u64> {
 
 /// Attribution of an output: each of its elements in proportion to what the campaign had
 /// received of that element before production (by gross mass where some input had no assay).
-fn attribute(camp: &CampaignState, camp_lot: &LotState, oxide: &Oxide, mass_g: u64, purity_ppm: u32) -> Result<Attribution, RuleError> {
-    let basis = if camp.unassayed_g > 0 { Basis::Mass } else { Basis::Element };
+fn attribute(
+    camp: &CampaignState,
+    camp_lot: &LotState,
+    oxide: &Oxide,
+    mass_g: u64,
+    purity_ppm: u32,
+) -> Result<Attribution, RuleError> {
+    let basis = if camp.unassayed_g > 0 {
+        Basis::Mass
+    } else {
+        Basis::Element
+    };
     let sources: Vec<(&Source, &SourceTotals)> = camp.sources.iter().collect();
     let mut by_source: BTreeMap<Source, [u64; N_ELEMENTS]> = BTreeMap::new();
     let mut element_g = [0u64; N_ELEMENTS];
@@ -645,7 +816,10 @@ fn attribute(camp: &CampaignState, camp_lot: &LotState, oxide: &Oxide, mass_g: u
             })
             .collect();
         if weights.iter().all(|w| *w == 0) {
-            return Err(RuleError::violation(camp_lot.id, format!("no {} was charged before this output", e.symbol())));
+            return Err(RuleError::violation(
+                camp_lot.id,
+                format!("no {} was charged before this output", e.symbol()),
+            ));
         }
         for ((s, _), part) in sources.iter().zip(split_proportionally(g, &weights)) {
             if part > 0 {
@@ -666,5 +840,8 @@ fn attribute(camp: &CampaignState, camp_lot: &LotState, oxide: &Oxide, mass_g: u
 
 /// Elements present in an attribution array, for reports.
 pub fn elements_of(a: &[u64; N_ELEMENTS]) -> impl Iterator<Item = (Element, u64)> + '_ {
-    Element::ALL.iter().map(|e| (*e, a[e.index()])).filter(|(_, g)| *g > 0)
+    Element::ALL
+        .iter()
+        .map(|e| (*e, a[e.index()]))
+        .filter(|(_, g)| *g > 0)
 }

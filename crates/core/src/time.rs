@@ -10,7 +10,10 @@ impl UtcMicros {
 
     /// Splits into (seconds, nanoseconds) as google.protobuf.Timestamp wants.
     pub fn to_seconds_nanos(self) -> (i64, i32) {
-        (self.0.div_euclid(1_000_000), (self.0.rem_euclid(1_000_000) * 1000) as i32)
+        (
+            self.0.div_euclid(1_000_000),
+            (self.0.rem_euclid(1_000_000) * 1000) as i32,
+        )
     }
 
     /// From (seconds, nanoseconds), truncating below a microsecond; None on overflow.
@@ -18,7 +21,9 @@ impl UtcMicros {
         if !(0..1_000_000_000).contains(&n) {
             return None;
         }
-        s.checked_mul(1_000_000)?.checked_add(n as i64 / 1000).map(UtcMicros)
+        s.checked_mul(1_000_000)?
+            .checked_add(n as i64 / 1000)
+            .map(UtcMicros)
     }
 }
 
@@ -42,7 +47,13 @@ impl std::fmt::Display for UtcMicros {
         let micros = self.0.rem_euclid(1_000_000);
         let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
         let sod = secs.rem_euclid(86_400);
-        write!(f, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60)?;
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            sod / 3600,
+            sod / 60 % 60,
+            sod % 60
+        )?;
         if micros != 0 {
             write!(f, ".{micros:06}")?;
         }
@@ -56,8 +67,14 @@ mod tests {
     #[test]
     fn formats_rfc3339() {
         assert_eq!(UtcMicros(0).to_string(), "1970-01-01T00:00:00Z");
-        assert_eq!(UtcMicros(1_709_251_200_000_000).to_string(), "2024-03-01T00:00:00Z");
-        assert_eq!(UtcMicros(951_782_400_000_001).to_string(), "2000-02-29T00:00:00.000001Z");
+        assert_eq!(
+            UtcMicros(1_709_251_200_000_000).to_string(),
+            "2024-03-01T00:00:00Z"
+        );
+        assert_eq!(
+            UtcMicros(951_782_400_000_001).to_string(),
+            "2000-02-29T00:00:00.000001Z"
+        );
         assert_eq!(UtcMicros(-1).to_string(), "1969-12-31T23:59:59.999999Z");
     }
     #[test]

@@ -38,9 +38,19 @@ impl Upstream {
 
     /// The proof bundle: every record once, in global order.
     pub fn bundle(&self) -> Bundle {
-        let mut all: Vec<(u64, &Vec<u8>)> = self.chains.values().flatten().map(|(r, b)| (r.global_seq, b)).collect();
+        let mut all: Vec<(u64, &Vec<u8>)> = self
+            .chains
+            .values()
+            .flatten()
+            .map(|(r, b)| (r.global_seq, b))
+            .collect();
         all.sort_by_key(|x| x.0);
-        Bundle { lot: self.lot, head_seq: self.head_seq, head: self.head, records: all.into_iter().map(|(_, b)| b.clone()).collect() }
+        Bundle {
+            lot: self.lot,
+            head_seq: self.head_seq,
+            head: self.head,
+            records: all.into_iter().map(|(_, b)| b.clone()).collect(),
+        }
     }
 }
 
@@ -54,16 +64,28 @@ pub(crate) fn upstream(store: &dyn Store, st: &LotState) -> Result<Upstream, Eng
         }
         let raw = store.lot_records(lot, have, (upto + 1 - have) as usize)?;
         if raw.len() as u64 != upto + 1 - have {
-            return Err(EngineError::Inconsistent { global_seq: 0, reason: format!("lot {lot} is missing records up to seq {upto}") });
+            return Err(EngineError::Inconsistent {
+                global_seq: 0,
+                reason: format!("lot {lot} is missing records up to seq {upto}"),
+            });
         }
         let chain = chains.entry(lot).or_default();
         for (seq, bytes) in raw {
-            let rec = Record::decode(&bytes).map_err(|e| EngineError::Inconsistent { global_seq: 0, reason: format!("lot {lot} seq {seq}: {e}") })?;
+            let rec = Record::decode(&bytes).map_err(|e| EngineError::Inconsistent {
+                global_seq: 0,
+                reason: format!("lot {lot} seq {seq}: {e}"),
+            })?;
             if let Some(l) = rec.link {
                 work.push((l.lot, l.seq));
             }
             chain.push((rec, bytes));
         }
     }
-    Ok(Upstream { lot: st.id, state: st.clone(), head: st.head, head_seq: st.head_seq(), chains })
+    Ok(Upstream {
+        lot: st.id,
+        state: st.clone(),
+        head: st.head,
+        head_seq: st.head_seq(),
+        chains,
+    })
 }

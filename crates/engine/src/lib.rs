@@ -86,6 +86,14 @@ pub enum EngineError {
     Inconsistent { global_seq: u64, reason: String },
 }
 
+/// A stored record read back: decoded, its exact bytes, and their hash.
+#[derive(Clone, Debug)]
+pub struct StoredRecord {
+    pub record: Record,
+    pub bytes: Arc<[u8]>,
+    pub hash: Hash32,
+}
+
 /// A durable record as announced to watchers.
 #[derive(Clone, Debug)]
 pub struct Committed {
@@ -144,40 +152,54 @@ pub fn replay_store(store: &dyn Store) -> Result<(LedgerState, OpenReport), Engi
     let mut state = LedgerState::new();
     let mut report = OpenReport::default();
     let mut failure: Option<EngineError> = None;
-    store.scan(1, &mut |gseq, bytes| {
-        let fail = |reason: String| EngineError::Inconsistent { global_seq: gseq, reason };
-        let rec = match Record::decode(bytes) {
-            Ok(r) => r,
-            Err(e) => {
-                failure = Some(fail(e.to_string()));
+    store
+        .scan(1, &mut |gseq, bytes| {
+            let fail = |reason: String| EngineError::Inconsistent {
+                global_seq: gseq,
+                reason,
+            };
+            let rec = match Record::decode(bytes) {
+                Ok(r) => r,
+                Err(e) => {
+                    failure = Some(fail(e.to_string()));
+                    return Err(StoreError::Corrupt("stop".into()));
+                }
+            };
+            if rec.global_seq != gseq {
+                failure = Some(fail(format!(
+                    "record says global sequence {}",
+                    rec.global_seq
+                )));
                 return Err(StoreError::Corrupt("stop".into()));
             }
-        };
-        if rec.global_seq != gseq {
-            failure = Some(fail(format!("record says global sequence {}", rec.global_seq)));
-            return Err(StoreError::Corrupt("stop".into()));
-        }
-        if let Err(e) = state.replay(&rec, bytes) {
-            failure = Some(fail(format!("lot {} seq {}: {e}", rec.lot, rec.seq)));
-            return Err(StoreError::Corrupt("stop".into()));
-        }
-        report.records += 1;
-        if rec.link.is_none() {
-            report.submissions += 1;
-        }
-        Ok(())
-    })
-    .map_err(|e| failure.take().unwrap_or(EngineError::Store(e)))?;
+            if let Err(e) = state.replay(&rec, bytes) {
+                failure = Some(fail(format!("lot {} seq {}: {e}", rec.lot, rec.seq)));
+                return Err(StoreError::Corrupt("stop".into()));
+            }
+            report.records += 1;
+            if rec.link.is_none() {
+                report.submissions += 1;
+            }
+            Ok(())
+        })
+        .map_err(|e| failure.take().unwrap_or(EngineError::Store(e)))?;
     if let Some(f) = failure {
         return Err(f);
     }
     for lot in state.lots() {
         let tail = store.lot_records(lot.id, lot.head_seq(), 2)?;
-        let ok = tail.len() == 1 && tail[0].0 == lot.head_seq() && ree_core::record::record_hash(&tail[0].1) == lot.head;
+        let ok = tail.len() == 1
+            && tail[0].0 == lot.head_seq()
+            && ree_core::record::record_hash(&tail[0].1) == lot.head;
         if !ok {
             return Err(EngineError::Inconsistent {
                 global_seq: 0,
-                reason: format!("lot index of {} does not end at its head (seq {} {})", lot.id, lot.head_seq(), lot.head),
+                reason: format!(
+                    "lot index of {} does not end at its head (seq {} {})",
+                    lot.id,
+                    lot.head_seq(),
+                    lot.head
+                ),
             });
         }
     }
@@ -185,7 +207,10 @@ pub fn replay_store(store: &dyn Store) -> Result<(LedgerState, OpenReport), Engi
     if idem != report.submissions {
         return Err(EngineError::Inconsistent {
             global_seq: 0,
-            reason: format!("{idem} idempotency entries for {} submissions", report.submissions),
+            reason: format!(
+                "{idem} idempotency entries for {} submissions",
+                report.submissions
+            ),
         });
     }
     report.lots = state.lot_count();
@@ -197,14 +222,24 @@ impl Engine {
     /// then starts the committer.
     pub fn open(store: Arc<dyn Store>, observer: Option<Observer>) -> Result<Engine, EngineError> {
         let (state, report) = replay_store(&*store)?;
-        let shared = Arc::new(Shared { store, state: RwLock::new(state), poisoned: Mutex::new(None), observer });
+        let shared = Arc::new(Shared {
+            store,
+            state: RwLock::new(state),
+            poisoned: Mutex::new(None),
+            observer,
+        });
         let (tx, rx) = sync_channel::<Request>(QUEUE_DEPTH);
         let s2 = shared.clone();
         let committer = std::thread::Builder::new()
             .name("ree-committer".into())
             .spawn(move || committer_loop(&s2, rx))
             .map_err(StoreError::Io)?;
-        Ok(Engine { shared, tx: Mutex::new(Some(tx)), committer: Mutex::new(Some(committer)), report })
+        Ok(Engine {
+            shared,
+            tx: Mutex::new(Some(tx)),
+            committer: Mutex::new(Some(committer)),
+            report,
+        })
     }
 
     /// What opening found.
@@ -217,11 +252,15 @@ impl Engine {
     pub fn submit(&self, subs: Vec<Submission>, atomic: bool, now: UtcMicros, reply: Reply) {
         if subs.len() > MAX_BATCH {
             let n = subs.len();
-            let err = SubmitError::Invalid(FieldError::new("events", format!("{n} events in one batch, at most {MAX_BATCH}")));
+            let err = SubmitError::Invalid(FieldError::new(
+                "events",
+                format!("{n} events in one batch, at most {MAX_BATCH}"),
+            ));
             reply(vec![Err(err); n]);
             return;
         }
-        let mut items: Vec<Result<Prepared, SubmitError>> = subs.into_iter().map(|s| prepare(s, now)).collect();
+        let mut items: Vec<Result<Prepared, SubmitError>> =
+            subs.into_iter().map(|s| prepare(s, now)).collect();
         // Two events of one request with the same id: the later one is refused outright.
         let mut seen = HashMap::new();
         for (i, it) in items.iter_mut().enumerate() {
@@ -247,7 +286,13 @@ impl Engine {
                 return;
             }
         }
-        if let Some(p) = self.shared.poisoned.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+        if let Some(p) = self
+            .shared
+            .poisoned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
             let n = items.len();
             reply(vec![Err(SubmitError::Unavailable(p)); n]);
             return;
@@ -255,36 +300,69 @@ impl Engine {
         let guard = self.tx.lock().unwrap_or_else(|e| e.into_inner());
         let Some(tx) = guard.as_ref() else {
             let n = items.len();
-            reply(vec![Err(SubmitError::Unavailable("shutting down".into())); n]);
+            reply(vec![
+                Err(SubmitError::Unavailable("shutting down".into()));
+                n
+            ]);
             return;
         };
-        match tx.try_send(Request { items, atomic, reply }) {
+        match tx.try_send(Request {
+            items,
+            atomic,
+            reply,
+        }) {
             Ok(()) => {}
             Err(TrySendError::Full(req)) => {
                 let n = req.items.len();
-                (req.reply)(vec![Err(SubmitError::Overloaded(format!("{QUEUE_DEPTH} requests queued"))); n]);
+                (req.reply)(vec![
+                    Err(SubmitError::Overloaded(format!(
+                        "{QUEUE_DEPTH} requests queued"
+                    )));
+                    n
+                ]);
             }
             Err(TrySendError::Disconnected(req)) => {
                 let n = req.items.len();
-                (req.reply)(vec![Err(SubmitError::Unavailable("committer stopped".into())); n]);
+                (req.reply)(vec![
+                    Err(SubmitError::Unavailable(
+                        "committer stopped".into()
+                    ));
+                    n
+                ]);
             }
         }
     }
 
     /// [`Engine::submit`] that waits for the answer (tests, tools).
-    pub fn submit_blocking(&self, subs: Vec<Submission>, atomic: bool, now: UtcMicros) -> Vec<Result<Outcome, SubmitError>> {
+    pub fn submit_blocking(
+        &self,
+        subs: Vec<Submission>,
+        atomic: bool,
+        now: UtcMicros,
+    ) -> Vec<Result<Outcome, SubmitError>> {
         let (tx, rx) = std::sync::mpsc::channel();
         let n = subs.len();
-        self.submit(subs, atomic, now, Box::new(move |r| {
-            let _ = tx.send(r);
-        }));
-        rx.recv().unwrap_or_else(|_| vec![Err(SubmitError::Unavailable("committer stopped".into())); n])
+        self.submit(
+            subs,
+            atomic,
+            now,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv()
+            .unwrap_or_else(|_| vec![Err(SubmitError::Unavailable("committer stopped".into())); n])
     }
 
     /// Stops accepting, lets the committer finish what is queued, and waits for it.
     pub fn shutdown(&self) {
         self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(h) = self.committer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(h) = self
+            .committer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             let _ = h.join();
         }
     }
@@ -301,7 +379,12 @@ impl Engine {
 
     /// Every lot (optionally of one kind), sorted by id (v7 ids: by creation time).
     pub fn lots(&self, kind: Option<LotKind>) -> Vec<LotState> {
-        let mut v: Vec<LotState> = self.state().lots().filter(|l| kind.is_none_or(|k| l.kind() == k)).cloned().collect();
+        let mut v: Vec<LotState> = self
+            .state()
+            .lots()
+            .filter(|l| kind.is_none_or(|k| l.kind() == k))
+            .cloned()
+            .collect();
         v.sort_by_key(|l| l.id);
         v
     }
@@ -313,7 +396,12 @@ impl Engine {
 
     /// Up to `limit` records of a lot from `from_seq`, as stored, with their hashes. Only
     /// committed records are returned (the store may briefly hold a group being published).
-    pub fn lot_records(&self, lot: LotId, from_seq: u64, limit: usize) -> Result<Vec<(Record, Arc<[u8]>, Hash32)>, EngineError> {
+    pub fn lot_records(
+        &self,
+        lot: LotId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>, EngineError> {
         let head = match self.lot(lot) {
             Some(l) => l.next_seq,
             None => return Ok(vec![]),
@@ -322,9 +410,16 @@ impl Engine {
         let raw = self.shared.store.lot_records(lot, from_seq, limit)?;
         raw.into_iter()
             .map(|(seq, bytes)| {
-                let rec = Record::decode(&bytes).map_err(|e| EngineError::Inconsistent { global_seq: 0, reason: format!("lot {lot} seq {seq}: {e}") })?;
-                let h = ree_core::record::record_hash(&bytes);
-                Ok((rec, Arc::from(bytes), h))
+                let rec = Record::decode(&bytes).map_err(|e| EngineError::Inconsistent {
+                    global_seq: 0,
+                    reason: format!("lot {lot} seq {seq}: {e}"),
+                })?;
+                let hash = ree_core::record::record_hash(&bytes);
+                Ok(StoredRecord {
+                    record: rec,
+                    bytes: Arc::from(bytes),
+                    hash,
+                })
             })
             .collect()
     }
@@ -332,7 +427,9 @@ impl Engine {
     /// The lot's upstream graph: every lot whose history its head commits to, with each chain
     /// up to the record that is linked.
     pub fn upstream(&self, lot: LotId) -> Result<Option<Upstream>, EngineError> {
-        let Some(st) = self.lot(lot) else { return Ok(None) };
+        let Some(st) = self.lot(lot) else {
+            return Ok(None);
+        };
         closure::upstream(&*self.shared.store, &st).map(Some)
     }
 
@@ -343,7 +440,11 @@ impl Engine {
 
     /// Set when a storage failure stopped writes; the server reports it instead of serving.
     pub fn poisoned(&self) -> Option<String> {
-        self.shared.poisoned.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.shared
+            .poisoned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -355,12 +456,25 @@ impl Drop for Engine {
 
 fn prepare(s: Submission, now: UtcMicros) -> Result<Prepared, SubmitError> {
     if s.body.len() > ree_core::record::MAX_BODY_LEN {
-        return Err(FieldError::new("body", format!("{} bytes, at most {}", s.body.len(), ree_core::record::MAX_BODY_LEN)).into());
+        return Err(FieldError::new(
+            "body",
+            format!(
+                "{} bytes, at most {}",
+                s.body.len(),
+                ree_core::record::MAX_BODY_LEN
+            ),
+        )
+        .into());
     }
     let body = EventBody::decode(&s.body)?;
     body.validate(now)?;
     let body_hash = Hash32(*blake3::hash(&s.body).as_bytes());
-    Ok(Prepared { body, bytes: s.body, body_hash, signature: s.signature })
+    Ok(Prepared {
+        body,
+        bytes: s.body,
+        body_hash,
+        signature: s.signature,
+    })
 }
 
 fn outcome_of(event_id: EventId, appended: &[Appended], replayed: bool) -> Outcome {
@@ -368,24 +482,46 @@ fn outcome_of(event_id: EventId, appended: &[Appended], replayed: bool) -> Outco
         event_id,
         records: appended
             .iter()
-            .map(|a| Appended1 { lot: a.record.lot, seq: a.record.seq, global_seq: a.record.global_seq, hash: a.hash })
+            .map(|a| Appended1 {
+                lot: a.record.lot,
+                seq: a.record.seq,
+                global_seq: a.record.global_seq,
+                hash: a.hash,
+            })
             .collect(),
         replayed,
     }
 }
 
 /// The original result of an already-stored submission, read back from its records.
-fn stored_outcome(store: &dyn Store, id: EventId, e: &IdempotencyEntry) -> Result<Outcome, SubmitError> {
+fn stored_outcome(
+    store: &dyn Store,
+    id: EventId,
+    e: &IdempotencyEntry,
+) -> Result<Outcome, SubmitError> {
     let mut records = Vec::new();
     for g in e.first_global_seq..e.first_global_seq + e.count as u64 {
         let bytes = store
             .record(g)
             .map_err(|e| SubmitError::Unavailable(e.to_string()))?
-            .ok_or_else(|| SubmitError::Unavailable(format!("idempotency entry of {id} names missing record {g}")))?;
+            .ok_or_else(|| {
+                SubmitError::Unavailable(format!(
+                    "idempotency entry of {id} names missing record {g}"
+                ))
+            })?;
         let rec = Record::decode(&bytes).map_err(|e| SubmitError::Unavailable(e.to_string()))?;
-        records.push(Appended1 { lot: rec.lot, seq: rec.seq, global_seq: g, hash: ree_core::record::record_hash(&bytes) });
+        records.push(Appended1 {
+            lot: rec.lot,
+            seq: rec.seq,
+            global_seq: g,
+            hash: ree_core::record::record_hash(&bytes),
+        });
     }
-    Ok(Outcome { event_id: id, records, replayed: true })
+    Ok(Outcome {
+        event_id: id,
+        records,
+        replayed: true,
+    })
 }
 
 fn committer_loop(shared: &Shared, rx: Receiver<Request>) {
@@ -438,10 +574,19 @@ fn commit_group(shared: &Shared, group: Vec<Request>) {
                 // Idempotency: this group first, then the durable index.
                 let id = p.body.event_id;
                 let known = match in_group.get(&id) {
-                    Some((h, o)) => Some(if *h == p.body_hash { Ok(Outcome { replayed: true, ..o.clone() }) } else { Err(SubmitError::Conflict(id)) }),
+                    Some((h, o)) => Some(if *h == p.body_hash {
+                        Ok(Outcome {
+                            replayed: true,
+                            ..o.clone()
+                        })
+                    } else {
+                        Err(SubmitError::Conflict(id))
+                    }),
                     None => match shared.store.idempotency(id) {
                         Err(e) => Some(Err(SubmitError::Unavailable(e.to_string()))),
-                        Ok(Some(entry)) if entry.body_hash == p.body_hash => Some(stored_outcome(&*shared.store, id, &entry)),
+                        Ok(Some(entry)) if entry.body_hash == p.body_hash => {
+                            Some(stored_outcome(&*shared.store, id, &entry))
+                        }
                         Ok(Some(_)) => Some(Err(SubmitError::Conflict(id))),
                         Ok(None) => None,
                     },
@@ -495,12 +640,27 @@ fn commit_group(shared: &Shared, group: Vec<Request>) {
                 for (p, app) in layer_batch {
                     batch.idempotency.push((
                         p.body.event_id,
-                        IdempotencyEntry { body_hash: p.body_hash, first_global_seq: app[0].record.global_seq, count: app.len() as u8 },
+                        IdempotencyEntry {
+                            body_hash: p.body_hash,
+                            first_global_seq: app[0].record.global_seq,
+                            count: app.len() as u8,
+                        },
                     ));
                     for a in app {
                         let bytes: Arc<[u8]> = Arc::from(a.bytes.as_slice());
-                        committed.push(Committed { lot: a.record.lot, seq: a.record.seq, global_seq: a.record.global_seq, hash: a.hash, bytes });
-                        batch.records.push(NewRecord { global_seq: a.record.global_seq, lot: a.record.lot, seq: a.record.seq, bytes: a.bytes });
+                        committed.push(Committed {
+                            lot: a.record.lot,
+                            seq: a.record.seq,
+                            global_seq: a.record.global_seq,
+                            hash: a.hash,
+                            bytes,
+                        });
+                        batch.records.push(NewRecord {
+                            global_seq: a.record.global_seq,
+                            lot: a.record.lot,
+                            seq: a.record.seq,
+                            bytes: a.bytes,
+                        });
                     }
                 }
             }
@@ -508,11 +668,19 @@ fn commit_group(shared: &Shared, group: Vec<Request>) {
         }
         staged.into_changes()
     };
-    let write = if batch.records.is_empty() { Ok(()) } else { shared.store.append(&batch) };
+    let write = if batch.records.is_empty() {
+        Ok(())
+    } else {
+        shared.store.append(&batch)
+    };
     match write {
         Ok(()) => {
             if !batch.records.is_empty() {
-                shared.state.write().unwrap_or_else(|e| e.into_inner()).commit(changes);
+                shared
+                    .state
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .commit(changes);
                 if let Some(obs) = &shared.observer {
                     obs(&committed);
                 }
@@ -550,6 +718,8 @@ fn commit_group(shared: &Shared, group: Vec<Request>) {
 
 /// The server's clock as UTC microseconds.
 pub fn now_utc() -> UtcMicros {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     UtcMicros(d.as_micros().min(i64::MAX as u128) as i64)
 }

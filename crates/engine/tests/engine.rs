@@ -15,10 +15,18 @@ use ree_store::{MemStore, Store};
 const NOW: UtcMicros = UtcMicros(1_790_000_000_000_000);
 
 fn body(kind: EventKind) -> EventBody {
-    EventBody { event_id: EventId::new_v7(), occurred_at: NOW, expected_head: None, kind }
+    EventBody {
+        event_id: EventId::new_v7(),
+        occurred_at: NOW,
+        expected_head: None,
+        kind,
+    }
 }
 fn sub(b: &EventBody) -> Submission {
-    Submission { body: b.encode(), signature: None }
+    Submission {
+        body: b.encode(),
+        signature: None,
+    }
 }
 fn cc(s: &str) -> Country {
     Country::parse(s).unwrap()
@@ -36,13 +44,27 @@ fn ore(lot: LotId, country: &str, mass_g: u64, nd_ppm: u32) -> EventKind {
     })
 }
 fn campaign(lot: LotId) -> EventKind {
-    EventKind::CampaignOpened(CampaignOpened { campaign: lot, facility: "Lacq SX-1".into(), country: cc("FR") })
+    EventKind::CampaignOpened(CampaignOpened {
+        campaign: lot,
+        facility: "Lacq SX-1".into(),
+        country: cc("FR"),
+    })
 }
 fn charge(campaign: LotId, input: LotId, mass_g: u64) -> EventKind {
-    EventKind::InputCharged(InputCharged { campaign, input, mass_g })
+    EventKind::InputCharged(InputCharged {
+        campaign,
+        input,
+        mass_g,
+    })
 }
 fn produce(campaign: LotId, output: LotId, mass_g: u64) -> EventKind {
-    EventKind::OutputProduced(OutputProduced { campaign, output, oxide: Oxide::Single(Element::Nd), mass_g, purity_ppm: 995_000 })
+    EventKind::OutputProduced(OutputProduced {
+        campaign,
+        output,
+        oxide: Oxide::Single(Element::Nd),
+        mass_g,
+        purity_ppm: 995_000,
+    })
 }
 
 fn engine() -> (Arc<MemStore>, Engine) {
@@ -53,21 +75,35 @@ fn engine() -> (Arc<MemStore>, Engine) {
 
 fn ok(e: &Engine, k: EventKind) -> ree_engine::Outcome {
     let b = body(k);
-    e.submit_blocking(vec![sub(&b)], false, NOW).remove(0).unwrap()
+    e.submit_blocking(vec![sub(&b)], false, NOW)
+        .remove(0)
+        .unwrap()
 }
 
 fn err(e: &Engine, k: EventKind) -> SubmitError {
     let before = e.last_global_seq();
     let b = body(k);
-    let r = e.submit_blocking(vec![sub(&b)], false, NOW).remove(0).unwrap_err();
-    assert_eq!(e.last_global_seq(), before, "a rejected event must leave the store unchanged");
+    let r = e
+        .submit_blocking(vec![sub(&b)], false, NOW)
+        .remove(0)
+        .unwrap_err();
+    assert_eq!(
+        e.last_global_seq(),
+        before,
+        "a rejected event must leave the store unchanged"
+    );
     r
 }
 
 #[test]
 fn separation_links_chains_and_attributes_by_element() {
     let (_s, e) = engine();
-    let (a, b, c, ox) = (LotId::new_v7(), LotId::new_v7(), LotId::new_v7(), LotId::new_v7());
+    let (a, b, c, ox) = (
+        LotId::new_v7(),
+        LotId::new_v7(),
+        LotId::new_v7(),
+        LotId::new_v7(),
+    );
     ok(&e, ore(a, "AU", 1_000_000, 100_000));
     ok(&e, ore(b, "US", 1_000_000, 300_000));
     ok(&e, campaign(c));
@@ -89,7 +125,11 @@ fn separation_links_chains_and_attributes_by_element() {
     let up = e.upstream(ox).unwrap().unwrap();
     let lots: Vec<LotId> = up.lots().into_iter().map(|x| x.0).collect();
     assert!(lots.contains(&a) && lots.contains(&b) && lots.contains(&c));
-    assert_eq!(up.record_count(), 2 + 2 + 4 + 1, "ore a, ore b, campaign (open, 2 charges, debit), oxide genesis");
+    assert_eq!(
+        up.record_count(),
+        2 + 2 + 4 + 1,
+        "ore a, ore b, campaign (open, 2 charges, debit), oxide genesis"
+    );
 }
 
 #[test]
@@ -98,23 +138,77 @@ fn rules_reject_and_leave_the_store_unchanged() {
     let (a, c, ox) = (LotId::new_v7(), LotId::new_v7(), LotId::new_v7());
     ok(&e, ore(a, "AU", 1_000, 100_000));
     ok(&e, campaign(c));
-    assert!(matches!(err(&e, charge(c, a, 1_001)), SubmitError::Rule(_)), "overdraw");
-    assert!(matches!(err(&e, charge(c, a, 0)), SubmitError::Invalid(_)), "zero mass");
-    assert!(matches!(err(&e, charge(c, c, 10)), SubmitError::Invalid(_)), "into itself");
-    assert!(matches!(err(&e, charge(c, LotId::new_v7(), 10)), SubmitError::Rule(ree_core::RuleError::UnknownLot(_))));
+    assert!(
+        matches!(err(&e, charge(c, a, 1_001)), SubmitError::Rule(_)),
+        "overdraw"
+    );
+    assert!(
+        matches!(err(&e, charge(c, a, 0)), SubmitError::Invalid(_)),
+        "zero mass"
+    );
+    assert!(
+        matches!(err(&e, charge(c, c, 10)), SubmitError::Invalid(_)),
+        "into itself"
+    );
+    assert!(matches!(
+        err(&e, charge(c, LotId::new_v7(), 10)),
+        SubmitError::Rule(ree_core::RuleError::UnknownLot(_))
+    ));
     assert!(matches!(err(&e, charge(a, a, 10)), SubmitError::Invalid(_)));
-    assert!(matches!(err(&e, ore(a, "AU", 10, 1)), SubmitError::Rule(ree_core::RuleError::LotExists(_))), "duplicate lot id");
+    assert!(
+        matches!(
+            err(&e, ore(a, "AU", 10, 1)),
+            SubmitError::Rule(ree_core::RuleError::LotExists(_))
+        ),
+        "duplicate lot id"
+    );
     ok(&e, charge(c, a, 1_000));
     // 1000 g at 10% Nd = 100 g Nd; 200 g of Nd2O3 is ~170 g Nd: more than was charged.
-    assert!(matches!(err(&e, produce(c, ox, 200)), SubmitError::Rule(_)), "element created");
-    assert!(matches!(err(&e, produce(a, ox, 10)), SubmitError::Rule(_)), "only campaigns produce");
+    assert!(
+        matches!(err(&e, produce(c, ox, 200)), SubmitError::Rule(_)),
+        "element created"
+    );
+    assert!(
+        matches!(err(&e, produce(a, ox, 10)), SubmitError::Rule(_)),
+        "only campaigns produce"
+    );
     ok(&e, produce(c, ox, 100));
-    assert!(matches!(err(&e, EventKind::Shipment(Shipment { lot: a, mass_g: 1, customer: "x".into(), destination: cc("DE"), document: Hash32::ZERO })), SubmitError::Rule(_)), "only oxide ships");
-    ok(&e, EventKind::CampaignClosed(CampaignClosed { campaign: c, losses_g: 900 }));
-    assert!(matches!(err(&e, produce(c, LotId::new_v7(), 1)), SubmitError::Rule(_)), "closed campaign");
+    assert!(
+        matches!(
+            err(
+                &e,
+                EventKind::Shipment(Shipment {
+                    lot: a,
+                    mass_g: 1,
+                    customer: "x".into(),
+                    destination: cc("DE"),
+                    document: Hash32::ZERO
+                })
+            ),
+            SubmitError::Rule(_)
+        ),
+        "only oxide ships"
+    );
+    ok(
+        &e,
+        EventKind::CampaignClosed(CampaignClosed {
+            campaign: c,
+            losses_g: 900,
+        }),
+    );
+    assert!(
+        matches!(
+            err(&e, produce(c, LotId::new_v7(), 1)),
+            SubmitError::Rule(_)
+        ),
+        "closed campaign"
+    );
     let b2 = LotId::new_v7();
     ok(&e, ore(b2, "AU", 1_000, 100_000));
-    assert!(matches!(err(&e, charge(c, b2, 1)), SubmitError::Rule(_)), "charge into closed campaign");
+    assert!(
+        matches!(err(&e, charge(c, b2, 1)), SubmitError::Rule(_)),
+        "charge into closed campaign"
+    );
     assert_eq!(e.lot(b2).unwrap().balance_g, 1_000);
 }
 
@@ -123,14 +217,23 @@ fn retries_answer_the_original_result_and_conflicts_are_refused() {
     let (_s, e) = engine();
     let a = LotId::new_v7();
     let b = body(ore(a, "AU", 1_000, 1));
-    let first = e.submit_blocking(vec![sub(&b)], false, NOW).remove(0).unwrap();
-    let again = e.submit_blocking(vec![sub(&b)], false, NOW).remove(0).unwrap();
+    let first = e
+        .submit_blocking(vec![sub(&b)], false, NOW)
+        .remove(0)
+        .unwrap();
+    let again = e
+        .submit_blocking(vec![sub(&b)], false, NOW)
+        .remove(0)
+        .unwrap();
     assert!(again.replayed && !first.replayed);
     assert_eq!(again.records, first.records);
     assert_eq!(e.last_global_seq(), 1);
     let mut other = b.clone();
     other.kind = ore(a, "AU", 2_000, 1);
-    assert!(matches!(e.submit_blocking(vec![sub(&other)], false, NOW).remove(0), Err(SubmitError::Conflict(_))));
+    assert!(matches!(
+        e.submit_blocking(vec![sub(&other)], false, NOW).remove(0),
+        Err(SubmitError::Conflict(_))
+    ));
 }
 
 #[test]
@@ -138,12 +241,22 @@ fn expected_head_mismatch_is_refused() {
     let (_s, e) = engine();
     let a = LotId::new_v7();
     let g = ok(&e, ore(a, "AU", 1_000, 1));
-    let mut b = body(EventKind::Adjustment(Adjustment { lot: a, delta_g: -1, reason: "spill".into() }));
+    let mut b = body(EventKind::Adjustment(Adjustment {
+        lot: a,
+        delta_g: -1,
+        reason: "spill".into(),
+    }));
     b.expected_head = Some(Hash32([9; 32]));
-    assert!(matches!(e.submit_blocking(vec![sub(&b)], false, NOW).remove(0), Err(SubmitError::Rule(ree_core::RuleError::HeadMismatch { .. }))));
+    assert!(matches!(
+        e.submit_blocking(vec![sub(&b)], false, NOW).remove(0),
+        Err(SubmitError::Rule(ree_core::RuleError::HeadMismatch { .. }))
+    ));
     b.expected_head = Some(g.records[0].hash);
     b.event_id = EventId::new_v7();
-    assert!(e.submit_blocking(vec![sub(&b)], false, NOW).remove(0).is_ok());
+    assert!(e
+        .submit_blocking(vec![sub(&b)], false, NOW)
+        .remove(0)
+        .is_ok());
 }
 
 #[test]
@@ -154,14 +267,28 @@ fn atomic_batches_are_all_or_nothing() {
     ok(&e, ore(b, "US", 1_000, 100_000));
     ok(&e, campaign(c));
     let before = e.last_global_seq();
-    let subs: Vec<Submission> = [charge(c, a, 500), charge(c, b, 5_000), produce(c, LotId::new_v7(), 10)].into_iter().map(|k| sub(&body(k))).collect();
+    let subs: Vec<Submission> = [
+        charge(c, a, 500),
+        charge(c, b, 5_000),
+        produce(c, LotId::new_v7(), 10),
+    ]
+    .into_iter()
+    .map(|k| sub(&body(k)))
+    .collect();
     let r = e.submit_blocking(subs, true, NOW);
     assert!(matches!(r[0], Err(SubmitError::Aborted { failed: 1 })));
     assert!(matches!(r[1], Err(SubmitError::Rule(_))));
     assert!(matches!(r[2], Err(SubmitError::Aborted { failed: 1 })));
     assert_eq!(e.last_global_seq(), before);
     assert_eq!(e.lot(a).unwrap().balance_g, 1_000);
-    let subs: Vec<Submission> = [charge(c, a, 500), charge(c, b, 500), produce(c, LotId::new_v7(), 10)].into_iter().map(|k| sub(&body(k))).collect();
+    let subs: Vec<Submission> = [
+        charge(c, a, 500),
+        charge(c, b, 500),
+        produce(c, LotId::new_v7(), 10),
+    ]
+    .into_iter()
+    .map(|k| sub(&body(k)))
+    .collect();
     assert!(e.submit_blocking(subs, true, NOW).iter().all(|r| r.is_ok()));
     assert_eq!(e.last_global_seq(), before + 6);
 }
@@ -172,8 +299,15 @@ fn a_failed_write_answers_unavailable_and_changes_nothing() {
     let a = LotId::new_v7();
     ok(&e, ore(a, "AU", 1_000, 1));
     s.fail_next_appends(1);
-    let b = body(EventKind::Adjustment(Adjustment { lot: a, delta_g: -10, reason: "spill".into() }));
-    assert!(matches!(e.submit_blocking(vec![sub(&b)], false, NOW).remove(0), Err(SubmitError::Unavailable(_))));
+    let b = body(EventKind::Adjustment(Adjustment {
+        lot: a,
+        delta_g: -10,
+        reason: "spill".into(),
+    }));
+    assert!(matches!(
+        e.submit_blocking(vec![sub(&b)], false, NOW).remove(0),
+        Err(SubmitError::Unavailable(_))
+    ));
     assert_eq!(e.lot(a).unwrap().balance_g, 1_000);
     assert!(e.poisoned().is_some());
     // A restart replays what is on disk.
@@ -186,28 +320,71 @@ fn a_failed_write_answers_unavailable_and_changes_nothing() {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Ore { country: usize, mass: u64, nd: u32, unassayed: bool },
-    Magnet { mass: u64, post: bool },
+    Ore {
+        country: usize,
+        mass: u64,
+        nd: u32,
+        unassayed: bool,
+    },
+    Magnet {
+        mass: u64,
+        post: bool,
+    },
     Open,
-    Charge { camp: usize, input: usize, mass: u64 },
-    Produce { camp: usize, mass: u64, dy: bool },
-    Close { camp: usize, losses: u64 },
-    Ship { oxide: usize, mass: u64 },
-    Adjust { lot: usize, delta: i64 },
-    Assay { lot: usize, nd: u32 },
-    Bogus { camp: usize },
+    Charge {
+        camp: usize,
+        input: usize,
+        mass: u64,
+    },
+    Produce {
+        camp: usize,
+        mass: u64,
+        dy: bool,
+    },
+    Close {
+        camp: usize,
+        losses: u64,
+    },
+    Ship {
+        oxide: usize,
+        mass: u64,
+    },
+    Adjust {
+        lot: usize,
+        delta: i64,
+    },
+    Assay {
+        lot: usize,
+        nd: u32,
+    },
+    Bogus {
+        camp: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (0usize..4, 1u64..2_000_000, 0u32..400_000, any::<bool>()).prop_map(|(country, mass, nd, unassayed)| Op::Ore { country, mass, nd, unassayed }),
+        (0usize..4, 1u64..2_000_000, 0u32..400_000, any::<bool>()).prop_map(
+            |(country, mass, nd, unassayed)| Op::Ore {
+                country,
+                mass,
+                nd,
+                unassayed
+            }
+        ),
         (1u64..2_000_000, any::<bool>()).prop_map(|(mass, post)| Op::Magnet { mass, post }),
         Just(Op::Open),
-        (any::<usize>(), any::<usize>(), 0u64..3_000_000).prop_map(|(camp, input, mass)| Op::Charge { camp, input, mass }),
-        (any::<usize>(), 0u64..300_000, any::<bool>()).prop_map(|(camp, mass, dy)| Op::Produce { camp, mass, dy }),
+        (any::<usize>(), any::<usize>(), 0u64..3_000_000)
+            .prop_map(|(camp, input, mass)| Op::Charge { camp, input, mass }),
+        (any::<usize>(), 0u64..300_000, any::<bool>()).prop_map(|(camp, mass, dy)| Op::Produce {
+            camp,
+            mass,
+            dy
+        }),
         (any::<usize>(), 0u64..3_000_000).prop_map(|(camp, losses)| Op::Close { camp, losses }),
         (any::<usize>(), 0u64..300_000).prop_map(|(oxide, mass)| Op::Ship { oxide, mass }),
-        (any::<usize>(), -2_000_000i64..2_000_000).prop_map(|(lot, delta)| Op::Adjust { lot, delta }),
+        (any::<usize>(), -2_000_000i64..2_000_000)
+            .prop_map(|(lot, delta)| Op::Adjust { lot, delta }),
         (any::<usize>(), 0u32..400_000).prop_map(|(lot, nd)| Op::Assay { lot, nd }),
         any::<usize>().prop_map(|camp| Op::Bogus { camp }),
     ]
@@ -323,11 +500,16 @@ proptest! {
 
 fn count_submissions(store: &dyn Store) -> u64 {
     let mut n = 0;
-    store.scan(1, &mut |_, b| {
-        if ree_core::Record::decode(b).map(|r| r.link.is_none()).unwrap_or(false) {
-            n += 1;
-        }
-        Ok(())
-    }).unwrap();
+    store
+        .scan(1, &mut |_, b| {
+            if ree_core::Record::decode(b)
+                .map(|r| r.link.is_none())
+                .unwrap_or(false)
+            {
+                n += 1;
+            }
+            Ok(())
+        })
+        .unwrap();
     n
 }

@@ -49,15 +49,26 @@ fn composition(v: &[pb::ElementContent], path: &str) -> Result<Composition, Fiel
 
 fn documents(v: &[pb::Document], path: &str) -> Result<Vec<ev::Document>, FieldError> {
     if v.len() > ev::MAX_DOCUMENTS {
-        return Err(FieldError::new(path, format!("{} documents, at most {}", v.len(), ev::MAX_DOCUMENTS)));
+        return Err(FieldError::new(
+            path,
+            format!("{} documents, at most {}", v.len(), ev::MAX_DOCUMENTS),
+        ));
     }
     let mut out: Vec<ev::Document> = Vec::with_capacity(v.len());
     for (i, d) in v.iter().enumerate() {
         let kind = u8::try_from(d.kind)
             .ok()
             .and_then(DocKind::from_code)
-            .ok_or_else(|| FieldError::new(format!("{path}[{i}].kind"), format!("unknown document kind {}", d.kind)))?;
-        out.push(ev::Document { kind, digest: digest(&d.digest, &format!("{path}[{i}].digest"))? });
+            .ok_or_else(|| {
+                FieldError::new(
+                    format!("{path}[{i}].kind"),
+                    format!("unknown document kind {}", d.kind),
+                )
+            })?;
+        out.push(ev::Document {
+            kind,
+            digest: digest(&d.digest, &format!("{path}[{i}].digest"))?,
+        });
     }
     out.sort();
     if out.windows(2).any(|w| w[0] == w[1]) {
@@ -68,7 +79,10 @@ fn documents(v: &[pb::Document], path: &str) -> Result<Vec<ev::Document>, FieldE
 
 fn text(s: &str, path: &str, max: usize) -> Result<String, FieldError> {
     if s.len() > max {
-        return Err(FieldError::new(path, format!("is {} bytes, at most {max} allowed", s.len())));
+        return Err(FieldError::new(
+            path,
+            format!("is {} bytes, at most {max} allowed", s.len()),
+        ));
     }
     Ok(s.to_string())
 }
@@ -77,8 +91,16 @@ fn name(s: &str, path: &str) -> Result<String, FieldError> {
     text(s, path, ev::MAX_NAME_LEN)
 }
 
-fn enum_code<T>(v: i32, path: &str, what: &str, f: impl Fn(u8) -> Option<T>) -> Result<T, FieldError> {
-    u8::try_from(v).ok().and_then(f).ok_or_else(|| FieldError::new(path, format!("{v} is not a valid {what}")))
+fn enum_code<T>(
+    v: i32,
+    path: &str,
+    what: &str,
+    f: impl Fn(u8) -> Option<T>,
+) -> Result<T, FieldError> {
+    u8::try_from(v)
+        .ok()
+        .and_then(f)
+        .ok_or_else(|| FieldError::new(path, format!("{v} is not a valid {what}")))
 }
 
 /// Converts a wire body to the domain (structure only; `EventBody::validate` checks the rest).
@@ -86,12 +108,22 @@ pub fn body_from_pb(b: &pb::EventBody) -> Result<EventBody, FieldError> {
     let event_id = EventId(uuid(&b.event_id, "event_id")?);
     let occurred_at = match &b.occurred_at {
         None => return Err(FieldError::new("occurred_at", "is required")),
-        Some(t) => UtcMicros::from_seconds_nanos(t.seconds, t.nanos).ok_or_else(|| FieldError::new("occurred_at", "is out of range"))?,
+        Some(t) => UtcMicros::from_seconds_nanos(t.seconds, t.nanos)
+            .ok_or_else(|| FieldError::new("occurred_at", "is out of range"))?,
     };
-    let expected_head = if b.expected_head.is_empty() { None } else { Some(digest(&b.expected_head, "expected_head")?) };
+    let expected_head = if b.expected_head.is_empty() {
+        None
+    } else {
+        Some(digest(&b.expected_head, "expected_head")?)
+    };
     use pb::event_body::Kind as K;
     let kind = match &b.kind {
-        None => return Err(FieldError::new("kind", "one event kind (ore_receipt, magnet_intake, ...) must be set")),
+        None => {
+            return Err(FieldError::new(
+                "kind",
+                "one event kind (ore_receipt, magnet_intake, ...) must be set",
+            ))
+        }
         Some(K::OreReceipt(o)) => EventKind::OreReceipt(ev::OreReceipt {
             lot: lot_id(&o.lot_id, "ore_receipt.lot_id")?,
             supplier: name(&o.supplier, "ore_receipt.supplier")?,
@@ -105,8 +137,18 @@ pub fn body_from_pb(b: &pb::EventBody) -> Result<EventBody, FieldError> {
         Some(K::MagnetIntake(m)) => EventKind::MagnetIntake(ev::MagnetIntake {
             lot: lot_id(&m.lot_id, "magnet_intake.lot_id")?,
             recycler: name(&m.recycler, "magnet_intake.recycler")?,
-            category: enum_code(m.category, "magnet_intake.category", "magnet category", MagnetCategory::from_code)?,
-            scrap: enum_code(m.scrap, "magnet_intake.scrap", "scrap class (pre or post consumer)", ScrapClass::from_code)?,
+            category: enum_code(
+                m.category,
+                "magnet_intake.category",
+                "magnet category",
+                MagnetCategory::from_code,
+            )?,
+            scrap: enum_code(
+                m.scrap,
+                "magnet_intake.scrap",
+                "scrap class (pre or post consumer)",
+                ScrapClass::from_code,
+            )?,
             country: country(&m.country, "magnet_intake.country")?,
             mass_g: m.mass_g,
             content: composition(&m.content, "magnet_intake.content")?,
@@ -125,7 +167,10 @@ pub fn body_from_pb(b: &pb::EventBody) -> Result<EventBody, FieldError> {
         Some(K::OutputProduced(p)) => EventKind::OutputProduced(ev::OutputProduced {
             campaign: lot_id(&p.campaign_id, "output_produced.campaign_id")?,
             output: lot_id(&p.output_lot_id, "output_produced.output_lot_id")?,
-            oxide: field(Oxide::parse(&p.oxide, p.ndpr_nd2o3_ppm), "output_produced.oxide")?,
+            oxide: field(
+                Oxide::parse(&p.oxide, p.ndpr_nd2o3_ppm),
+                "output_produced.oxide",
+            )?,
             mass_g: p.mass_g,
             purity_ppm: p.purity_ppm,
         }),
@@ -152,7 +197,12 @@ pub fn body_from_pb(b: &pb::EventBody) -> Result<EventBody, FieldError> {
             reason: text(&a.reason, "adjustment.reason", ev::MAX_REASON_LEN)?,
         }),
     };
-    Ok(EventBody { event_id, occurred_at, expected_head, kind })
+    Ok(EventBody {
+        event_id,
+        occurred_at,
+        expected_head,
+        kind,
+    })
 }
 
 /// A timestamp on the wire.
@@ -162,11 +212,22 @@ pub fn ts(t: UtcMicros) -> Timestamp {
 }
 
 fn comp_pb(c: &Composition) -> Vec<pb::ElementContent> {
-    c.entries().iter().map(|(e, p)| pb::ElementContent { element: e.symbol().into(), ppm: *p }).collect()
+    c.entries()
+        .iter()
+        .map(|(e, p)| pb::ElementContent {
+            element: e.symbol().into(),
+            ppm: *p,
+        })
+        .collect()
 }
 
 fn docs_pb(d: &[ev::Document]) -> Vec<pb::Document> {
-    d.iter().map(|d| pb::Document { kind: d.kind as i32, digest: d.digest.to_hex() }).collect()
+    d.iter()
+        .map(|d| pb::Document {
+            kind: d.kind as i32,
+            digest: d.digest.to_hex(),
+        })
+        .collect()
 }
 
 /// The wire form of a domain body (for reading events back).
@@ -193,8 +254,16 @@ pub fn body_to_pb(b: &EventBody) -> pb::EventBody {
             content: comp_pb(&m.content),
             documents: docs_pb(&m.documents),
         }),
-        EventKind::CampaignOpened(c) => K::CampaignOpened(pb::CampaignOpened { campaign_id: c.campaign.to_string(), facility: c.facility.clone(), country: c.country.to_string() }),
-        EventKind::InputCharged(c) => K::InputCharged(pb::InputCharged { campaign_id: c.campaign.to_string(), input_lot_id: c.input.to_string(), mass_g: c.mass_g }),
+        EventKind::CampaignOpened(c) => K::CampaignOpened(pb::CampaignOpened {
+            campaign_id: c.campaign.to_string(),
+            facility: c.facility.clone(),
+            country: c.country.to_string(),
+        }),
+        EventKind::InputCharged(c) => K::InputCharged(pb::InputCharged {
+            campaign_id: c.campaign.to_string(),
+            input_lot_id: c.input.to_string(),
+            mass_g: c.mass_g,
+        }),
         EventKind::OutputProduced(p) => K::OutputProduced(pb::OutputProduced {
             campaign_id: p.campaign.to_string(),
             output_lot_id: p.output.to_string(),
@@ -209,7 +278,10 @@ pub fn body_to_pb(b: &EventBody) -> pb::EventBody {
             mass_g: p.mass_g,
             purity_ppm: p.purity_ppm,
         }),
-        EventKind::CampaignClosed(c) => K::CampaignClosed(pb::CampaignClosed { campaign_id: c.campaign.to_string(), losses_g: c.losses_g }),
+        EventKind::CampaignClosed(c) => K::CampaignClosed(pb::CampaignClosed {
+            campaign_id: c.campaign.to_string(),
+            losses_g: c.losses_g,
+        }),
         EventKind::Shipment(s) => K::Shipment(pb::Shipment {
             lot_id: s.lot.to_string(),
             mass_g: s.mass_g,
@@ -223,7 +295,11 @@ pub fn body_to_pb(b: &EventBody) -> pb::EventBody {
             content: comp_pb(&a.content),
             certificate_digest: a.certificate.to_hex(),
         }),
-        EventKind::Adjustment(a) => K::Adjustment(pb::Adjustment { lot_id: a.lot.to_string(), delta_g: a.delta_g, reason: a.reason.clone() }),
+        EventKind::Adjustment(a) => K::Adjustment(pb::Adjustment {
+            lot_id: a.lot.to_string(),
+            delta_g: a.delta_g,
+            reason: a.reason.clone(),
+        }),
     };
     pb::EventBody {
         event_id: b.event_id.to_string(),
@@ -242,10 +318,18 @@ pub fn event_pb(rec: &Record, bytes: &[u8], hash: Hash32) -> pb::Event {
         hash: hash.to_hex(),
         prev_hash: rec.prev.to_hex(),
         recorded_at: Some(ts(rec.recorded_at)),
-        link: rec.link.map(|l| pb::RecordRef { lot_id: l.lot.to_string(), seq: l.seq, global_seq: 0, hash: l.hash.to_hex() }),
+        link: rec.link.map(|l| pb::RecordRef {
+            lot_id: l.lot.to_string(),
+            seq: l.seq,
+            global_seq: 0,
+            hash: l.hash.to_hex(),
+        }),
         body: EventBody::decode(&rec.body).ok().map(|b| body_to_pb(&b)),
         record: bytes.to_vec(),
-        signature: rec.signature.map(|s| pb::Signature { public_key: s.public_key.to_vec(), signature: s.signature.to_vec() }),
+        signature: rec.signature.map(|s| pb::Signature {
+            public_key: s.public_key.to_vec(),
+            signature: s.signature.to_vec(),
+        }),
     }
 }
 
@@ -278,23 +362,56 @@ pub fn lot_pb(l: &LotState) -> pb::Lot {
         a.insert(k.to_string(), v);
     };
     match &l.detail {
-        LotDetail::Ore { supplier, mine_site, country, reo_grade_ppm, documents, assay } => {
+        LotDetail::Ore {
+            supplier,
+            mine_site,
+            country,
+            reo_grade_ppm,
+            documents,
+            assay,
+        } => {
             put("supplier", supplier.to_string());
             put("mine_site", mine_site.to_string());
             put("country", country.to_string());
             put("feed", "mined".into());
             put("reo_grade_ppm", reo_grade_ppm.to_string());
             put("documents", documents.len().to_string());
-            put("assay", assay.entries().iter().map(|(e, p)| format!("{}={p}", e.symbol())).collect::<Vec<_>>().join(","));
+            put(
+                "assay",
+                assay
+                    .entries()
+                    .iter()
+                    .map(|(e, p)| format!("{}={p}", e.symbol()))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
         }
-        LotDetail::Recycled { recycler, category, scrap, country, documents, content } => {
+        LotDetail::Recycled {
+            recycler,
+            category,
+            scrap,
+            country,
+            documents,
+            content,
+        } => {
             put("recycler", recycler.to_string());
             put("category", category.name().into());
             put("scrap", scrap.name().into());
             put("country", country.to_string());
-            put("feed", l.source().map(|s| s.feed.name()).unwrap_or_default().into());
+            put(
+                "feed",
+                l.source().map(|s| s.feed.name()).unwrap_or_default().into(),
+            );
             put("documents", documents.len().to_string());
-            put("content", content.entries().iter().map(|(e, p)| format!("{}={p}", e.symbol())).collect::<Vec<_>>().join(","));
+            put(
+                "content",
+                content
+                    .entries()
+                    .iter()
+                    .map(|(e, p)| format!("{}={p}", e.symbol()))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
         }
         LotDetail::Campaign(c) => {
             put("facility", c.facility.to_string());
@@ -306,7 +423,11 @@ pub fn lot_pb(l: &LotState) -> pb::Lot {
             put("charges", c.charges.to_string());
             put("outputs", c.outputs.to_string());
         }
-        LotDetail::Oxide { oxide, purity_ppm, attribution } => {
+        LotDetail::Oxide {
+            oxide,
+            purity_ppm,
+            attribution,
+        } => {
             put("oxide", oxide.formula());
             if let Oxide::NdPr { nd2o3_ppm } = oxide {
                 put("ndpr_nd2o3_ppm", nd2o3_ppm.to_string());
@@ -330,7 +451,11 @@ pub fn lot_pb(l: &LotState) -> pb::Lot {
 }
 
 /// The wire form of a provenance answer.
-pub fn provenance_pb(p: &Provenance, denied: &[Country], upstream: Vec<pb::UpstreamLot>) -> pb::Provenance {
+pub fn provenance_pb(
+    p: &Provenance,
+    denied: &[Country],
+    upstream: Vec<pb::UpstreamLot>,
+) -> pb::Provenance {
     let total = p.total_g();
     let share = |g: u64, of: u64| if of == 0 { 0.0 } else { g as f64 / of as f64 };
     let r = p.recycled_share();
@@ -340,12 +465,25 @@ pub fn provenance_pb(p: &Provenance, denied: &[Country], upstream: Vec<pb::Upstr
         head_seq: p.head_seq,
         claim: p.claim(denied, denied).name().into(),
         basis: p.basis.name().into(),
-        origin_shares: p.origin_shares().into_iter().map(|(c, s)| (c.to_string(), s)).collect(),
-        recycled_share: Some(pb::RecycledShare { total: r.total, pre_consumer: r.pre_consumer, post_consumer: r.post_consumer }),
+        origin_shares: p
+            .origin_shares()
+            .into_iter()
+            .map(|(c, s)| (c.to_string(), s))
+            .collect(),
+        recycled_share: Some(pb::RecycledShare {
+            total: r.total,
+            pre_consumer: r.pre_consumer,
+            post_consumer: r.post_consumer,
+        }),
         sources: p
             .by_source
             .iter()
-            .map(|(s, g)| pb::SourceShare { country: s.country.to_string(), feed: s.feed.name().into(), grams: *g, share: share(*g, total) })
+            .map(|(s, g)| pb::SourceShare {
+                country: s.country.to_string(),
+                feed: s.feed.name().into(),
+                grams: *g,
+                share: share(*g, total),
+            })
             .collect(),
         elements: p
             .by_element
@@ -355,11 +493,26 @@ pub fn provenance_pb(p: &Provenance, denied: &[Country], upstream: Vec<pb::Upstr
                 pb::ElementShares {
                     element: e.symbol().into(),
                     grams: eg,
-                    sources: m.iter().map(|(s, g)| pb::SourceShare { country: s.country.to_string(), feed: s.feed.name().into(), grams: *g, share: share(*g, eg) }).collect(),
+                    sources: m
+                        .iter()
+                        .map(|(s, g)| pb::SourceShare {
+                            country: s.country.to_string(),
+                            feed: s.feed.name().into(),
+                            grams: *g,
+                            share: share(*g, eg),
+                        })
+                        .collect(),
                 }
             })
             .collect(),
-        facilities: p.facilities.iter().map(|(n, c)| pb::Facility { name: n.to_string(), country: c.to_string() }).collect(),
+        facilities: p
+            .facilities
+            .iter()
+            .map(|(n, c)| pb::Facility {
+                name: n.to_string(),
+                country: c.to_string(),
+            })
+            .collect(),
         upstream_lots: upstream,
         attributed_g: total,
     }
@@ -374,7 +527,10 @@ mod tests {
     fn errors_name_the_field() {
         let mut b = pb::EventBody {
             event_id: uuid::Uuid::now_v7().to_string(),
-            occurred_at: Some(Timestamp { seconds: 1_790_000_000, nanos: 0 }),
+            occurred_at: Some(Timestamp {
+                seconds: 1_790_000_000,
+                nanos: 0,
+            }),
             expected_head: String::new(),
             kind: Some(pb::event_body::Kind::OreReceipt(pb::OreReceipt {
                 lot_id: uuid::Uuid::now_v7().to_string(),
@@ -390,11 +546,26 @@ mod tests {
         assert_eq!(body_from_pb(&b).unwrap_err().field, "ore_receipt.country");
         if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind {
             o.country = "AU".into();
-            o.assay = vec![pb::ElementContent { element: "Xx".into(), ppm: 1 }];
+            o.assay = vec![pb::ElementContent {
+                element: "Xx".into(),
+                ppm: 1,
+            }];
         }
-        assert_eq!(body_from_pb(&b).unwrap_err().field, "ore_receipt.assay[0].element");
+        assert_eq!(
+            body_from_pb(&b).unwrap_err().field,
+            "ore_receipt.assay[0].element"
+        );
         if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind {
-            o.assay = vec![pb::ElementContent { element: "Nd".into(), ppm: 600_000 }, pb::ElementContent { element: "Pr".into(), ppm: 600_000 }];
+            o.assay = vec![
+                pb::ElementContent {
+                    element: "Nd".into(),
+                    ppm: 600_000,
+                },
+                pb::ElementContent {
+                    element: "Pr".into(),
+                    ppm: 600_000,
+                },
+            ];
         }
         assert_eq!(body_from_pb(&b).unwrap_err().field, "ore_receipt.assay");
         b.kind = None;

@@ -40,9 +40,15 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot open the store in {dir}: {source}")]
-    Open { dir: PathBuf, source: ree_engine::EngineError },
+    Open {
+        dir: PathBuf,
+        source: ree_engine::EngineError,
+    },
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
     #[error("reflection: {0}")]
@@ -67,21 +73,50 @@ pub async fn bind(cfg: &Config) -> Result<Bound, ServeError> {
         Engine::open(Arc::new(store), Some(observer))
     })
     .await
-    .map_err(|e| ServeError::Open { dir: cfg.data_dir.clone(), source: ree_engine::EngineError::Inconsistent { global_seq: 0, reason: e.to_string() } })?
-    .map_err(|source| ServeError::Open { dir: cfg.data_dir.clone(), source })?;
+    .map_err(|e| ServeError::Open {
+        dir: cfg.data_dir.clone(),
+        source: ree_engine::EngineError::Inconsistent {
+            global_seq: 0,
+            reason: e.to_string(),
+        },
+    })?
+    .map_err(|source| ServeError::Open {
+        dir: cfg.data_dir.clone(),
+        source,
+    })?;
     let r = engine.open_report();
     tracing::info!(records = r.records, lots = r.lots, dir = %cfg.data_dir.display(), "store opened and verified");
-    let listener = TcpListener::bind(cfg.listen).await.map_err(|source| ServeError::Bind { addr: cfg.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: cfg.listen, source })?;
-    Ok(Bound { listener, engine: Arc::new(engine), hub, addr })
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
+    Ok(Bound {
+        listener,
+        engine: Arc::new(engine),
+        hub,
+        addr,
+    })
 }
 
 impl Bound {
     /// Serves until `shutdown` resolves, then drains in-flight requests and the commit queue.
-    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
         let (health_reporter, health) = tonic_health::server::health_reporter();
-        health_reporter.set_serving::<SubmissionsServer<service::Ledger>>().await;
-        health_reporter.set_serving::<QueriesServer<service::Ledger>>().await;
+        health_reporter
+            .set_serving::<SubmissionsServer<service::Ledger>>()
+            .await;
+        health_reporter
+            .set_serving::<QueriesServer<service::Ledger>>()
+            .await;
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(ree_ledger::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -91,7 +126,11 @@ impl Bound {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
         let (closing_tx, closing) = tokio::sync::watch::channel(false);
-        let svc = service::Ledger { engine: self.engine.clone(), hub: self.hub.clone(), closing };
+        let svc = service::Ledger {
+            engine: self.engine.clone(),
+            hub: self.hub.clone(),
+            closing,
+        };
         let shutdown = async move {
             shutdown.await;
             let _ = closing_tx.send(true);
@@ -105,9 +144,15 @@ impl Bound {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(
-                SubmissionsServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES).max_encoding_message_size(MAX_RESPONSE_BYTES),
+                SubmissionsServer::new(svc.clone())
+                    .max_decoding_message_size(MAX_REQUEST_BYTES)
+                    .max_encoding_message_size(MAX_RESPONSE_BYTES),
             )
-            .add_service(QueriesServer::new(svc).max_decoding_message_size(MAX_REQUEST_BYTES).max_encoding_message_size(MAX_RESPONSE_BYTES))
+            .add_service(
+                QueriesServer::new(svc)
+                    .max_decoding_message_size(MAX_REQUEST_BYTES)
+                    .max_encoding_message_size(MAX_RESPONSE_BYTES),
+            )
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
             .await?;
         let engine = self.engine.clone();

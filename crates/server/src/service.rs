@@ -56,18 +56,28 @@ fn submission(s: &pb::Submission, path: &str) -> Result<Submission, FieldError> 
         (Some(b), true) => {
             let d = convert::body_from_pb(b).map_err(|e| prefix(e, &format!("{path}.body")))?;
             // Strings past the layout's limits are caught here, before encoding.
-            d.validate(ree_engine::now_utc()).map_err(|e| prefix(e, &format!("{path}.body")))?;
+            d.validate(ree_engine::now_utc())
+                .map_err(|e| prefix(e, &format!("{path}.body")))?;
             d.encode()
         }
         (None, false) => s.canonical_body.clone(),
-        (Some(_), false) => return Err(FieldError::new(path, "set either body or canonical_body, not both")),
+        (Some(_), false) => {
+            return Err(FieldError::new(
+                path,
+                "set either body or canonical_body, not both",
+            ))
+        }
         (None, true) => return Err(FieldError::new(path, "body or canonical_body is required")),
     };
     let signature = match &s.signature {
         None => None,
         Some(sig) => Some(ree_core::record::Signature {
-            public_key: sig.public_key.as_slice().try_into().map_err(|_| FieldError::new(format!("{path}.signature.public_key"), "must be 32 bytes"))?,
-            signature: sig.signature.as_slice().try_into().map_err(|_| FieldError::new(format!("{path}.signature.signature"), "must be 64 bytes"))?,
+            public_key: sig.public_key.as_slice().try_into().map_err(|_| {
+                FieldError::new(format!("{path}.signature.public_key"), "must be 32 bytes")
+            })?,
+            signature: sig.signature.as_slice().try_into().map_err(|_| {
+                FieldError::new(format!("{path}.signature.signature"), "must be 64 bytes")
+            })?,
         }),
     };
     Ok(Submission { body, signature })
@@ -79,10 +89,19 @@ fn response(o: &Outcome) -> pb::SubmitResponse {
         records: o
             .records
             .iter()
-            .map(|r| pb::RecordRef { lot_id: r.lot.to_string(), seq: r.seq, global_seq: r.global_seq, hash: r.hash.to_hex() })
+            .map(|r| pb::RecordRef {
+                lot_id: r.lot.to_string(),
+                seq: r.seq,
+                global_seq: r.global_seq,
+                hash: r.hash.to_hex(),
+            })
             .collect(),
         replayed: o.replayed,
-        head: o.records.first().map(|r| r.hash.to_hex()).unwrap_or_default(),
+        head: o
+            .records
+            .first()
+            .map(|r| r.hash.to_hex())
+            .unwrap_or_default(),
         seq: o.records.first().map_or(0, |r| r.seq),
     }
 }
@@ -91,10 +110,16 @@ impl Ledger {
     async fn run(&self, subs: Vec<Submission>, atomic: bool) -> Vec<Result<Outcome, SubmitError>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let n = subs.len();
-        self.engine.submit(subs, atomic, ree_engine::now_utc(), Box::new(move |r| {
-            let _ = tx.send(r);
-        }));
-        rx.await.unwrap_or_else(|_| vec![Err(SubmitError::Unavailable("committer stopped".into())); n])
+        self.engine.submit(
+            subs,
+            atomic,
+            ree_engine::now_utc(),
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.await
+            .unwrap_or_else(|_| vec![Err(SubmitError::Unavailable("committer stopped".into())); n])
     }
 
     fn lot_id(s: &str) -> Result<LotId, Status> {
@@ -104,8 +129,14 @@ impl Ledger {
 
 #[tonic::async_trait]
 impl pb::submissions_server::Submissions for Ledger {
-    async fn submit(&self, req: Request<pb::SubmitRequest>) -> Result<Response<pb::SubmitResponse>, Status> {
-        let s = req.into_inner().submission.ok_or_else(|| Status::invalid_argument("submission: is required"))?;
+    async fn submit(
+        &self,
+        req: Request<pb::SubmitRequest>,
+    ) -> Result<Response<pb::SubmitResponse>, Status> {
+        let s = req
+            .into_inner()
+            .submission
+            .ok_or_else(|| Status::invalid_argument("submission: is required"))?;
         let sub = submission(&s, "submission").map_err(invalid)?;
         match self.run(vec![sub], false).await.pop() {
             Some(Ok(o)) => Ok(Response::new(response(&o))),
@@ -114,13 +145,22 @@ impl pb::submissions_server::Submissions for Ledger {
         }
     }
 
-    async fn submit_batch(&self, req: Request<pb::SubmitBatchRequest>) -> Result<Response<pb::SubmitBatchResponse>, Status> {
+    async fn submit_batch(
+        &self,
+        req: Request<pb::SubmitBatchRequest>,
+    ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
         let req = req.into_inner();
         if req.submissions.len() > ree_engine::MAX_BATCH {
-            return Err(Status::invalid_argument(format!("submissions: {} events, at most {} per batch", req.submissions.len(), ree_engine::MAX_BATCH)));
+            return Err(Status::invalid_argument(format!(
+                "submissions: {} events, at most {} per batch",
+                req.submissions.len(),
+                ree_engine::MAX_BATCH
+            )));
         }
         if req.submissions.is_empty() {
-            return Err(Status::invalid_argument("submissions: at least one event is required"));
+            return Err(Status::invalid_argument(
+                "submissions: at least one event is required",
+            ));
         }
         // Malformed entries are answered per event; in an atomic batch they abort the rest.
         let mut subs = Vec::with_capacity(req.submissions.len());
@@ -134,19 +174,27 @@ impl pb::submissions_server::Submissions for Ledger {
                 Err(e) => early.push(Some(SubmitError::Invalid(e))),
             }
         }
-        let results: Vec<Result<Outcome, SubmitError>> = if let (true, Some(bad)) = (req.atomic, early.iter().position(Option::is_some)) {
-            early.into_iter().map(|e| Err(e.unwrap_or(SubmitError::Aborted { failed: bad }))).collect()
-        } else {
-            let mut engine_results = self.run(subs, req.atomic).await.into_iter();
-            early
-                .into_iter()
-                .map(|e| match e {
-                    Some(e) => Err(e),
-                    None => engine_results.next().unwrap_or(Err(SubmitError::Unavailable("missing result".into()))),
-                })
-                .collect()
-        };
-        if let Some(Err(e @ (SubmitError::Overloaded(_) | SubmitError::Unavailable(_)))) = results.first() {
+        let results: Vec<Result<Outcome, SubmitError>> =
+            if let (true, Some(bad)) = (req.atomic, early.iter().position(Option::is_some)) {
+                early
+                    .into_iter()
+                    .map(|e| Err(e.unwrap_or(SubmitError::Aborted { failed: bad })))
+                    .collect()
+            } else {
+                let mut engine_results = self.run(subs, req.atomic).await.into_iter();
+                early
+                    .into_iter()
+                    .map(|e| match e {
+                        Some(e) => Err(e),
+                        None => engine_results
+                            .next()
+                            .unwrap_or(Err(SubmitError::Unavailable("missing result".into()))),
+                    })
+                    .collect()
+            };
+        if let Some(Err(e @ (SubmitError::Overloaded(_) | SubmitError::Unavailable(_)))) =
+            results.first()
+        {
             if results.iter().all(|r| r.is_err()) {
                 return Err(status_of(e));
             }
@@ -159,7 +207,10 @@ impl pb::submissions_server::Submissions for Ledger {
                         Ok(o) => pb::event_result::Result::Ok(response(o)),
                         Err(e) => {
                             let s = status_of(e);
-                            pb::event_result::Result::Error(pb::EventError { code: s.code() as i32, message: s.message().to_string() })
+                            pb::event_result::Result::Error(pb::EventError {
+                                code: s.code() as i32,
+                                message: s.message().to_string(),
+                            })
                         }
                     }),
                 })
@@ -174,26 +225,50 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>
 impl pb::queries_server::Queries for Ledger {
     async fn get_lot(&self, req: Request<pb::GetLotRequest>) -> Result<Response<pb::Lot>, Status> {
         let id = Self::lot_id(&req.into_inner().lot_id)?;
-        let l = self.engine.lot(id).ok_or_else(|| Status::not_found(format!("lot {id} does not exist")))?;
+        let l = self
+            .engine
+            .lot(id)
+            .ok_or_else(|| Status::not_found(format!("lot {id} does not exist")))?;
         Ok(Response::new(convert::lot_pb(&l)))
     }
 
-    async fn list_lots(&self, req: Request<pb::ListLotsRequest>) -> Result<Response<pb::ListLotsResponse>, Status> {
+    async fn list_lots(
+        &self,
+        req: Request<pb::ListLotsRequest>,
+    ) -> Result<Response<pb::ListLotsResponse>, Status> {
         let req = req.into_inner();
         let kind = convert::kind_from_pb(req.kind).map_err(invalid)?;
         let size = match req.page_size {
             0 => 1000,
             n => n.min(10_000),
         } as usize;
-        let after = if req.page_token.is_empty() { None } else { Some(convert::lot_id(&req.page_token, "page_token").map_err(invalid)?) };
+        let after = if req.page_token.is_empty() {
+            None
+        } else {
+            Some(convert::lot_id(&req.page_token, "page_token").map_err(invalid)?)
+        };
         let lots = self.engine.lots(kind);
         let start = after.map_or(0, |a| lots.partition_point(|l| l.id <= a));
-        let page: Vec<pb::Lot> = lots[start..].iter().take(size).map(convert::lot_pb).collect();
-        let next = if start + page.len() < lots.len() { page.last().map(|l| l.lot_id.clone()).unwrap_or_default() } else { String::new() };
-        Ok(Response::new(pb::ListLotsResponse { lots: page, next_page_token: next }))
+        let page: Vec<pb::Lot> = lots[start..]
+            .iter()
+            .take(size)
+            .map(convert::lot_pb)
+            .collect();
+        let next = if start + page.len() < lots.len() {
+            page.last().map(|l| l.lot_id.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListLotsResponse {
+            lots: page,
+            next_page_token: next,
+        }))
     }
 
-    async fn list_events(&self, req: Request<pb::ListEventsRequest>) -> Result<Response<pb::ListEventsResponse>, Status> {
+    async fn list_events(
+        &self,
+        req: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsResponse>, Status> {
         let req = req.into_inner();
         let id = Self::lot_id(&req.lot_id)?;
         if self.engine.lot(id).is_none() {
@@ -208,10 +283,18 @@ impl pb::queries_server::Queries for Ledger {
             .await
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(internal)?;
-        Ok(Response::new(pb::ListEventsResponse { events: recs.iter().map(|(r, b, h)| convert::event_pb(r, b, *h)).collect() }))
+        Ok(Response::new(pb::ListEventsResponse {
+            events: recs
+                .iter()
+                .map(|r| convert::event_pb(&r.record, &r.bytes, r.hash))
+                .collect(),
+        }))
     }
 
-    async fn get_provenance(&self, req: Request<pb::GetProvenanceRequest>) -> Result<Response<pb::Provenance>, Status> {
+    async fn get_provenance(
+        &self,
+        req: Request<pb::GetProvenanceRequest>,
+    ) -> Result<Response<pb::Provenance>, Status> {
         let req = req.into_inner();
         let id = Self::lot_id(&req.lot_id)?;
         let denied: Vec<Country> = if req.denied_countries.is_empty() {
@@ -220,7 +303,9 @@ impl pb::queries_server::Queries for Ledger {
             req.denied_countries
                 .iter()
                 .enumerate()
-                .map(|(i, c)| Country::parse(c).map_err(|e| e.at(&format!("denied_countries[{i}]"))))
+                .map(|(i, c)| {
+                    Country::parse(c).map_err(|e| e.at(&format!("denied_countries[{i}]")))
+                })
                 .collect::<Result<_, _>>()
                 .map_err(invalid)?
         };
@@ -243,17 +328,29 @@ impl pb::queries_server::Queries for Ledger {
                     kind: l.as_ref().map_or(0, |l| convert::kind_pb(l.kind()) as i32),
                     seq,
                     head: head.to_hex(),
-                    country: src.map(|s| s.country.to_string()).or_else(|| l.as_ref().and_then(|l| l.campaign()).map(|c| c.country.to_string())).unwrap_or_default(),
+                    country: src
+                        .map(|s| s.country.to_string())
+                        .or_else(|| {
+                            l.as_ref()
+                                .and_then(|l| l.campaign())
+                                .map(|c| c.country.to_string())
+                        })
+                        .unwrap_or_default(),
                     feed: src.map(|s| s.feed.name().to_string()).unwrap_or_default(),
                 }
             })
             .collect();
-        Ok(Response::new(convert::provenance_pb(&prov, &denied, upstream)))
+        Ok(Response::new(convert::provenance_pb(
+            &prov, &denied, upstream,
+        )))
     }
 
     type WatchStream = EventStream;
 
-    async fn watch(&self, req: Request<pb::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
+    async fn watch(
+        &self,
+        req: Request<pb::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
         let req = req.into_inner();
         let id = Self::lot_id(&req.lot_id)?;
         if self.engine.lot(id).is_none() {
@@ -269,7 +366,9 @@ impl pb::queries_server::Queries for Ledger {
             // History, page by page, up to the head as of now.
             loop {
                 let e2 = engine.clone();
-                let page = match tokio::task::spawn_blocking(move || e2.lot_records(id, next, 1000)).await {
+                let page = match tokio::task::spawn_blocking(move || e2.lot_records(id, next, 1000))
+                    .await
+                {
                     Ok(Ok(p)) => p,
                     Ok(Err(e)) => {
                         let _ = tx.send(Err(internal(e))).await;
@@ -283,11 +382,15 @@ impl pb::queries_server::Queries for Ledger {
                 if page.is_empty() {
                     break;
                 }
-                for (r, b, h) in &page {
-                    if tx.send(Ok(convert::event_pb(r, b, *h))).await.is_err() {
+                for r in &page {
+                    if tx
+                        .send(Ok(convert::event_pb(&r.record, &r.bytes, r.hash)))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
-                    next = r.seq + 1;
+                    next = r.record.seq + 1;
                 }
             }
             loop {
@@ -312,11 +415,21 @@ impl pb::queries_server::Queries for Ledger {
                             }
                             if c.seq != next {
                                 // Cannot happen when subscribed first; refuse to send a gap.
-                                let _ = tx.send(Err(Status::internal(format!("watch gap at seq {next}; resume from it")))).await;
+                                let _ = tx
+                                    .send(Err(Status::internal(format!(
+                                        "watch gap at seq {next}; resume from it"
+                                    ))))
+                                    .await;
                                 return;
                             }
-                            let Ok(rec) = ree_core::Record::decode(&c.bytes) else { return };
-                            if tx.send(Ok(convert::event_pb(&rec, &c.bytes, c.hash))).await.is_err() {
+                            let Ok(rec) = ree_core::Record::decode(&c.bytes) else {
+                                return;
+                            };
+                            if tx
+                                .send(Ok(convert::event_pb(&rec, &c.bytes, c.hash)))
+                                .await
+                                .is_err()
+                            {
                                 return;
                             }
                             next += 1;
@@ -334,10 +447,15 @@ impl pb::queries_server::Queries for Ledger {
                 }
             }
         });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)) as EventStream))
+        Ok(Response::new(
+            Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)) as EventStream,
+        ))
     }
 
-    async fn export_bundle(&self, req: Request<pb::ExportBundleRequest>) -> Result<Response<pb::ExportBundleResponse>, Status> {
+    async fn export_bundle(
+        &self,
+        req: Request<pb::ExportBundleRequest>,
+    ) -> Result<Response<pb::ExportBundleResponse>, Status> {
         let id = Self::lot_id(&req.into_inner().lot_id)?;
         let engine = self.engine.clone();
         let up = tokio::task::spawn_blocking(move || engine.upstream(id))
@@ -349,8 +467,16 @@ impl pb::queries_server::Queries for Ledger {
         let records = b.records.len() as u64;
         let bytes = b.encode();
         if bytes.len() > crate::MAX_RESPONSE_BYTES {
-            return Err(Status::resource_exhausted(format!("bundle of {} bytes exceeds the export limit of {}", bytes.len(), crate::MAX_RESPONSE_BYTES)));
+            return Err(Status::resource_exhausted(format!(
+                "bundle of {} bytes exceeds the export limit of {}",
+                bytes.len(),
+                crate::MAX_RESPONSE_BYTES
+            )));
         }
-        Ok(Response::new(pb::ExportBundleResponse { bundle: bytes, head: up.head.to_hex(), records }))
+        Ok(Response::new(pb::ExportBundleResponse {
+            bundle: bytes,
+            head: up.head.to_hex(),
+            records,
+        }))
     }
 }

@@ -76,6 +76,9 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// The visitor [`Store::scan`] calls with (global sequence number, record bytes).
+pub type ScanFn<'a> = dyn FnMut(u64, &[u8]) -> Result<(), StoreError> + 'a;
+
 /// Durable, ordered storage of records. Implementations are shared across threads.
 pub trait Store: Send + Sync + 'static {
     /// Appends atomically and returns only once the batch is durable (see ARCHITECTURE.md for
@@ -84,12 +87,17 @@ pub trait Store: Send + Sync + 'static {
     /// The record with this global sequence number.
     fn record(&self, global_seq: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// Up to `limit` records of `lot` from `from_seq` on, as (seq, bytes), in order.
-    fn lot_records(&self, lot: LotId, from_seq: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+    fn lot_records(
+        &self,
+        lot: LotId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
     /// The idempotency entry of a client event id.
     fn idempotency(&self, id: EventId) -> Result<Option<IdempotencyEntry>, StoreError>;
     /// Calls `f` with every record in global order from `from_global_seq` on; stops at the first
     /// error `f` returns.
-    fn scan(&self, from_global_seq: u64, f: &mut dyn FnMut(u64, &[u8]) -> Result<(), StoreError>) -> Result<(), StoreError>;
+    fn scan(&self, from_global_seq: u64, f: &mut ScanFn<'_>) -> Result<(), StoreError>;
     /// Number of idempotency entries (for the consistency check on open).
     fn idempotency_count(&self) -> Result<u64, StoreError>;
     /// Bytes on disk (0 in memory).

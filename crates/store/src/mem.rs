@@ -5,7 +5,7 @@ use std::sync::RwLock;
 
 use ree_core::{EventId, LotId};
 
-use crate::{Batch, IdempotencyEntry, Store, StoreError};
+use crate::{Batch, IdempotencyEntry, ScanFn, Store, StoreError};
 
 #[derive(Default)]
 struct Inner {
@@ -38,7 +38,11 @@ impl MemStore {
 impl Store for MemStore {
     fn append(&self, batch: &Batch) -> Result<(), StoreError> {
         use std::sync::atomic::Ordering;
-        if self.fail.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+        if self
+            .fail
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
             return Err(StoreError::Io(std::io::Error::other("injected failure")));
         }
         let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
@@ -54,7 +58,12 @@ impl Store for MemStore {
     fn record(&self, global_seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.read().records.get(&global_seq).cloned())
     }
-    fn lot_records(&self, lot: LotId, from_seq: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    fn lot_records(
+        &self,
+        lot: LotId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let g = self.read();
         Ok(g.by_lot
             .range((lot, from_seq)..=(lot, u64::MAX))
@@ -65,8 +74,13 @@ impl Store for MemStore {
     fn idempotency(&self, id: EventId) -> Result<Option<IdempotencyEntry>, StoreError> {
         Ok(self.read().idem.get(&id).copied())
     }
-    fn scan(&self, from: u64, f: &mut dyn FnMut(u64, &[u8]) -> Result<(), StoreError>) -> Result<(), StoreError> {
-        let snapshot: Vec<(u64, Vec<u8>)> = self.read().records.range(from..).map(|(k, v)| (*k, v.clone())).collect();
+    fn scan(&self, from: u64, f: &mut ScanFn<'_>) -> Result<(), StoreError> {
+        let snapshot: Vec<(u64, Vec<u8>)> = self
+            .read()
+            .records
+            .range(from..)
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
         for (k, v) in snapshot {
             f(k, &v)?;
         }

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 
 use ree_core::{EventId, LotId};
 
-use crate::{Batch, IdempotencyEntry, Store, StoreError, STORE_FORMAT_VERSION};
+use crate::{Batch, IdempotencyEntry, ScanFn, Store, StoreError, STORE_FORMAT_VERSION};
 
 const FORMAT_KEY: &[u8] = b"mformat";
 
@@ -57,12 +57,20 @@ impl SledStore {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("sled");
-        let db = sled::Config::new().path(&path).mode(sled::Mode::HighThroughput).open()?;
+        let db = sled::Config::new()
+            .path(&path)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
         match db.get(FORMAT_KEY)? {
             Some(v) => {
-                let found = <[u8; 4]>::try_from(v.as_ref()).map(u32::from_be_bytes).map_err(|_| StoreError::Corrupt("format version key is malformed".into()))?;
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt("format version key is malformed".into()))?;
                 if found > STORE_FORMAT_VERSION {
-                    return Err(StoreError::NewerFormat { found, supported: STORE_FORMAT_VERSION });
+                    return Err(StoreError::NewerFormat {
+                        found,
+                        supported: STORE_FORMAT_VERSION,
+                    });
                 }
             }
             None => {
@@ -72,7 +80,12 @@ impl SledStore {
         db.flush()?;
         let log = File::open(path.join("db"))?;
         log.sync_data()?;
-        Ok(SledStore { db, dir: path, log, synced_blobs: Mutex::new(HashSet::new()) })
+        Ok(SledStore {
+            db,
+            dir: path,
+            log,
+            synced_blobs: Mutex::new(HashSet::new()),
+        })
     }
 
     /// Makes everything sled has written durable: its flush (write + `sync_file_range`) and
@@ -116,13 +129,34 @@ impl Store for SledStore {
         Ok(self.db.get(gkey(global_seq))?.map(|v| v.to_vec()))
     }
 
-    fn lot_records(&self, lot: LotId, from_seq: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    fn lot_records(
+        &self,
+        lot: LotId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.db.range(lkey(lot, from_seq)..=lkey(lot, u64::MAX)).take(limit) {
+        for kv in self
+            .db
+            .range(lkey(lot, from_seq)..=lkey(lot, u64::MAX))
+            .take(limit)
+        {
             let (k, v) = kv?;
-            let seq = u64::from_be_bytes(k[17..25].try_into().map_err(|_| StoreError::Corrupt("lot index key".into()))?);
-            let gseq = u64::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Corrupt(format!("lot index of {lot} seq {seq}")))?);
-            let bytes = self.record(gseq)?.ok_or_else(|| StoreError::Corrupt(format!("lot {lot} seq {seq} points to missing record {gseq}")))?;
+            let seq = u64::from_be_bytes(
+                k[17..25]
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("lot index key".into()))?,
+            );
+            let gseq = u64::from_be_bytes(
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt(format!("lot index of {lot} seq {seq}")))?,
+            );
+            let bytes = self.record(gseq)?.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "lot {lot} seq {seq} points to missing record {gseq}"
+                ))
+            })?;
             out.push((seq, bytes));
         }
         Ok(out)
@@ -131,14 +165,20 @@ impl Store for SledStore {
     fn idempotency(&self, id: EventId) -> Result<Option<IdempotencyEntry>, StoreError> {
         match self.db.get(ikey(id))? {
             None => Ok(None),
-            Some(v) => IdempotencyEntry::decode(&v).map(Some).ok_or_else(|| StoreError::Corrupt(format!("idempotency entry of {id}"))),
+            Some(v) => IdempotencyEntry::decode(&v)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt(format!("idempotency entry of {id}"))),
         }
     }
 
-    fn scan(&self, from: u64, f: &mut dyn FnMut(u64, &[u8]) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    fn scan(&self, from: u64, f: &mut ScanFn<'_>) -> Result<(), StoreError> {
         for kv in self.db.range(gkey(from)..=gkey(u64::MAX)) {
             let (k, v) = kv?;
-            let gseq = u64::from_be_bytes(k[1..9].try_into().map_err(|_| StoreError::Corrupt("record key".into()))?);
+            let gseq = u64::from_be_bytes(
+                k[1..9]
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("record key".into()))?,
+            );
             f(gseq, &v)?;
         }
         Ok(())
@@ -161,8 +201,22 @@ mod tests {
 
     fn batch(from: u64, n: u64, lot: LotId) -> Batch {
         Batch {
-            records: (0..n).map(|i| NewRecord { global_seq: from + i, lot, seq: from + i - 1, bytes: vec![i as u8; 100] }).collect(),
-            idempotency: vec![(EventId::new_v7(), IdempotencyEntry { body_hash: Hash32([7; 32]), first_global_seq: from, count: n as u8 })],
+            records: (0..n)
+                .map(|i| NewRecord {
+                    global_seq: from + i,
+                    lot,
+                    seq: from + i - 1,
+                    bytes: vec![i as u8; 100],
+                })
+                .collect(),
+            idempotency: vec![(
+                EventId::new_v7(),
+                IdempotencyEntry {
+                    body_hash: Hash32([7; 32]),
+                    first_global_seq: from,
+                    count: n as u8,
+                },
+            )],
         }
     }
 
@@ -179,7 +233,10 @@ mod tests {
         assert_eq!(s.record(3).unwrap(), Some(vec![2u8; 100]));
         let recs = s.lot_records(lot, 2, 10).unwrap();
         assert_eq!(recs.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2, 3, 4]);
-        assert_eq!(s.idempotency(b.idempotency[0].0).unwrap(), Some(b.idempotency[0].1));
+        assert_eq!(
+            s.idempotency(b.idempotency[0].0).unwrap(),
+            Some(b.idempotency[0].1)
+        );
         let mut seen = vec![];
         s.scan(1, &mut |g, _| {
             seen.push(g);
@@ -195,11 +252,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let s = SledStore::open(dir.path()).unwrap();
-            s.db.insert(FORMAT_KEY, &(STORE_FORMAT_VERSION + 1).to_be_bytes()).unwrap();
+            s.db.insert(FORMAT_KEY, &(STORE_FORMAT_VERSION + 1).to_be_bytes())
+                .unwrap();
             s.db.flush().unwrap();
         }
         match SledStore::open(dir.path()) {
-            Err(StoreError::NewerFormat { found, .. }) => assert_eq!(found, STORE_FORMAT_VERSION + 1),
+            Err(StoreError::NewerFormat { found, .. }) => {
+                assert_eq!(found, STORE_FORMAT_VERSION + 1)
+            }
             Err(e) => panic!("wrong error {e}"),
             Ok(_) => panic!("opened a newer format"),
         }

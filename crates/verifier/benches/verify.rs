@@ -17,7 +17,9 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("verify");
     g.sample_size(10);
     g.throughput(Throughput::Elements(n));
-    g.bench_function(format!("bundle_{n}_events"), |b| b.iter(|| verify(&bytes, &policy, None)));
+    g.bench_function(format!("bundle_{n}_events"), |b| {
+        b.iter(|| verify(&bytes, &policy, None))
+    });
     g.finish();
 }
 

@@ -129,7 +129,10 @@ pub fn replay(bytes: &[u8], expect_head: Option<Hash32>) -> Result<Replayed, Int
     let bundle = Bundle::decode(bytes).map_err(|e| IntegrityError(e.to_string()))?;
     if let Some(h) = expect_head {
         if h != bundle.head {
-            return fail(format!("bundle is for head {} but the expected head is {h}", bundle.head));
+            return fail(format!(
+                "bundle is for head {} but the expected head is {h}",
+                bundle.head
+            ));
         }
     }
     let mut state = LedgerState::new();
@@ -144,11 +147,16 @@ pub fn replay(bytes: &[u8], expect_head: Option<Hash32>) -> Result<Replayed, Int
             ));
         }
         last_gseq = rec.global_seq;
-        let hash = state.apply_stored(&rec, b).map_err(|e| IntegrityError(format!("record {i} (lot {} seq {}): {e}", rec.lot, rec.seq)))?;
+        let hash = state.apply_stored(&rec, b).map_err(|e| {
+            IntegrityError(format!("record {i} (lot {} seq {}): {e}", rec.lot, rec.seq))
+        })?;
         records.push((rec, hash));
     }
     let Some(subject) = state.lot(&bundle.lot) else {
-        return fail(format!("the bundle's lot {} has no events in it", bundle.lot));
+        return fail(format!(
+            "the bundle's lot {} has no events in it",
+            bundle.lot
+        ));
     };
     if subject.head != bundle.head || subject.head_seq() != bundle.head_seq {
         return fail(format!(
@@ -160,12 +168,18 @@ pub fn replay(bytes: &[u8], expect_head: Option<Hash32>) -> Result<Replayed, Int
             subject.head_seq()
         ));
     }
-    Ok(Replayed { bundle, state, records })
+    Ok(Replayed {
+        bundle,
+        state,
+        records,
+    })
 }
 
 fn required_docs_present(detail: &LotDetail) -> Vec<ree_core::event::DocKind> {
     match detail {
-        LotDetail::Ore { documents, .. } | LotDetail::Recycled { documents, .. } => documents.iter().map(|d| d.kind).collect(),
+        LotDetail::Ore { documents, .. } | LotDetail::Recycled { documents, .. } => {
+            documents.iter().map(|d| d.kind).collect()
+        }
         _ => vec![],
     }
 }
@@ -194,7 +208,10 @@ pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Rep
         upstream.push(UpstreamLot {
             lot: id.to_string(),
             kind: l.kind().name().into(),
-            country: src.map(|s| s.country.to_string()).or(facility_country.map(|c| c.to_string())).unwrap_or_default(),
+            country: src
+                .map(|s| s.country.to_string())
+                .or(facility_country.map(|c| c.to_string()))
+                .unwrap_or_default(),
             feed: src.map(|s| s.feed.name().to_string()).unwrap_or_default(),
             events: l.next_seq,
         });
@@ -226,7 +243,11 @@ pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Rep
                         rule: "required_documents".into(),
                         lot: id.to_string(),
                         seq: Some(0),
-                        message: format!("{} lot {id} carries no {} digest", l.kind().name(), d.name()),
+                        message: format!(
+                            "{} lot {id} carries no {} digest",
+                            l.kind().name(),
+                            d.name()
+                        ),
                     });
                 }
             }
@@ -247,7 +268,11 @@ pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Rep
             rule: "min_recycled_share".into(),
             lot: subject_id.to_string(),
             seq: Some(prov.head_seq),
-            message: format!("recycled share {:.2}% is below the required {:.2}%", rs.total * 100.0, policy.min_recycled_share * 100.0),
+            message: format!(
+                "recycled share {:.2}% is below the required {:.2}%",
+                rs.total * 100.0,
+                policy.min_recycled_share * 100.0
+            ),
         });
     }
     if rs.post_consumer + 1e-12 < policy.min_post_consumer_share {
@@ -255,7 +280,11 @@ pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Rep
             rule: "min_post_consumer_share".into(),
             lot: subject_id.to_string(),
             seq: Some(prov.head_seq),
-            message: format!("post-consumer recycled share {:.2}% is below the required {:.2}%", rs.post_consumer * 100.0, policy.min_post_consumer_share * 100.0),
+            message: format!(
+                "post-consumer recycled share {:.2}% is below the required {:.2}%",
+                rs.post_consumer * 100.0,
+                policy.min_post_consumer_share * 100.0
+            ),
         });
     }
     let shares = prov.origin_shares();
@@ -286,13 +315,25 @@ pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Rep
         element_origin_shares: prov
             .element_origin_shares()
             .into_iter()
-            .map(|(e, m)| (e.symbol().to_string(), m.into_iter().map(|(c, s)| (c.to_string(), s)).collect()))
+            .map(|(e, m)| {
+                (
+                    e.symbol().to_string(),
+                    m.into_iter().map(|(c, s)| (c.to_string(), s)).collect(),
+                )
+            })
             .collect(),
         recycled_share: rs.total,
         recycled_share_pre_consumer: rs.pre_consumer,
         recycled_share_post_consumer: rs.post_consumer,
-        facilities: prov.facilities.iter().map(|(n, c)| (n.to_string(), c.to_string())).collect(),
-        upstream_lots: upstream.into_iter().filter(|u| u.lot != subject_id.to_string()).collect(),
+        facilities: prov
+            .facilities
+            .iter()
+            .map(|(n, c)| (n.to_string(), c.to_string()))
+            .collect(),
+        upstream_lots: upstream
+            .into_iter()
+            .filter(|u| u.lot != subject_id.to_string())
+            .collect(),
         violations,
         integrity_error: None,
     }
@@ -303,21 +344,49 @@ pub fn render(r: &Report) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     if !r.authentic {
-        let _ = writeln!(s, "NOT AUTHENTIC: {}", r.integrity_error.as_deref().unwrap_or("unknown"));
+        let _ = writeln!(
+            s,
+            "NOT AUTHENTIC: {}",
+            r.integrity_error.as_deref().unwrap_or("unknown")
+        );
         return s;
     }
-    let _ = writeln!(s, "authentic: yes ({} events in {} lots replayed from genesis, every hash recomputed)", r.events_verified, r.lots_verified);
+    let _ = writeln!(
+        s,
+        "authentic: yes ({} events in {} lots replayed from genesis, every hash recomputed)",
+        r.events_verified, r.lots_verified
+    );
     let _ = writeln!(s, "compliant: {}", if r.compliant { "yes" } else { "NO" });
     let _ = writeln!(s, "lot:       {}", r.lot);
     let _ = writeln!(s, "head:      {} (seq {})", r.head, r.head_seq);
-    let _ = writeln!(s, "claim:     {} (attributed by {}, {:.3} t)", r.claim, r.basis, r.attributed_g as f64 / 1e6);
+    let _ = writeln!(
+        s,
+        "claim:     {} (attributed by {}, {:.3} t)",
+        r.claim,
+        r.basis,
+        r.attributed_g as f64 / 1e6
+    );
     let mut o: Vec<_> = r.origin_shares.iter().collect();
     o.sort_by(|a, b| b.1.total_cmp(a.1));
-    let _ = writeln!(s, "origin:    {}", o.iter().map(|(c, v)| format!("{c} {:.2}%", *v * 100.0)).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(
+        s,
+        "origin:    {}",
+        o.iter()
+            .map(|(c, v)| format!("{c} {:.2}%", *v * 100.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     for (e, m) in &r.element_origin_shares {
         let mut v: Vec<_> = m.iter().collect();
         v.sort_by(|a, b| b.1.total_cmp(a.1));
-        let _ = writeln!(s, "  {e:<3} {}", v.iter().map(|(c, x)| format!("{c} {:.2}%", *x * 100.0)).collect::<Vec<_>>().join(", "));
+        let _ = writeln!(
+            s,
+            "  {e:<3} {}",
+            v.iter()
+                .map(|(c, x)| format!("{c} {:.2}%", *x * 100.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     let _ = writeln!(
         s,
@@ -331,7 +400,14 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(s, "upstream:  {} lots", r.upstream_lots.len());
     for v in &r.violations {
-        let _ = writeln!(s, "VIOLATION [{}] lot {}{}: {}", v.rule, v.lot, v.seq.map(|q| format!(" seq {q}")).unwrap_or_default(), v.message);
+        let _ = writeln!(
+            s,
+            "VIOLATION [{}] lot {}{}: {}",
+            v.rule,
+            v.lot,
+            v.seq.map(|q| format!(" seq {q}")).unwrap_or_default(),
+            v.message
+        );
     }
     s
 }

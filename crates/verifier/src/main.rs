@@ -20,12 +20,19 @@ struct Args {
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut a = Args { bundle: String::new(), policy: None, expect_head: None, json: false };
+    let mut a = Args {
+        bundle: String::new(),
+        policy: None,
+        expect_head: None,
+        json: false,
+    };
     while let Some(x) = it.next() {
         match x.as_str() {
             "--json" => a.json = true,
             "--policy" => a.policy = Some(it.next().ok_or("--policy needs a FILE")?),
-            "--expect-head" => a.expect_head = Some(it.next().ok_or("--expect-head needs a HEX hash")?),
+            "--expect-head" => {
+                a.expect_head = Some(it.next().ok_or("--expect-head needs a HEX hash")?)
+            }
             "-h" | "--help" => return Err(String::new()),
             s if s.starts_with("--") => return Err(format!("unknown option {s}")),
             s if a.bundle.is_empty() => a.bundle = s.to_string(),
@@ -57,7 +64,10 @@ fn main() -> ExitCode {
     };
     let policy = match &args.policy {
         None => Policy::default(),
-        Some(p) => match std::fs::read_to_string(p).map_err(|e| e.to_string()).and_then(|t| Policy::from_toml(&t)) {
+        Some(p) => match std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Policy::from_toml(&t))
+        {
             Ok(p) => p,
             Err(e) => return usage(&format!("policy {p}: {e}")),
         },
@@ -75,7 +85,10 @@ fn main() -> ExitCode {
             // An unreadable bundle proves nothing: not authentic.
             let msg = format!("cannot read bundle {}: {e}", args.bundle);
             if args.json {
-                println!("{}", serde_json::json!({"authentic": false, "compliant": false, "integrity_error": msg, "violations": []}));
+                println!(
+                    "{}",
+                    serde_json::json!({"authentic": false, "compliant": false, "integrity_error": msg, "violations": []})
+                );
             } else {
                 eprintln!("NOT AUTHENTIC: {msg}");
             }

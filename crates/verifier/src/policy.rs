@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 /// EU member states (2025): what is *not* a "third country" for the CRMA's 65% benchmark.
 pub const EU_MEMBERS: &[&str] = &[
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI",
-    "ES", "SE",
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV",
+    "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
 ];
 
 /// The policy file as written.
@@ -64,12 +64,16 @@ impl Default for Policy {
 }
 
 fn countries(v: Vec<String>, key: &str) -> Result<Vec<Country>, String> {
-    v.iter().map(|c| Country::parse(c).map_err(|e| format!("{key}: {}", e.reason))).collect()
+    v.iter()
+        .map(|c| Country::parse(c).map_err(|e| format!("{key}: {}", e.reason)))
+        .collect()
 }
 
 fn share(v: Option<f64>, key: &str) -> Result<Option<f64>, String> {
     match v {
-        Some(x) if !(0.0..=1.0).contains(&x) => Err(format!("{key}: {x} is not a share between 0 and 1")),
+        Some(x) if !(0.0..=1.0).contains(&x) => {
+            Err(format!("{key}: {x} is not a share between 0 and 1"))
+        }
         other => Ok(other),
     }
 }
@@ -86,20 +90,32 @@ impl Policy {
             p.denied_processing = countries(v, "denied_processing_countries")?;
         }
         p.min_recycled_share = share(f.min_recycled_share, "min_recycled_share")?.unwrap_or(0.0);
-        p.min_post_consumer_share = share(f.min_post_consumer_share, "min_post_consumer_share")?.unwrap_or(0.0);
-        p.max_single_third_country_share = share(f.max_single_third_country_share, "max_single_third_country_share")?;
+        p.min_post_consumer_share =
+            share(f.min_post_consumer_share, "min_post_consumer_share")?.unwrap_or(0.0);
+        p.max_single_third_country_share = share(
+            f.max_single_third_country_share,
+            "max_single_third_country_share",
+        )?;
         if let Some(c) = f.required_claim {
             p.required_claim = match c.as_str() {
                 "segregated" => RequiredClaim::Segregated,
                 "mass_balance" => RequiredClaim::MassBalance,
-                other => return Err(format!("required_claim: {other:?} is not \"segregated\" or \"mass_balance\"")),
+                other => {
+                    return Err(format!(
+                        "required_claim: {other:?} is not \"segregated\" or \"mass_balance\""
+                    ))
+                }
             };
         }
         for (kind, docs) in f.required_documents.unwrap_or_default() {
             let k = LotKind::parse(&kind).ok_or_else(|| format!("required_documents: {kind:?} is not a lot kind (ore, recycled, campaign, oxide)"))?;
             let d = docs
                 .iter()
-                .map(|d| DocKind::parse(d).ok_or_else(|| format!("required_documents.{kind}: {d:?} is not a document kind")))
+                .map(|d| {
+                    DocKind::parse(d).ok_or_else(|| {
+                        format!("required_documents.{kind}: {d:?} is not a document kind")
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             p.required_documents.insert(k, d);
         }
@@ -120,8 +136,13 @@ mod tests {
         assert_eq!(p.min_recycled_share, 0.3);
         assert_eq!(p.required_claim, RequiredClaim::Segregated);
         assert_eq!(p.denied_origin, vec![Country::parse("CN").unwrap()]);
-        assert_eq!(p.required_documents[&LotKind::Ore], vec![DocKind::CertificateOfOrigin]);
-        assert!(Policy::from_toml("min_recycle_share = 0.3").unwrap_err().contains("unknown field"));
+        assert_eq!(
+            p.required_documents[&LotKind::Ore],
+            vec![DocKind::CertificateOfOrigin]
+        );
+        assert!(Policy::from_toml("min_recycle_share = 0.3")
+            .unwrap_err()
+            .contains("unknown field"));
         assert!(Policy::from_toml("min_recycled_share = 3.0").is_err());
         assert!(Policy::from_toml("denied_origin_countries = [\"XX\"]").is_err());
         assert!(Policy::from_toml("required_claim = \"book_and_claim\"").is_err());

@@ -9,12 +9,33 @@ fn verify() -> Command {
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(verify().output().unwrap().status.code(), Some(2));
-    assert_eq!(verify().args(["a.bundle", "--frobnicate"]).output().unwrap().status.code(), Some(2));
-    assert_eq!(verify().args(["a.bundle", "--expect-head", "xyz"]).output().unwrap().status.code(), Some(2));
+    assert_eq!(
+        verify()
+            .args(["a.bundle", "--frobnicate"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        verify()
+            .args(["a.bundle", "--expect-head", "xyz"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(2)
+    );
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("policy.toml");
     std::fs::write(&p, "min_recycled = 0.3\n").unwrap();
-    let out = verify().arg("a.bundle").arg("--policy").arg(&p).output().unwrap();
+    let out = verify()
+        .arg("a.bundle")
+        .arg("--policy")
+        .arg(&p)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field"));
 }
@@ -22,7 +43,15 @@ fn usage_errors_exit_2() {
 #[test]
 fn unreadable_or_malformed_bundles_exit_3() {
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(verify().arg(dir.path().join("missing")).output().unwrap().status.code(), Some(3));
+    assert_eq!(
+        verify()
+            .arg(dir.path().join("missing"))
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(3)
+    );
     let p = dir.path().join("junk.bundle");
     std::fs::write(&p, b"not a bundle").unwrap();
     let out = verify().arg(&p).arg("--json").output().unwrap();

@@ -57,7 +57,11 @@ fn every_truncation_is_detected() {
 }
 
 fn rebuild(b: &ree_core::bundle::Bundle, records: Vec<Vec<u8>>) -> Vec<u8> {
-    ree_core::bundle::Bundle { records, ..b.clone() }.encode()
+    ree_core::bundle::Bundle {
+        records,
+        ..b.clone()
+    }
+    .encode()
 }
 
 #[test]
@@ -76,7 +80,12 @@ fn removed_duplicated_and_swapped_events_are_detected() {
         if i + 1 < n {
             let mut r = b.records.clone();
             r.swap(i, i + 1);
-            assert_eq!(exit(&rebuild(&b, r)).0, 3, "records {i} and {} swapped", i + 1);
+            assert_eq!(
+                exit(&rebuild(&b, r)).0,
+                3,
+                "records {i} and {} swapped",
+                i + 1
+            );
         }
     }
 }
@@ -85,9 +94,21 @@ fn removed_duplicated_and_swapped_events_are_detected() {
 fn a_consistently_rehashed_change_is_caught_by_the_stale_downstream_link() {
     let (bytes, _) = demo();
     let b = ree_core::bundle::Bundle::decode(&bytes).unwrap();
-    let mut recs: Vec<Record> = b.records.iter().map(|x| Record::decode(x).unwrap()).collect();
+    let mut recs: Vec<Record> = b
+        .records
+        .iter()
+        .map(|x| Record::decode(x).unwrap())
+        .collect();
     // The first ore receipt: make it heavier, then re-hash its own chain consistently.
-    let i = recs.iter().position(|r| matches!(EventBody::decode(&r.body).unwrap().kind, EventKind::OreReceipt(_))).unwrap();
+    let i = recs
+        .iter()
+        .position(|r| {
+            matches!(
+                EventBody::decode(&r.body).unwrap().kind,
+                EventKind::OreReceipt(_)
+            )
+        })
+        .unwrap();
     let lot = recs[i].lot;
     let mut body = EventBody::decode(&recs[i].body).unwrap();
     if let EventKind::OreReceipt(o) = &mut body.kind {
@@ -103,28 +124,68 @@ fn a_consistently_rehashed_change_is_caught_by_the_stale_downstream_link() {
     let (code, msg) = exit(&out);
     assert_eq!(code, 3);
     let msg = msg.unwrap();
-    assert!(msg.contains("link") && msg.contains(&lot.to_string()), "{msg}");
+    assert!(
+        msg.contains("link") && msg.contains(&lot.to_string()),
+        "{msg}"
+    );
 }
 
 #[test]
 fn policies_flip_the_verdict_where_the_numbers_say() {
     // 6 ore lots (6 t Nd each) and 4 magnet lots (4.6 t Nd each): recycled ≈ 18.4/54.4 = 34%.
     let (bytes, _) = demo();
-    let r = verify(&bytes, &Policy::from_toml("min_recycled_share = 0.30").unwrap(), None);
+    let r = verify(
+        &bytes,
+        &Policy::from_toml("min_recycled_share = 0.30").unwrap(),
+        None,
+    );
     assert!(r.compliant, "{:?}", r.violations);
-    assert!(r.recycled_share > 0.30 && r.recycled_share < 0.40, "{}", r.recycled_share);
-    let r = verify(&bytes, &Policy::from_toml("min_recycled_share = 0.40").unwrap(), None);
+    assert!(
+        r.recycled_share > 0.30 && r.recycled_share < 0.40,
+        "{}",
+        r.recycled_share
+    );
+    let r = verify(
+        &bytes,
+        &Policy::from_toml("min_recycled_share = 0.40").unwrap(),
+        None,
+    );
     assert!(r.authentic && !r.compliant);
     assert_eq!(r.exit_code(), 1);
     assert_eq!(r.violations[0].rule, "min_recycled_share");
-    let r = verify(&bytes, &Policy::from_toml("denied_origin_countries = [\"BR\"]").unwrap(), None);
+    let r = verify(
+        &bytes,
+        &Policy::from_toml("denied_origin_countries = [\"BR\"]").unwrap(),
+        None,
+    );
     assert_eq!(r.exit_code(), 1);
-    assert!(r.violations.iter().all(|v| v.rule == "denied_origin_countries"));
-    assert_eq!(r.violations.len(), 2, "two BR lots upstream: {:?}", r.violations);
-    let r = verify(&bytes, &Policy::from_toml("max_single_third_country_share = 0.20").unwrap(), None);
+    assert!(r
+        .violations
+        .iter()
+        .all(|v| v.rule == "denied_origin_countries"));
+    assert_eq!(
+        r.violations.len(),
+        2,
+        "two BR lots upstream: {:?}",
+        r.violations
+    );
+    let r = verify(
+        &bytes,
+        &Policy::from_toml("max_single_third_country_share = 0.20").unwrap(),
+        None,
+    );
     assert_eq!(r.exit_code(), 1, "each of AU, US, BR supplies ~22%");
-    let r = verify(&bytes, &Policy::from_toml("[required_documents]\nrecycled = [\"collection_certificate\"]").unwrap(), None);
-    assert_eq!(r.violations.len(), 4, "the 4 magnet lots carry no collection certificate");
+    let r = verify(
+        &bytes,
+        &Policy::from_toml("[required_documents]\nrecycled = [\"collection_certificate\"]")
+            .unwrap(),
+        None,
+    );
+    assert_eq!(
+        r.violations.len(),
+        4,
+        "the 4 magnet lots carry no collection certificate"
+    );
 }
 
 #[test]
@@ -136,9 +197,18 @@ fn chinese_content_is_named() {
     assert_eq!(r.claim, "mass_balance");
     let v = &r.violations[0];
     assert_eq!(v.rule, "denied_origin_countries");
-    let cn_lot = l.state.lots().find(|s| s.source().is_some_and(|s| s.country.as_str() == "CN")).unwrap().id;
+    let cn_lot = l
+        .state
+        .lots()
+        .find(|s| s.source().is_some_and(|s| s.country.as_str() == "CN"))
+        .unwrap()
+        .id;
     assert_eq!(v.lot, cn_lot.to_string());
-    let r = verify(&bytes, &Policy::from_toml("required_claim = \"segregated\"").unwrap(), None);
+    let r = verify(
+        &bytes,
+        &Policy::from_toml("required_claim = \"segregated\"").unwrap(),
+        None,
+    );
     assert!(r.violations.iter().any(|v| v.rule == "required_claim"));
 }
 
@@ -147,7 +217,10 @@ fn expect_head_must_match() {
     let (l, ox) = separation(2, 1, &["AU"]);
     let b = l.bundle(ox);
     let bytes = b.encode();
-    assert_eq!(verify(&bytes, &Policy::default(), Some(b.head)).exit_code(), 0);
+    assert_eq!(
+        verify(&bytes, &Policy::default(), Some(b.head)).exit_code(),
+        0
+    );
     let r = verify(&bytes, &Policy::default(), Some(ree_core::Hash32([7; 32])));
     assert_eq!(r.exit_code(), 3);
     assert!(r.integrity_error.unwrap().contains("expected head"));

@@ -17,7 +17,11 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn new() -> Self {
-        Ledger { state: LedgerState::new(), records: vec![], n: 0 }
+        Ledger {
+            state: LedgerState::new(),
+            records: vec![],
+            n: 0,
+        }
     }
     fn id(&mut self) -> uuid::Uuid {
         self.n += 1;
@@ -27,12 +31,19 @@ impl Ledger {
         LotId(self.id())
     }
     pub fn append(&mut self, kind: EventKind) -> Vec<Appended> {
-        let body = EventBody { event_id: EventId(self.id()), occurred_at: NOW, expected_head: None, kind };
+        let body = EventBody {
+            event_id: EventId(self.id()),
+            occurred_at: NOW,
+            expected_head: None,
+            kind,
+        };
         body.validate(NOW).expect("scenario body is valid");
         let bytes = body.encode();
         let next = self.state.next_global_seq();
         let mut s = Staged::new(&self.state, next);
-        let out = s.append(&bytes, &body, None, NOW).expect("scenario event is accepted");
+        let out = s
+            .append(&bytes, &body, None, NOW)
+            .expect("scenario event is accepted");
         let c = s.into_changes();
         self.state.commit(c);
         self.records.extend(out.iter().cloned());
@@ -43,7 +54,12 @@ impl Ledger {
     pub fn bundle(&self, lot: LotId) -> Bundle {
         use ree_core::state::LotView;
         let st = self.state.lot(&lot).expect("lot exists");
-        Bundle { lot, head_seq: st.head_seq(), head: st.head, records: self.records.iter().map(|a| a.bytes.clone()).collect() }
+        Bundle {
+            lot,
+            head_seq: st.head_seq(),
+            head: st.head,
+            records: self.records.iter().map(|a| a.bytes.clone()).collect(),
+        }
     }
 }
 
@@ -57,7 +73,11 @@ pub fn cc(s: &str) -> Country {
 pub fn separation(inputs: usize, magnets: usize, countries: &[&str]) -> (Ledger, LotId) {
     let mut l = Ledger::new();
     let camp = l.lot();
-    l.append(EventKind::CampaignOpened(CampaignOpened { campaign: camp, facility: "Lacq".into(), country: cc("FR") }));
+    l.append(EventKind::CampaignOpened(CampaignOpened {
+        campaign: camp,
+        facility: "Lacq".into(),
+        country: cc("FR"),
+    }));
     let mut ids = vec![];
     for i in 0..inputs {
         let lot = l.lot();
@@ -68,8 +88,16 @@ pub fn separation(inputs: usize, magnets: usize, countries: &[&str]) -> (Ledger,
             country: cc(countries[i % countries.len()]),
             mass_g: 100_000_000,
             reo_grade_ppm: 400_000,
-            assay: Composition::new(vec![(Element::Pr, 20_000), (Element::Nd, 60_000), (Element::Dy, 2_000)]).unwrap(),
-            documents: vec![Document { kind: DocKind::CertificateOfOrigin, digest: Hash32([i as u8; 32]) }],
+            assay: Composition::new(vec![
+                (Element::Pr, 20_000),
+                (Element::Nd, 60_000),
+                (Element::Dy, 2_000),
+            ])
+            .unwrap(),
+            documents: vec![Document {
+                kind: DocKind::CertificateOfOrigin,
+                digest: Hash32([i as u8; 32]),
+            }],
         }));
         ids.push(lot);
     }
@@ -79,21 +107,54 @@ pub fn separation(inputs: usize, magnets: usize, countries: &[&str]) -> (Ledger,
             lot,
             recycler: format!("recycler {i}"),
             category: MagnetCategory::EvMotor,
-            scrap: if i % 2 == 0 { ScrapClass::PostConsumer } else { ScrapClass::PreConsumer },
+            scrap: if i % 2 == 0 {
+                ScrapClass::PostConsumer
+            } else {
+                ScrapClass::PreConsumer
+            },
             country: cc("DE"),
             mass_g: 20_000_000,
-            content: Composition::new(vec![(Element::Pr, 70_000), (Element::Nd, 230_000), (Element::Dy, 10_000)]).unwrap(),
+            content: Composition::new(vec![
+                (Element::Pr, 70_000),
+                (Element::Nd, 230_000),
+                (Element::Dy, 10_000),
+            ])
+            .unwrap(),
             documents: vec![],
         }));
         ids.push(lot);
     }
     for lot in ids {
-        let mass = if l.state.lots().any(|s| s.id == lot && s.kind() == ree_core::state::LotKind::Ore) { 100_000_000 } else { 20_000_000 };
-        l.append(EventKind::InputCharged(InputCharged { campaign: camp, input: lot, mass_g: mass }));
+        let mass = if l
+            .state
+            .lots()
+            .any(|s| s.id == lot && s.kind() == ree_core::state::LotKind::Ore)
+        {
+            100_000_000
+        } else {
+            20_000_000
+        };
+        l.append(EventKind::InputCharged(InputCharged {
+            campaign: camp,
+            input: lot,
+            mass_g: mass,
+        }));
     }
     let ox = l.lot();
     let nd_g: u64 = (inputs as u64 * 6_000_000 + magnets as u64 * 4_600_000) / 2;
-    l.append(EventKind::OutputProduced(OutputProduced { campaign: camp, output: ox, oxide: Oxide::NdPr { nd2o3_ppm: 750_000 }, mass_g: nd_g, purity_ppm: 990_000 }));
-    l.append(EventKind::Shipment(Shipment { lot: ox, mass_g: nd_g / 2, customer: "VAC".into(), destination: cc("DE"), document: Hash32([1; 32]) }));
+    l.append(EventKind::OutputProduced(OutputProduced {
+        campaign: camp,
+        output: ox,
+        oxide: Oxide::NdPr { nd2o3_ppm: 750_000 },
+        mass_g: nd_g,
+        purity_ppm: 990_000,
+    }));
+    l.append(EventKind::Shipment(Shipment {
+        lot: ox,
+        mass_g: nd_g / 2,
+        customer: "VAC".into(),
+        destination: cc("DE"),
+        document: Hash32([1; 32]),
+    }));
     (l, ox)
 }

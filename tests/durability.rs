@@ -1,0 +1,81 @@
+//! Which system call makes an acknowledged event durable: `fdatasync(2)` on sled's log file
+//! (`DATA/sled/db`), once per group commit, before the answer. Checked with strace: submissions
+//! sent one at a time (each answered before the next is sent, so no two share a group) must each
+//! be covered by their own fdatasync of that file.
+
+mod common;
+
+use common::*;
+use std::process::{Command, Stdio};
+
+#[test]
+fn every_acknowledged_submission_is_covered_by_an_fdatasync_of_the_log() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        // .ci/run installs strace; only a developer machine without it gets here.
+        assert!(std::env::var("CI").is_err(), "strace is required in CI");
+        eprintln!("SKIPPED: strace is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let trace = dir.path().join("trace");
+    let data = dir.path().join("data");
+    let mut child = Command::new("strace")
+        .args([
+            "-f",
+            "-y",
+            "-e",
+            "trace=fdatasync,fsync,sync_file_range",
+            "-o",
+        ])
+        .arg(&trace)
+        .arg(bin("ree"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server under strace did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let count = |t: &str| {
+        t.lines()
+            .filter(|l| l.contains("fdatasync(") && l.contains("sled/db>") && l.ends_with("= 0"))
+            .count()
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let at_start = count(&std::fs::read_to_string(&trace).unwrap_or_default());
+    let lot = uuid::Uuid::now_v7().to_string();
+    let events = dir.path().join("e.jsonl");
+    std::fs::write(&events, format!("{{\"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"s\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000\", \"reoGradePpm\": 1}}}}\n")).unwrap();
+    ree_ok(&url, &["submit", events.to_str().unwrap()]);
+    let n = 5;
+    for _ in 0..n {
+        std::fs::write(&events, format!("{{\"adjustment\": {{\"lotId\": \"{lot}\", \"deltaG\": \"-1\", \"reason\": \"r\"}}}}\n")).unwrap();
+        ree_ok(&url, &["submit", events.to_str().unwrap()]);
+    }
+    // SIGTERM to the traced server (strace itself would not pass it on), then strace exits.
+    let _ = Command::new("pkill")
+        .args(["-TERM", "-P", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let t = std::fs::read_to_string(&trace).unwrap();
+    let synced = count(&t) - at_start;
+    assert!(
+        synced > n,
+        "{synced} fdatasync calls on sled/db for {} acknowledged submissions:\n{t}",
+        n + 1
+    );
+}
