@@ -209,3 +209,54 @@ mod tests {
         assert_ne!(record_hash(b).0, *blake3::hash(b).as_bytes());
     }
 }
+
+/// The worked example of docs/format.md: if this test changes, the document must change too.
+#[cfg(test)]
+mod format_example {
+    use super::*;
+    use crate::event::{CampaignOpened, EventBody, EventKind};
+    use crate::{Country, EventId};
+
+    fn example() -> (Vec<u8>, Vec<u8>, Hash32) {
+        let body = EventBody {
+            event_id: EventId(uuid::Uuid::from_u128(0x0193_6f00_0000_7000_8000_0000_0000_0001)),
+            occurred_at: UtcMicros(1_735_689_600_000_000),
+            expected_head: None,
+            kind: EventKind::CampaignOpened(CampaignOpened {
+                campaign: LotId(uuid::Uuid::from_u128(0x0193_6f00_0000_7000_8000_0000_0000_0002)),
+                facility: "Lacq".into(),
+                country: Country::parse("FR").unwrap(),
+            }),
+        };
+        let b = body.encode();
+        let rec = Record {
+            lot: LotId(uuid::Uuid::from_u128(0x0193_6f00_0000_7000_8000_0000_0000_0002)),
+            seq: 0,
+            global_seq: 1,
+            prev: Hash32::ZERO,
+            recorded_at: UtcMicros(1_735_689_601_000_000),
+            link: None,
+            body: b.clone(),
+            signature: None,
+        };
+        let bytes = rec.encode();
+        let h = record_hash(&bytes);
+        (b, bytes, h)
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn matches_the_document() {
+        let (body, rec, hash) = example();
+        assert_eq!(hex(&body), DOC_BODY);
+        assert_eq!(hex(&rec), DOC_RECORD);
+        assert_eq!(hash.to_hex(), DOC_HASH);
+    }
+
+    const DOC_BODY: &str = "010301936f0000007000800000000000000100600cba992a06000001936f0000007000800000000000000204004c6163714652";
+    const DOC_RECORD: &str = "0101936f0000007000800000000000000200000000000000000100000000000000000000000000000000000000000000000000000000000000000000000000000040a21bba992a06000033000000010301936f0000007000800000000000000100600cba992a06000001936f0000007000800000000000000204004c616371465200";
+    const DOC_HASH: &str = "59cee9c9cf43c3900a81190c9044d80416ac83005797b7533b9260eac06b60cc";
+}
