@@ -1,1 +1,73 @@
-fn main() {}
+//! Hot paths of the core: `cargo bench -p ree-core`.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use ree_core::element::Element;
+use ree_core::event::*;
+use ree_core::record::{record_hash, Record};
+use ree_core::state::Staged;
+use ree_core::{Country, EventBody, EventId, Hash32, LedgerState, LotId, UtcMicros};
+
+const NOW: UtcMicros = UtcMicros(1_760_000_000_000_000);
+
+fn ore(lot: LotId) -> EventBody {
+    EventBody {
+        event_id: EventId::new_v7(),
+        occurred_at: NOW,
+        expected_head: None,
+        kind: EventKind::OreReceipt(OreReceipt {
+            lot,
+            supplier: "Lynas Rare Earths".into(),
+            mine_site: "Mt Weld, Western Australia".into(),
+            country: Country::parse("AU").unwrap(),
+            mass_g: 120_000_000,
+            reo_grade_ppm: 380_000,
+            assay: Composition::new(vec![(Element::La, 80_000), (Element::Ce, 140_000), (Element::Pr, 17_000), (Element::Nd, 58_000), (Element::Dy, 2_000)]).unwrap(),
+            documents: vec![
+                Document { kind: DocKind::CertificateOfOrigin, digest: Hash32([1; 32]) },
+                Document { kind: DocKind::BillOfLading, digest: Hash32([2; 32]) },
+            ],
+        }),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let body = ore(LotId::new_v7());
+    let bytes = body.encode();
+    let rec = Record { lot: LotId::new_v7(), seq: 7, global_seq: 1234, prev: Hash32([3; 32]), recorded_at: NOW, link: None, body: bytes.clone(), signature: None };
+    let rec_bytes = rec.encode();
+    let mut g = c.benchmark_group("event");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("body_encode", |b| b.iter(|| body.encode()));
+    g.bench_function("body_decode", |b| b.iter(|| EventBody::decode(&bytes)));
+    g.bench_function("validate", |b| b.iter(|| body.validate(NOW)));
+    g.bench_function("record_encode_and_hash", |b| b.iter(|| record_hash(&rec.encode())));
+    g.bench_function("record_hash_only", |b| b.iter(|| record_hash(&rec_bytes)));
+    g.bench_function("record_decode", |b| b.iter(|| Record::decode(&rec_bytes)));
+    // A charge: two records, stateful rules, attribution totals.
+    let mut state = LedgerState::new();
+    let camp = LotId::new_v7();
+    let open = EventBody { event_id: EventId::new_v7(), occurred_at: NOW, expected_head: None, kind: EventKind::CampaignOpened(CampaignOpened { campaign: camp, facility: "Lacq".into(), country: Country::parse("FR").unwrap() }) };
+    let input = LotId::new_v7();
+    for b in [open, ore(input)] {
+        let mut s = Staged::new(&state, state.next_global_seq());
+        s.append(&b.encode(), &b, None, NOW).unwrap();
+        let ch = s.into_changes();
+        state.commit(ch);
+    }
+    let charge = EventBody { event_id: EventId::new_v7(), occurred_at: NOW, expected_head: None, kind: EventKind::InputCharged(InputCharged { campaign: camp, input, mass_g: 1 }) };
+    let cb = charge.encode();
+    g.bench_function("stage_charge_two_records", |b| {
+        b.iter_batched(
+            || (),
+            |_| {
+                let mut s = Staged::new(&state, state.next_global_seq());
+                s.append(&cb, &charge, None, NOW).map(|a| a.len())
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
