@@ -21,10 +21,23 @@ fn ore(lot: LotId) -> EventBody {
             country: Country::parse("AU").unwrap(),
             mass_g: 120_000_000,
             reo_grade_ppm: 380_000,
-            assay: Composition::new(vec![(Element::La, 80_000), (Element::Ce, 140_000), (Element::Pr, 17_000), (Element::Nd, 58_000), (Element::Dy, 2_000)]).unwrap(),
+            assay: Composition::new(vec![
+                (Element::La, 80_000),
+                (Element::Ce, 140_000),
+                (Element::Pr, 17_000),
+                (Element::Nd, 58_000),
+                (Element::Dy, 2_000),
+            ])
+            .unwrap(),
             documents: vec![
-                Document { kind: DocKind::CertificateOfOrigin, digest: Hash32([1; 32]) },
-                Document { kind: DocKind::BillOfLading, digest: Hash32([2; 32]) },
+                Document {
+                    kind: DocKind::CertificateOfOrigin,
+                    digest: Hash32([1; 32]),
+                },
+                Document {
+                    kind: DocKind::BillOfLading,
+                    digest: Hash32([2; 32]),
+                },
             ],
         }),
     }
@@ -33,20 +46,40 @@ fn ore(lot: LotId) -> EventBody {
 fn bench(c: &mut Criterion) {
     let body = ore(LotId::new_v7());
     let bytes = body.encode();
-    let rec = Record { lot: LotId::new_v7(), seq: 7, global_seq: 1234, prev: Hash32([3; 32]), recorded_at: NOW, link: None, body: bytes.clone(), signature: None };
+    let rec = Record {
+        lot: LotId::new_v7(),
+        seq: 7,
+        global_seq: 1234,
+        prev: Hash32([3; 32]),
+        recorded_at: NOW,
+        link: None,
+        body: bytes.clone(),
+        signature: None,
+    };
     let rec_bytes = rec.encode();
     let mut g = c.benchmark_group("event");
     g.throughput(Throughput::Elements(1));
     g.bench_function("body_encode", |b| b.iter(|| body.encode()));
     g.bench_function("body_decode", |b| b.iter(|| EventBody::decode(&bytes)));
     g.bench_function("validate", |b| b.iter(|| body.validate(NOW)));
-    g.bench_function("record_encode_and_hash", |b| b.iter(|| record_hash(&rec.encode())));
+    g.bench_function("record_encode_and_hash", |b| {
+        b.iter(|| record_hash(&rec.encode()))
+    });
     g.bench_function("record_hash_only", |b| b.iter(|| record_hash(&rec_bytes)));
     g.bench_function("record_decode", |b| b.iter(|| Record::decode(&rec_bytes)));
     // A charge: two records, stateful rules, attribution totals.
     let mut state = LedgerState::new();
     let camp = LotId::new_v7();
-    let open = EventBody { event_id: EventId::new_v7(), occurred_at: NOW, expected_head: None, kind: EventKind::CampaignOpened(CampaignOpened { campaign: camp, facility: "Lacq".into(), country: Country::parse("FR").unwrap() }) };
+    let open = EventBody {
+        event_id: EventId::new_v7(),
+        occurred_at: NOW,
+        expected_head: None,
+        kind: EventKind::CampaignOpened(CampaignOpened {
+            campaign: camp,
+            facility: "Lacq".into(),
+            country: Country::parse("FR").unwrap(),
+        }),
+    };
     let input = LotId::new_v7();
     for b in [open, ore(input)] {
         let mut s = Staged::new(&state, state.next_global_seq());
@@ -54,7 +87,16 @@ fn bench(c: &mut Criterion) {
         let ch = s.into_changes();
         state.commit(ch);
     }
-    let charge = EventBody { event_id: EventId::new_v7(), occurred_at: NOW, expected_head: None, kind: EventKind::InputCharged(InputCharged { campaign: camp, input, mass_g: 1 }) };
+    let charge = EventBody {
+        event_id: EventId::new_v7(),
+        occurred_at: NOW,
+        expected_head: None,
+        kind: EventKind::InputCharged(InputCharged {
+            campaign: camp,
+            input,
+            mass_g: 1,
+        }),
+    };
     let cb = charge.encode();
     g.bench_function("stage_charge_two_records", |b| {
         b.iter_batched(

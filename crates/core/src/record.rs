@@ -219,18 +219,24 @@ mod format_example {
 
     fn example() -> (Vec<u8>, Vec<u8>, Hash32) {
         let body = EventBody {
-            event_id: EventId(uuid::Uuid::from_u128(0x0193_6f00_0000_7000_8000_0000_0000_0001)),
+            event_id: EventId(uuid::Uuid::from_u128(
+                0x0193_6f00_0000_7000_8000_0000_0000_0001,
+            )),
             occurred_at: UtcMicros(1_735_689_600_000_000),
             expected_head: None,
             kind: EventKind::CampaignOpened(CampaignOpened {
-                campaign: LotId(uuid::Uuid::from_u128(0x0193_6f00_0000_7000_8000_0000_0000_0002)),
+                campaign: LotId(uuid::Uuid::from_u128(
+                    0x0193_6f00_0000_7000_8000_0000_0000_0002,
+                )),
                 facility: "Lacq".into(),
                 country: Country::parse("FR").unwrap(),
             }),
         };
         let b = body.encode();
         let rec = Record {
-            lot: LotId(uuid::Uuid::from_u128(0x0193_6f00_0000_7000_8000_0000_0000_0002)),
+            lot: LotId(uuid::Uuid::from_u128(
+                0x0193_6f00_0000_7000_8000_0000_0000_0002,
+            )),
             seq: 0,
             global_seq: 1,
             prev: Hash32::ZERO,

@@ -12,8 +12,16 @@ use ree_engine::{Engine, Submission};
 use ree_store::SledStore;
 
 fn body(kind: EventKind) -> Submission {
-    let b = EventBody { event_id: EventId::new_v7(), occurred_at: UtcMicros(1_760_000_000_000_000), expected_head: None, kind };
-    Submission { body: b.encode(), signature: None }
+    let b = EventBody {
+        event_id: EventId::new_v7(),
+        occurred_at: UtcMicros(1_760_000_000_000_000),
+        expected_head: None,
+        kind,
+    };
+    Submission {
+        body: b.encode(),
+        signature: None,
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -22,7 +30,15 @@ fn bench(c: &mut Criterion) {
     let now = ree_engine::now_utc();
     let camp = LotId::new_v7();
     let fr = Country::parse("FR").unwrap();
-    engine.submit_blocking(vec![body(EventKind::CampaignOpened(CampaignOpened { campaign: camp, facility: "Lacq".into(), country: fr }))], false, now);
+    engine.submit_blocking(
+        vec![body(EventKind::CampaignOpened(CampaignOpened {
+            campaign: camp,
+            facility: "Lacq".into(),
+            country: fr,
+        }))],
+        false,
+        now,
+    );
     // 3,334 inputs × (receipt + charge on the input + charge on the campaign) ≈ 10,000 events.
     let countries = ["AU", "US", "BR", "ZA", "CA"].map(|c| Country::parse(c).unwrap());
     let inputs: Vec<LotId> = (0..3334).map(|_| LotId::new_v7()).collect();
@@ -38,20 +54,50 @@ fn bench(c: &mut Criterion) {
                     country: countries[i % 5],
                     mass_g: 1_000_000,
                     reo_grade_ppm: 400_000,
-                    assay: Composition::new(vec![(Element::Pr, 20_000), (Element::Nd, 60_000)]).unwrap(),
+                    assay: Composition::new(vec![(Element::Pr, 20_000), (Element::Nd, 60_000)])
+                        .unwrap(),
                     documents: vec![],
                 }))
             })
             .collect();
-        assert!(engine.submit_blocking(subs, true, now).iter().all(|r| r.is_ok()));
-        let subs = chunk.iter().map(|lot| body(EventKind::InputCharged(InputCharged { campaign: camp, input: *lot, mass_g: 1_000_000 }))).collect();
-        assert!(engine.submit_blocking(subs, true, now).iter().all(|r| r.is_ok()));
+        assert!(engine
+            .submit_blocking(subs, true, now)
+            .iter()
+            .all(|r| r.is_ok()));
+        let subs = chunk
+            .iter()
+            .map(|lot| {
+                body(EventKind::InputCharged(InputCharged {
+                    campaign: camp,
+                    input: *lot,
+                    mass_g: 1_000_000,
+                }))
+            })
+            .collect();
+        assert!(engine
+            .submit_blocking(subs, true, now)
+            .iter()
+            .all(|r| r.is_ok()));
     }
     let ox = LotId::new_v7();
-    let r = engine.submit_blocking(vec![body(EventKind::OutputProduced(OutputProduced { campaign: camp, output: ox, oxide: Oxide::NdPr { nd2o3_ppm: 750_000 }, mass_g: 50_000_000, purity_ppm: 990_000 }))], false, now);
+    let r = engine.submit_blocking(
+        vec![body(EventKind::OutputProduced(OutputProduced {
+            campaign: camp,
+            output: ox,
+            oxide: Oxide::NdPr { nd2o3_ppm: 750_000 },
+            mass_g: 50_000_000,
+            purity_ppm: 990_000,
+        }))],
+        false,
+        now,
+    );
     assert!(r[0].is_ok(), "{r:?}");
     let up = engine.upstream(ox).unwrap().unwrap();
-    eprintln!("oxide lot upstream: {} events in {} lots", up.record_count(), up.chains.len());
+    eprintln!(
+        "oxide lot upstream: {} events in {} lots",
+        up.record_count(),
+        up.chains.len()
+    );
     let mut g = c.benchmark_group("oxide_10k_upstream");
     g.sample_size(20);
     g.bench_function("provenance", |b| {
@@ -60,7 +106,17 @@ fn bench(c: &mut Criterion) {
             (Provenance::of(&up.state).origin_shares(), up.lots().len())
         })
     });
-    g.bench_function("export_bundle", |b| b.iter(|| engine.upstream(ox).unwrap().unwrap().bundle().encode().len()));
+    g.bench_function("export_bundle", |b| {
+        b.iter(|| {
+            engine
+                .upstream(ox)
+                .unwrap()
+                .unwrap()
+                .bundle()
+                .encode()
+                .len()
+        })
+    });
     g.finish();
 }
 

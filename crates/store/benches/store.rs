@@ -18,8 +18,20 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let mut bt = Batch::default();
                 for _ in 0..batch {
-                    bt.records.push(NewRecord { global_seq: next, lot, seq: next, bytes: vec![7u8; 260] });
-                    bt.idempotency.push((EventId::new_v7(), IdempotencyEntry { body_hash: Hash32([1; 32]), first_global_seq: next, count: 1 }));
+                    bt.records.push(NewRecord {
+                        global_seq: next,
+                        lot,
+                        seq: next,
+                        bytes: vec![7u8; 260],
+                    });
+                    bt.idempotency.push((
+                        EventId::new_v7(),
+                        IdempotencyEntry {
+                            body_hash: Hash32([1; 32]),
+                            first_global_seq: next,
+                            count: 1,
+                        },
+                    ));
                     next += 1;
                 }
                 store.append(&bt).unwrap();
