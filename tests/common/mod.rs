@@ -136,6 +136,9 @@ pub async fn client(
 ) {
     let ch = tonic::transport::Endpoint::from_shared(url.to_string())
         .unwrap()
+        .tcp_nodelay(true)
+        .initial_stream_window_size(Some(4 << 20))
+        .initial_connection_window_size(Some(8 << 20))
         .connect()
         .await
         .unwrap();

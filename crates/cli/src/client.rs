@@ -17,7 +17,10 @@ pub async fn connect(url: &str) -> Result<Client> {
     let ep = Endpoint::from_shared(url.to_string())
         .with_context(|| format!("invalid server URL {url:?}"))?
         .connect_timeout(std::time::Duration::from_secs(5))
-        .tcp_nodelay(true);
+        .tcp_nodelay(true)
+        // Large answers (event lists, bundles) would otherwise stall on HTTP/2's 64 KiB window.
+        .initial_stream_window_size(Some(4 << 20))
+        .initial_connection_window_size(Some(8 << 20));
     let ch = ep.connect().await.map_err(|e| {
         anyhow!("cannot connect to {url}: {e} (is `ree serve` running? set --server or REE_SERVER)")
     })?;

@@ -136,10 +136,22 @@ impl Bound {
             let _ = closing_tx.send(true);
         };
         tracing::info!(addr = %self.addr, "serving ree.v1");
+        // The builder's tcp_nodelay applies only to listeners it binds itself; set it on every
+        // accepted stream, or small answers wait ~40 ms on Nagle and delayed ACKs.
+        let incoming = tokio_stream::StreamExt::map(TcpListenerStream::new(self.listener), |s| {
+            if let Ok(s) = &s {
+                let _ = s.set_nodelay(true);
+            }
+            s
+        });
         tonic::transport::Server::builder()
             .timeout(REQUEST_TIMEOUT)
             .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
             .tcp_nodelay(true)
+            // Batches of 1000 events exceed HTTP/2's default 64 KiB window: without a larger
+            // one each large request waits on window updates.
+            .initial_stream_window_size(Some(4 << 20))
+            .initial_connection_window_size(Some(8 << 20))
             .add_service(health)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -153,7 +165,7 @@ impl Bound {
                     .max_decoding_message_size(MAX_REQUEST_BYTES)
                     .max_encoding_message_size(MAX_RESPONSE_BYTES),
             )
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
+            .serve_with_incoming_shutdown(incoming, shutdown)
             .await?;
         let engine = self.engine.clone();
         let _ = tokio::task::spawn_blocking(move || engine.shutdown()).await;
