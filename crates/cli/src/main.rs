@@ -1,6 +1,7 @@
 //! `ree`: run the ledger server, load the demo, submit events, query lots and provenance, export
 //! proof bundles, and check a data directory offline.
 
+mod bench;
 mod client;
 mod demo;
 mod output;
@@ -127,6 +128,30 @@ enum Cmd {
         lot_id: String,
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
+    },
+    /// Load generator: durable appends (or queries) against a running server.
+    Bench {
+        #[command(flatten)]
+        server: ServerArg,
+        /// Seconds to run (default 10 unless --count is given).
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Stop after this many events instead.
+        #[arg(long)]
+        count: Option<u64>,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// gRPC connections the requests are spread over.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Events per request (1 = unary Submit).
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        #[arg(long, value_enum, default_value = "submit")]
+        mode: bench::Mode,
+        #[arg(long)]
+        json: bool,
     },
     /// Verify every chain of a data directory offline (the server must not be running on it).
     Check {
@@ -297,6 +322,33 @@ async fn run(cmd: Cmd) -> Result<()> {
             Ok(())
         }
         Cmd::Check { data_dir } => check(data_dir).await,
+        Cmd::Bench {
+            server,
+            duration,
+            count,
+            concurrency,
+            connections,
+            batch,
+            mode,
+            json,
+        } => {
+            let duration = if count.is_none() {
+                Some(duration.unwrap_or(10.0))
+            } else {
+                duration
+            };
+            bench::run(bench::Options {
+                server: server.server,
+                duration,
+                count,
+                concurrency,
+                connections,
+                batch,
+                json,
+                mode,
+            })
+            .await
+        }
     }
 }
 

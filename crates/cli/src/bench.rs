@@ -1,0 +1,302 @@
+//! `ree bench`: a load generator against a running server. N concurrent submitters over K
+//! connections append events (single, or batches of B), for a duration or a count, and report
+//! throughput, latency percentiles (hdrhistogram) and errors by status code. It creates the lots
+//! it needs first. Payloads are built before each request is timed: the server's side (decode,
+//! validation, hashing, durable store) is what is measured.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+use hdrhistogram::Histogram;
+use ree_core::event::{Adjustment, Composition, EventKind, OreReceipt};
+use ree_core::{Country, EventBody, EventId, LotId};
+use ree_ledger::v1 as pb;
+use serde_json::json;
+
+use crate::client::{connect, status, Client};
+
+/// What to run.
+pub struct Options {
+    pub server: String,
+    pub duration: Option<f64>,
+    pub count: Option<u64>,
+    pub concurrency: usize,
+    pub connections: usize,
+    pub batch: usize,
+    pub json: bool,
+    pub mode: Mode,
+}
+
+/// What each request does.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum Mode {
+    /// Durable appends (Submit for --batch 1, SubmitBatch otherwise).
+    Submit,
+    /// GetProvenance of an oxide lot (run `ree demo` first; the first oxide lot is used).
+    Provenance,
+    /// ExportBundle of an oxide lot.
+    Export,
+}
+
+struct Worker {
+    hist: Histogram<u64>,
+    events: u64,
+    requests: u64,
+    errors: BTreeMap<String, u64>,
+}
+
+fn body(kind: EventKind) -> Vec<u8> {
+    EventBody {
+        event_id: EventId::new_v7(),
+        occurred_at: ree_engine::now_utc(),
+        expected_head: None,
+        kind,
+    }
+    .encode()
+}
+
+fn adjustment(lot: LotId) -> pb::Submission {
+    pb::Submission {
+        body: None,
+        canonical_body: body(EventKind::Adjustment(Adjustment {
+            lot,
+            delta_g: -1,
+            reason: "bench".into(),
+        })),
+        signature: None,
+    }
+}
+
+async fn setup_lots(c: &mut Client, n: usize) -> Result<Vec<LotId>> {
+    let lots: Vec<LotId> = (0..n).map(|_| LotId::new_v7()).collect();
+    let au = Country::parse("AU").map_err(|e| anyhow!("{e}"))?;
+    for chunk in lots.chunks(500) {
+        let subs = chunk
+            .iter()
+            .map(|lot| pb::Submission {
+                body: None,
+                canonical_body: body(EventKind::OreReceipt(OreReceipt {
+                    lot: *lot,
+                    supplier: "ree bench".into(),
+                    mine_site: "load generator".into(),
+                    country: au,
+                    mass_g: ree_core::event::MAX_MASS_G,
+                    reo_grade_ppm: 400_000,
+                    assay: Composition::default(),
+                    documents: vec![],
+                })),
+                signature: None,
+            })
+            .collect();
+        c.submit
+            .submit_batch(pb::SubmitBatchRequest {
+                submissions: subs,
+                atomic: true,
+            })
+            .await
+            .map_err(status)?;
+    }
+    Ok(lots)
+}
+
+async fn first_oxide(c: &mut Client) -> Result<String> {
+    let r = c
+        .query
+        .list_lots(pb::ListLotsRequest {
+            kind: pb::LotKind::Oxide as i32,
+            page_size: 1,
+            page_token: String::new(),
+        })
+        .await
+        .map_err(status)?
+        .into_inner();
+    r.lots
+        .into_iter()
+        .next()
+        .map(|l| l.lot_id)
+        .ok_or_else(|| anyhow!("no oxide lot on the server: run `ree demo` first"))
+}
+
+/// Runs the load and prints the report.
+pub async fn run(o: Options) -> Result<()> {
+    let mut clients = Vec::with_capacity(o.connections.max(1));
+    for _ in 0..o.connections.max(1) {
+        clients.push(connect(&o.server).await?);
+    }
+    let conc = o.concurrency.max(1);
+    let batch = o.batch.clamp(1, ree_engine::MAX_BATCH);
+    let lots = match o.mode {
+        Mode::Submit => setup_lots(&mut clients[0], conc).await?,
+        _ => vec![],
+    };
+    let oxide = match o.mode {
+        Mode::Submit => String::new(),
+        _ => first_oxide(&mut clients[0]).await?,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let budget = Arc::new(AtomicU64::new(o.count.unwrap_or(u64::MAX)));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(conc);
+    for i in 0..conc {
+        let mut c = clients[i % clients.len()].clone();
+        let lot = lots.get(i).copied();
+        let oxide = oxide.clone();
+        let (stop, budget) = (stop.clone(), budget.clone());
+        let mode = o.mode;
+        tasks.push(tokio::spawn(async move {
+            let mut w = Worker {
+                hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
+                events: 0,
+                requests: 0,
+                errors: BTreeMap::new(),
+            };
+            while !stop.load(Ordering::Relaxed) {
+                let n = match mode {
+                    Mode::Submit => batch as u64,
+                    _ => 1,
+                };
+                if budget
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(n))
+                    .is_err()
+                {
+                    break;
+                }
+                // Built before the clock starts for this request.
+                let req = lot.map(|l| (0..batch).map(|_| adjustment(l)).collect::<Vec<_>>());
+                let t = Instant::now();
+                let res: Result<u64, tonic::Status> = match (mode, req) {
+                    (Mode::Submit, Some(mut subs)) if batch == 1 => {
+                        let s = subs.pop();
+                        c.submit
+                            .submit(pb::SubmitRequest { submission: s })
+                            .await
+                            .map(|_| 1)
+                    }
+                    (Mode::Submit, Some(subs)) => c
+                        .submit
+                        .submit_batch(pb::SubmitBatchRequest {
+                            submissions: subs,
+                            atomic: false,
+                        })
+                        .await
+                        .map(|r| {
+                            r.into_inner()
+                                .results
+                                .iter()
+                                .filter(|x| {
+                                    matches!(x.result, Some(pb::event_result::Result::Ok(_)))
+                                })
+                                .count() as u64
+                        }),
+                    (Mode::Provenance, _) => c
+                        .query
+                        .get_provenance(pb::GetProvenanceRequest {
+                            lot_id: oxide.clone(),
+                            denied_countries: vec![],
+                        })
+                        .await
+                        .map(|_| 1),
+                    (Mode::Export, _) => c
+                        .query
+                        .export_bundle(pb::ExportBundleRequest {
+                            lot_id: oxide.clone(),
+                        })
+                        .await
+                        .map(|_| 1),
+                    (Mode::Submit, None) => Ok(0),
+                };
+                let us = t.elapsed().as_micros().max(1) as u64;
+                w.requests += 1;
+                match res {
+                    Ok(k) => {
+                        let _ = w.hist.record(us);
+                        w.events += k;
+                        if k < n && mode == Mode::Submit {
+                            *w.errors.entry("PerEventRejected".into()).or_default() += n - k;
+                        }
+                    }
+                    Err(s) => *w.errors.entry(format!("{:?}", s.code())).or_default() += 1,
+                }
+            }
+            w
+        }));
+    }
+    if let Some(d) = o.duration {
+        let stop2 = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs_f64(d)).await;
+            stop2.store(true, Ordering::Relaxed);
+        });
+    }
+    let mut total = Worker {
+        hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
+        events: 0,
+        requests: 0,
+        errors: BTreeMap::new(),
+    };
+    for t in tasks {
+        let w = t.await.map_err(|e| anyhow!("worker: {e}"))?;
+        total
+            .hist
+            .add(&w.hist)
+            .map_err(|e| anyhow!("histogram: {e}"))?;
+        total.events += w.events;
+        total.requests += w.requests;
+        for (k, v) in w.errors {
+            *total.errors.entry(k).or_default() += v;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let ms = |q: f64| total.hist.value_at_quantile(q) as f64 / 1000.0;
+    let report = json!({
+        "mode": format!("{:?}", o.mode).to_lowercase(),
+        "duration_s": secs,
+        "concurrency": conc,
+        "connections": clients.len(),
+        "batch": batch,
+        "requests": total.requests,
+        "events": total.events,
+        "events_per_s": total.events as f64 / secs,
+        "requests_per_s": total.requests as f64 / secs,
+        "p50_ms": ms(0.50),
+        "p99_ms": ms(0.99),
+        "p999_ms": ms(0.999),
+        "max_ms": total.hist.max() as f64 / 1000.0,
+        "errors": total.errors,
+    });
+    if o.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} {:?}: {} events in {:.1} s = {:.0} events/s ({:.0} requests/s, {} in flight over {} connections, batch {})",
+            if o.mode == Mode::Submit { "durable appends" } else { "queries" },
+            o.mode,
+            total.events,
+            secs,
+            total.events as f64 / secs,
+            total.requests as f64 / secs,
+            conc,
+            clients.len(),
+            batch
+        );
+        println!(
+            "latency per request: p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.3} ms",
+            ms(0.5),
+            ms(0.99),
+            ms(0.999),
+            total.hist.max() as f64 / 1000.0
+        );
+        println!(
+            "errors: {}",
+            if total.errors.is_empty() {
+                "none".to_string()
+            } else {
+                format!("{:?}", total.errors)
+            }
+        );
+    }
+    Ok(())
+}
