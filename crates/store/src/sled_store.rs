@@ -18,6 +18,8 @@ use ree_core::{EventId, LotId};
 use crate::{Batch, IdempotencyEntry, ScanFn, Store, StoreError, STORE_FORMAT_VERSION};
 
 const FORMAT_KEY: &[u8] = b"mformat";
+/// sled page-cache budget.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 fn gkey(gseq: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
