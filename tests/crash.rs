@@ -265,17 +265,23 @@ async fn check(url: &str, log: &Mutex<Log>, rng: &mut rand::rngs::StdRng) {
         }
     }
     for (lot, recs) in &expected {
-        let evs = q
-            .list_events(pb::ListEventsRequest {
-                lot_id: lot.clone(),
-                from_seq: 0,
-                limit: 10_000,
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .events;
-        let have: HashMap<u64, String> = evs.iter().map(|e| (e.seq, e.hash.clone())).collect();
+        let mut have: HashMap<u64, String> = HashMap::new();
+        loop {
+            let page = q
+                .list_events(pb::ListEventsRequest {
+                    lot_id: lot.clone(),
+                    from_seq: have.len() as u64,
+                    limit: 10_000,
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .events;
+            if page.is_empty() {
+                break;
+            }
+            have.extend(page.into_iter().map(|e| (e.seq, e.hash)));
+        }
         assert_eq!(
             have.len(),
             recs.len(),

@@ -62,6 +62,7 @@ impl SledStore {
         let db = sled::Config::new()
             .path(&path)
             .mode(sled::Mode::HighThroughput)
+            .cache_capacity(CACHE_BYTES)
             .open()?;
         match db.get(FORMAT_KEY)? {
             Some(v) => {
