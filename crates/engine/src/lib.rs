@@ -6,6 +6,7 @@
 //! `Store::append` (one fdatasync), and only then publishes the new states and answers. Readers
 //! see committed, durable state only.
 
+pub mod backup;
 mod closure;
 
 use std::collections::HashMap;
@@ -431,6 +432,23 @@ impl Engine {
             return Ok(None);
         };
         closure::upstream(&*self.shared.store, &st).map(Some)
+    }
+
+    /// Writes a consistent backup of every committed record (see [`backup`]); returns how many.
+    pub fn backup(&self, w: &mut dyn std::io::Write) -> Result<u64, EngineError> {
+        backup::backup_store(&*self.shared.store, self.last_global_seq(), w)
+    }
+
+    /// Committed records in global order from `from` on (at most `limit`), for streaming backups.
+    pub fn records_from(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, EngineError> {
+        let last = self.last_global_seq();
+        let mut v = self.shared.store.records(from, limit)?;
+        v.retain(|(g, _)| *g <= last);
+        Ok(v)
     }
 
     /// Store size on disk.

@@ -452,6 +452,67 @@ impl pb::queries_server::Queries for Ledger {
         ))
     }
 
+    type BackupStream = Pin<Box<dyn Stream<Item = Result<pb::BackupChunk, Status>> + Send>>;
+
+    async fn backup(
+        &self,
+        _req: Request<pb::BackupRequest>,
+    ) -> Result<Response<Self::BackupStream>, Status> {
+        let engine = self.engine.clone();
+        let total = engine.last_global_seq();
+        let (tx, rx) = mpsc::channel::<Result<pb::BackupChunk, Status>>(4);
+        tokio::spawn(async move {
+            let mut next = 1u64;
+            while next <= total {
+                let e2 = engine.clone();
+                let page =
+                    match tokio::task::spawn_blocking(move || e2.records_from(next, 4096)).await {
+                        Ok(Ok(p)) => p,
+                        Ok(Err(e)) => {
+                            let _ = tx.send(Err(internal(e))).await;
+                            return;
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(Status::internal(e.to_string()))).await;
+                            return;
+                        }
+                    };
+                let records: Vec<Vec<u8>> = page
+                    .into_iter()
+                    .take_while(|(g, _)| *g <= total)
+                    .map(|(_, b)| b)
+                    .collect();
+                if records.is_empty() {
+                    let _ = tx
+                        .send(Err(Status::internal(format!(
+                            "record {next} missing from the store"
+                        ))))
+                        .await;
+                    return;
+                }
+                next += records.len() as u64;
+                if tx
+                    .send(Ok(pb::BackupChunk { total, records }))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            if total == 0 {
+                let _ = tx
+                    .send(Ok(pb::BackupChunk {
+                        total: 0,
+                        records: vec![],
+                    }))
+                    .await;
+            }
+        });
+        Ok(Response::new(
+            Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)) as Self::BackupStream,
+        ))
+    }
+
     async fn export_bundle(
         &self,
         req: Request<pb::ExportBundleRequest>,

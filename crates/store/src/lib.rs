@@ -98,6 +98,12 @@ pub trait Store: Send + Sync + 'static {
     /// Calls `f` with every record in global order from `from_global_seq` on; stops at the first
     /// error `f` returns.
     fn scan(&self, from_global_seq: u64, f: &mut ScanFn<'_>) -> Result<(), StoreError>;
+    /// Up to `limit` records in global order from `from_global_seq` on.
+    fn records(
+        &self,
+        from_global_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
     /// Number of idempotency entries (for the consistency check on open).
     fn idempotency_count(&self) -> Result<u64, StoreError>;
     /// Bytes on disk (0 in memory).

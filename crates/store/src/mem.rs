@@ -86,6 +86,15 @@ impl Store for MemStore {
         }
         Ok(())
     }
+    fn records(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        Ok(self
+            .read()
+            .records
+            .range(from..)
+            .take(limit)
+            .map(|(k, v)| (*k, v.clone()))
+            .collect())
+    }
     fn idempotency_count(&self) -> Result<u64, StoreError> {
         Ok(self.read().idem.len() as u64)
     }

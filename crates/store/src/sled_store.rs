@@ -187,6 +187,20 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn records(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.db.range(gkey(from)..=gkey(u64::MAX)).take(limit) {
+            let (k, v) = kv?;
+            let gseq = u64::from_be_bytes(
+                k[1..9]
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("record key".into()))?,
+            );
+            out.push((gseq, v.to_vec()));
+        }
+        Ok(out)
+    }
+
     fn idempotency_count(&self) -> Result<u64, StoreError> {
         Ok(self.db.scan_prefix(b"i").count() as u64)
     }

@@ -1,0 +1,125 @@
+//! Backups taken while serving restore into a working, verified data directory; damaged backups
+//! are refused.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+#[test]
+fn backup_while_serving_restores_to_the_same_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("data"), free_port());
+    let url = s.url();
+    ree_ok(&url, &["demo"]);
+    // Under load: the backup is a consistent prefix, so it restores and checks.
+    let mut load = Command::new(bin("ree"))
+        .args([
+            "bench",
+            "--duration",
+            "3",
+            "--concurrency",
+            "8",
+            "--batch",
+            "10",
+        ])
+        .env("REE_SERVER", &url)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let during = dir.path().join("during.backup");
+    ree_ok(&url, &["backup", "-o", during.to_str().unwrap()]);
+    assert!(load.wait().unwrap().success());
+    let restored = dir.path().join("restored-during");
+    let out = ree_ok(
+        &url,
+        &[
+            "restore",
+            during.to_str().unwrap(),
+            "--data-dir",
+            restored.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains("every chain replayed"), "{out}");
+    // Quiet: the restored ledger answers exactly as the original.
+    let quiet = dir.path().join("quiet.backup");
+    ree_ok(&url, &["backup", "-o", quiet.to_str().unwrap()]);
+    let lots = ree_ok(&url, &["lots", "--json"]);
+    let restored = dir.path().join("restored");
+    ree_ok(
+        &url,
+        &[
+            "restore",
+            quiet.to_str().unwrap(),
+            "--data-dir",
+            restored.to_str().unwrap(),
+        ],
+    );
+    let s2 = Server::start(&restored, free_port());
+    assert_eq!(ree_ok(&s2.url(), &["lots", "--json"]), lots);
+    // A restore never overwrites an existing directory.
+    let out = ree(
+        &url,
+        &[
+            "restore",
+            quiet.to_str().unwrap(),
+            "--data-dir",
+            restored.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    // A damaged backup is refused and leaves no directory behind.
+    let mut bytes = std::fs::read(&quiet).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    let bad = dir.path().join("bad.backup");
+    std::fs::write(&bad, &bytes).unwrap();
+    let target = dir.path().join("restored-bad");
+    let out = ree(
+        &url,
+        &[
+            "restore",
+            bad.to_str().unwrap(),
+            "--data-dir",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("record"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!target.exists());
+    drop(s);
+    // Offline backup needs the directory to itself: refused while a server holds it...
+    let offline = dir.path().join("offline.backup");
+    let o = Command::new(bin("ree"))
+        .args(["backup", "--data-dir"])
+        .arg(&restored)
+        .arg("-o")
+        .arg(&offline)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is a server running"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // ...and, once it is stopped, gives the same file as the backup taken through the server.
+    drop(s2);
+    let o = Command::new(bin("ree"))
+        .args(["backup", "--data-dir"])
+        .arg(&restored)
+        .arg("-o")
+        .arg(&offline)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(&offline).unwrap(),
+        std::fs::read(&quiet).unwrap()
+    );
+}
