@@ -61,7 +61,7 @@ pub fn backup_store(store: &dyn Store, upto: u64, w: &mut dyn Write) -> Result<u
 /// Restores a backup into an empty store: replays every record through the rules (refusing a
 /// damaged backup), rebuilds the indexes, and checks the result like an open would.
 pub fn restore(r: &mut dyn Read, store: &dyn Store) -> Result<OpenReport, EngineError> {
-    if store.records(1, 1)?.first().is_some() {
+    if !store.records(1, 1)?.is_empty() {
         return Err(bad("the target store is not empty"));
     }
     let mut head = [0u8; 18];
