@@ -446,7 +446,7 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
-    // A separation referencing the same input twice in one atomic batch overdraws it: nothing applies.
+    // A separation that references the same input twice is refused, nothing applies.
     let ore2 = uuid::Uuid::now_v7().to_string();
     let camp2 = uuid::Uuid::now_v7().to_string();
     w.submit(sub(ore_body(&ore2, 1_000))).await.unwrap();
@@ -459,15 +459,9 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
     ))))
     .await
     .unwrap();
-    let before = snapshot(
-        q.list_lots(pb::ListLotsRequest::default())
-            .await
-            .unwrap()
-            .into_inner(),
-    );
-    let batch = pb::SubmitBatchRequest {
+    let separation = |kinds: Vec<pb::event_body::Kind>| pb::SubmitBatchRequest {
         atomic: true,
-        submissions: [charge(&camp2, &ore2, 600), charge(&camp2, &ore2, 600)]
+        submissions: kinds
             .into_iter()
             .map(|k| pb::Submission {
                 body: Some(body(k)),
@@ -476,18 +470,89 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
             })
             .collect(),
     };
-    let r = w.submit_batch(batch).await.unwrap().into_inner();
-    let codes: Vec<i32> = r
-        .results
-        .iter()
-        .map(|r| match &r.result {
-            Some(pb::event_result::Result::Error(e)) => e.code,
-            _ => 0,
-        })
-        .collect();
+    let codes = |r: pb::SubmitBatchResponse| -> Vec<i32> {
+        r.results
+            .iter()
+            .map(|r| match &r.result {
+                Some(pb::event_result::Result::Error(e)) => e.code,
+                _ => 0,
+            })
+            .collect()
+    };
+    let before = snapshot(
+        q.list_lots(pb::ListLotsRequest::default())
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    let r = w
+        .submit_batch(separation(vec![
+            charge(&camp2, &ore2, 100),
+            charge(&camp2, &ore2, 100),
+        ]))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(
-        codes,
+        codes(r.clone()),
+        vec![Code::Aborted as i32, Code::InvalidArgument as i32]
+    );
+    let msg = format!("{:?}", r.results[1]);
+    assert!(msg.contains("already charged"), "{msg}");
+    assert_eq!(
+        before,
+        snapshot(
+            q.list_lots(pb::ListLotsRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+        )
+    );
+    // An overdrawing separation: the failing event is named, the others aborted, nothing applies.
+    let ore3 = uuid::Uuid::now_v7().to_string();
+    w.submit(sub(ore_body(&ore3, 1_000))).await.unwrap();
+    let before = snapshot(
+        q.list_lots(pb::ListLotsRequest::default())
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    let r = w
+        .submit_batch(separation(vec![
+            charge(&camp2, &ore2, 600),
+            charge(&camp2, &ore3, 1_001),
+        ]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        codes(r),
         vec![Code::Aborted as i32, Code::FailedPrecondition as i32]
+    );
+    assert_eq!(
+        before,
+        snapshot(
+            q.list_lots(pb::ListLotsRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+        )
+    );
+    // Oversized requests are refused before they are decoded.
+    let huge = pb::SubmitRequest {
+        submission: Some(pb::Submission {
+            body: None,
+            canonical_body: vec![0u8; 9 << 20],
+            signature: None,
+        }),
+    };
+    let e = w.submit(huge).await.unwrap_err();
+    assert!(
+        matches!(
+            e.code(),
+            Code::OutOfRange | Code::ResourceExhausted | Code::InvalidArgument
+        ),
+        "{e:?}"
     );
     assert_eq!(
         before,

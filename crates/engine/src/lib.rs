@@ -264,6 +264,7 @@ impl Engine {
             subs.into_iter().map(|s| prepare(s, now)).collect();
         // Two events of one request with the same id: the later one is refused outright.
         let mut seen = HashMap::new();
+        let mut charged = HashMap::new();
         for (i, it) in items.iter_mut().enumerate() {
             if let Ok(p) = it {
                 if let Some(first) = seen.insert(p.body.event_id, i) {
@@ -271,6 +272,17 @@ impl Engine {
                         format!("events[{i}].event_id"),
                         format!("repeats the event id of events[{first}]"),
                     )));
+                    continue;
+                }
+                // A separation (an atomic batch) charges each input once.
+                if let (true, ree_core::event::EventKind::InputCharged(c)) = (atomic, &p.body.kind)
+                {
+                    if let Some(first) = charged.insert((c.campaign, c.input), i) {
+                        *it = Err(SubmitError::Invalid(FieldError::new(
+                            format!("events[{i}].input_charged.input_lot_id"),
+                            format!("lot {} is already charged into this campaign by events[{first}] of the same separation", c.input),
+                        )));
+                    }
                 }
             }
         }

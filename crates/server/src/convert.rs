@@ -574,7 +574,39 @@ mod tests {
         assert_eq!(body_from_pb(&b).unwrap_err().field, "event_id");
     }
 
+    const VALID_LINE: &str = r#"{"eventId": "01936f00-0000-7000-8000-000000000001", "occurredAt": "2025-01-01T00:00:00Z", "oreReceipt": {"lotId": "01936f00-0000-7000-8000-000000000002", "supplier": "s", "mineSite": "m", "country": "AU", "massG": "1000", "reoGradePpm": 1, "assay": [{"element": "Nd", "ppm": 60000}]}}"#;
+
+    /// What `ree submit` does with a line: protobuf JSON, then the domain.
+    fn parse_line(line: &str) -> Option<EventBody> {
+        let b: pb::EventBody = serde_json::from_str(line).ok()?;
+        body_from_pb(&b).ok()
+    }
+
+    #[test]
+    fn the_valid_line_parses() {
+        assert!(parse_line(VALID_LINE).is_some());
+    }
+
     proptest! {
+        // JSON lines: arbitrary text and byte-level mutations of a valid line never panic.
+        #[test]
+        fn json_lines_never_panic(s in ".{0,300}") {
+            let _ = parse_line(&s);
+        }
+
+        #[test]
+        fn mutated_json_lines_never_panic(cuts in prop::collection::vec((any::<prop::sample::Index>(), any::<char>()), 1..6)) {
+            let mut chars: Vec<char> = VALID_LINE.chars().collect();
+            for (i, c) in cuts {
+                let i = i.index(chars.len());
+                chars[i] = c;
+            }
+            let line: String = chars.into_iter().collect();
+            if let Some(b) = parse_line(&line) {
+                prop_assert_eq!(EventBody::decode(&b.encode()).unwrap(), b);
+            }
+        }
+
         // Wire → domain never panics, whatever the field values (structure-aware fuzzing).
         #[test]
         fn conversion_never_panics(id in ".{0,40}", lot in ".{0,40}", c in ".{0,4}", mass in any::<u64>(), ppm in any::<u32>(), el in ".{0,3}", secs in any::<i64>(), nanos in any::<i32>(), cat in any::<i32>(), head in ".{0,70}") {
