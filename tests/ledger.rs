@@ -769,3 +769,85 @@ async fn health_and_reflection_answer_without_proto_files() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stuck_watcher_is_disconnected_not_buffered() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), free_port());
+    let (mut w, mut q) = client(&s.url()).await;
+    let lot = uuid::Uuid::now_v7().to_string();
+    w.submit(sub(ore_body(&lot, 1_000_000))).await.unwrap();
+    // Open a watch on its own connection with HTTP/2's smallest window (64 KiB), and never read
+    // it while far more commit groups go by than the server keeps for watchers.
+    let ch = tonic::transport::Endpoint::from_shared(s.url())
+        .unwrap()
+        .initial_stream_window_size(Some(65_535))
+        .initial_connection_window_size(Some(65_535))
+        .connect()
+        .await
+        .unwrap();
+    let mut wq = pb::queries_client::QueriesClient::new(ch);
+    let mut stream = wq
+        .watch(pb::WatchRequest {
+            lot_id: lot.clone(),
+            from_seq: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Beyond what the ring (1024 groups), the watcher's queue and HTTP/2's buffers hold.
+    let n = 3000u64;
+    for _ in 0..n {
+        w.submit(sub(body(pb::event_body::Kind::Adjustment(
+            pb::Adjustment {
+                lot_id: lot.clone(),
+                delta_g: -1,
+                reason: "r".into(),
+            },
+        ))))
+        .await
+        .unwrap();
+    }
+    let mut received = 0u64;
+    let status = loop {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(20), stream.message())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the stuck watcher was neither served nor disconnected after {received} events"
+                )
+            });
+        match next {
+            Ok(Some(e)) => {
+                assert_eq!(e.seq, received, "in order, no gap");
+                received += 1;
+            }
+            Ok(None) => panic!("stream ended without a status after {received} events"),
+            Err(s) => break s,
+        }
+    };
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status.message().contains(&format!("from_seq={received}")),
+        "{}",
+        status.message()
+    );
+    assert!(
+        received <= n,
+        "the stuck watcher was cut off before the end"
+    );
+    // Resuming from where it stopped delivers the rest.
+    let mut stream = q
+        .watch(pb::WatchRequest {
+            lot_id: lot,
+            from_seq: received,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    while received < n + 1 {
+        let e = stream.message().await.unwrap().unwrap();
+        assert_eq!(e.seq, received);
+        received += 1;
+    }
+}
