@@ -845,3 +845,65 @@ pub fn elements_of(a: &[u64; N_ELEMENTS]) -> impl Iterator<Item = (Element, u64)
         .map(|e| (*e, a[e.index()]))
         .filter(|(_, g)| *g > 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::element::Element;
+    use crate::event::{InputCharged, OreReceipt};
+    use crate::ids::EventId;
+
+    #[test]
+    fn sums_never_wrap() {
+        // A campaign whose balance is already near the top of u64: a further charge is refused
+        // as an overflow, not wrapped around.
+        let mut state = LedgerState::new();
+        let (camp, input) = (LotId::new_v7(), LotId::new_v7());
+        let now = UtcMicros(1_760_000_000_000_000);
+        let bodies = [
+            EventKind::CampaignOpened(crate::event::CampaignOpened {
+                campaign: camp,
+                facility: "f".into(),
+                country: Country::parse("FR").unwrap(),
+            }),
+            EventKind::OreReceipt(OreReceipt {
+                lot: input,
+                supplier: "s".into(),
+                mine_site: "m".into(),
+                country: Country::parse("AU").unwrap(),
+                mass_g: 10,
+                reo_grade_ppm: 1,
+                assay: Composition::new(vec![(Element::Nd, 1)]).unwrap(),
+                documents: vec![],
+            }),
+        ];
+        for kind in bodies {
+            let b = EventBody {
+                event_id: EventId::new_v7(),
+                occurred_at: now,
+                expected_head: None,
+                kind,
+            };
+            let mut s = Staged::new(&state, state.next_global_seq());
+            s.append(&b.encode(), &b, None, now).unwrap();
+            let c = s.into_changes();
+            state.commit(c);
+        }
+        if let Some(l) = state.lots.get_mut(&camp) {
+            l.balance_g = u64::MAX - 5;
+        }
+        let b = EventBody {
+            event_id: EventId::new_v7(),
+            occurred_at: now,
+            expected_head: None,
+            kind: EventKind::InputCharged(InputCharged {
+                campaign: camp,
+                input,
+                mass_g: 10,
+            }),
+        };
+        let mut s = Staged::new(&state, state.next_global_seq());
+        let e = s.append(&b.encode(), &b, None, now).unwrap_err();
+        assert!(e.to_string().contains("overflows"), "{e}");
+    }
+}

@@ -513,3 +513,43 @@ fn count_submissions(store: &dyn Store) -> u64 {
         .unwrap();
     n
 }
+
+#[test]
+fn a_damaged_store_is_refused_on_open() {
+    let (store, e) = engine();
+    let a = LotId::new_v7();
+    ok(&e, ore(a, "AU", 1_000, 1));
+    ok(
+        &e,
+        EventKind::Adjustment(Adjustment {
+            lot: a,
+            delta_g: -1,
+            reason: "r".into(),
+        }),
+    );
+    drop(e);
+    // Rewrite the second record with a broken previous-hash link, as a damaged disk might.
+    let mut bytes = store.record(2).unwrap().unwrap();
+    let mut rec = ree_core::Record::decode(&bytes).unwrap();
+    rec.prev = Hash32([0xab; 32]);
+    bytes = rec.encode();
+    store
+        .append(&ree_store::Batch {
+            records: vec![ree_store::NewRecord {
+                global_seq: 2,
+                lot: a,
+                seq: 1,
+                bytes,
+            }],
+            idempotency: vec![],
+        })
+        .unwrap();
+    match Engine::open(store.clone(), None) {
+        Err(ree_engine::EngineError::Inconsistent { global_seq, reason }) => {
+            assert_eq!(global_seq, 2);
+            assert!(reason.contains("chain"), "{reason}");
+        }
+        Err(other) => panic!("wrong error {other}"),
+        Ok(_) => panic!("a damaged store was opened"),
+    }
+}
