@@ -17,7 +17,8 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 export REE_SERVER="http://127.0.0.1:$PORT"
 RUST_LOG=warn $REE serve --data-dir "$DIR/data" --listen "127.0.0.1:$PORT" > "$DIR/serve.out" 2> "$DIR/serve.err" &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true' EXIT
+# The store grows by ~700 bytes per event: remove it afterwards unless KEEP=1.
+trap 'kill $SERVER 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$DIR"' EXIT
 for _ in $(seq 100); do grep -q listening "$DIR/serve.out" 2>/dev/null && break; sleep 0.1; done
 
 # A watched lot that receives a steady trickle of events during the run.
@@ -49,7 +50,9 @@ sleep 1
 TOTAL=$($REE lots --json | python3 -c 'import json,sys; print(sum(l["events"] for l in json.load(sys.stdin)))')
 WATCHED=$($REE lot "$LOT" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])')
 kill -TERM $SERVER; wait $SERVER || true
+CHECK_START=$SECONDS
 $REE check --data-dir "$DIR/data" > "$DIR/check.out"
+echo "check took $((SECONDS - CHECK_START)) s" >> "$DIR/check.out"
 STORE=$(du -sb "$DIR/data" | cut -f1)
 
 python3 - "$DIR" "$TOTAL" "$WATCHED" "$STORE" "$CONC" <<'PY'

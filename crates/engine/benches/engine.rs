@@ -100,7 +100,13 @@ fn bench(c: &mut Criterion) {
     );
     let mut g = c.benchmark_group("oxide_10k_upstream");
     g.sample_size(20);
-    g.bench_function("provenance", |b| {
+    g.bench_function("provenance_heads_only", |b| {
+        b.iter(|| {
+            let (st, heads) = engine.provenance_upstream(ox).unwrap().unwrap();
+            (Provenance::of(&st).origin_shares(), heads.len())
+        })
+    });
+    g.bench_function("provenance_full_closure", |b| {
         b.iter(|| {
             let up = engine.upstream(ox).unwrap().unwrap();
             (Provenance::of(&up.state).origin_shares(), up.lots().len())

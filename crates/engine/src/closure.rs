@@ -89,3 +89,42 @@ pub(crate) fn upstream(store: &dyn Store, st: &LotState) -> Result<Upstream, Eng
         chains,
     })
 }
+
+/// The lots a subject's head commits to, with the last record of each that it commits to, without
+/// reading the chains of lots whose records never link onward (ore and recycled lots): their
+/// committed head is known from the link itself. Cheaper than [`upstream`] for provenance.
+pub(crate) fn upstream_heads(
+    store: &dyn Store,
+    st: &LotState,
+    kind_of: &dyn Fn(&LotId) -> Option<ree_core::state::LotKind>,
+) -> Result<BTreeMap<LotId, (u64, Hash32)>, EngineError> {
+    use ree_core::state::LotKind;
+    let mut heads: BTreeMap<LotId, (u64, Hash32)> = BTreeMap::new();
+    let mut read_upto: BTreeMap<LotId, u64> = BTreeMap::new();
+    let mut work: Vec<(LotId, u64)> = vec![(st.id, st.head_seq())];
+    while let Some((lot, upto)) = work.pop() {
+        let from = read_upto.get(&lot).map_or(0, |s| s + 1);
+        if from > upto {
+            continue;
+        }
+        let raw = store.lot_records(lot, from, (upto + 1 - from) as usize)?;
+        read_upto.insert(lot, upto);
+        for (seq, bytes) in raw {
+            let rec = Record::decode(&bytes).map_err(|e| EngineError::Inconsistent {
+                global_seq: 0,
+                reason: format!("lot {lot} seq {seq}: {e}"),
+            })?;
+            if let Some(l) = rec.link {
+                let e = heads.entry(l.lot).or_insert((l.seq, l.hash));
+                if l.seq > e.0 {
+                    *e = (l.seq, l.hash);
+                }
+                if matches!(kind_of(&l.lot), Some(LotKind::Campaign | LotKind::Oxide)) {
+                    work.push((l.lot, l.seq));
+                }
+            }
+        }
+    }
+    heads.remove(&st.id);
+    Ok(heads)
+}

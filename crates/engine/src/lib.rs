@@ -446,6 +446,26 @@ impl Engine {
         closure::upstream(&*self.shared.store, &st).map(Some)
     }
 
+    /// The subject's state and the lots upstream of it with the (seq, hash) its head commits to:
+    /// what a provenance answer lists, computed without reading ore and recycled chains.
+    pub fn provenance_upstream(
+        &self,
+        lot: LotId,
+    ) -> Result<Option<(LotState, std::collections::BTreeMap<LotId, (u64, Hash32)>)>, EngineError>
+    {
+        let Some(st) = self.lot(lot) else {
+            return Ok(None);
+        };
+        let kind_of = |id: &LotId| self.lot_kind(*id);
+        let heads = closure::upstream_heads(&*self.shared.store, &st, &kind_of)?;
+        Ok(Some((st, heads)))
+    }
+
+    fn lot_kind(&self, id: LotId) -> Option<LotKind> {
+        use ree_core::state::LotView;
+        self.state().lot(&id).map(|l| l.kind())
+    }
+
     /// Writes a consistent backup of every committed record (see [`backup`]); returns how many.
     pub fn backup(&self, w: &mut dyn std::io::Write) -> Result<u64, EngineError> {
         backup::backup_store(&*self.shared.store, self.last_global_seq(), w)

@@ -130,6 +130,11 @@ fn separation_links_chains_and_attributes_by_element() {
         2 + 2 + 4 + 1,
         "ore a, ore b, campaign (open, 2 charges, debit), oxide genesis"
     );
+    // The cheaper walk used for provenance names the same lots at the same heads.
+    let (_, heads) = e.provenance_upstream(ox).unwrap().unwrap();
+    let from_heads: Vec<(LotId, u64, Hash32)> =
+        heads.into_iter().map(|(l, (s, h))| (l, s, h)).collect();
+    assert_eq!(from_heads, up.lots());
 }
 
 #[test]

@@ -310,17 +310,16 @@ impl pb::queries_server::Queries for Ledger {
                 .map_err(invalid)?
         };
         let engine = self.engine.clone();
-        let up = tokio::task::spawn_blocking(move || engine.upstream(id))
+        let (state, heads) = tokio::task::spawn_blocking(move || engine.provenance_upstream(id))
             .await
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(internal)?
             .ok_or_else(|| Status::not_found(format!("lot {id} does not exist")))?;
-        // The provenance of the exact state the upstream closure was taken at.
-        let prov = ree_core::provenance::Provenance::of(&up.state);
-        let upstream = up
-            .lots()
+        // The provenance of the exact state the upstream heads were taken at.
+        let prov = ree_core::provenance::Provenance::of(&state);
+        let upstream = heads
             .into_iter()
-            .map(|(lot, seq, head)| {
+            .map(|(lot, (seq, head))| {
                 let l = self.engine.lot(lot);
                 let src = l.as_ref().and_then(|l| l.source());
                 pb::UpstreamLot {
