@@ -9,6 +9,9 @@ use ree_store::Store;
 
 use crate::EngineError;
 
+/// Upstream lots with the (seq, hash) of the last record of each that a head commits to.
+pub type UpstreamHeads = BTreeMap<LotId, (u64, Hash32)>;
+
 /// Every chain a lot's head commits to: for each lot, its records from genesis up to the last
 /// one that something downstream links to (for the lot itself: its head).
 pub struct Upstream {
@@ -97,7 +100,7 @@ pub(crate) fn upstream_heads(
     store: &dyn Store,
     st: &LotState,
     kind_of: &dyn Fn(&LotId) -> Option<ree_core::state::LotKind>,
-) -> Result<BTreeMap<LotId, (u64, Hash32)>, EngineError> {
+) -> Result<UpstreamHeads, EngineError> {
     use ree_core::state::LotKind;
     let mut heads: BTreeMap<LotId, (u64, Hash32)> = BTreeMap::new();
     let mut read_upto: BTreeMap<LotId, u64> = BTreeMap::new();

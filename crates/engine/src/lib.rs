@@ -20,7 +20,7 @@ use ree_core::state::{Appended, LotKind, Staged};
 use ree_core::{EventBody, EventId, Hash32, LedgerState, LotId, LotState, Record, UtcMicros};
 use ree_store::{Batch, IdempotencyEntry, NewRecord, Store, StoreError};
 
-pub use closure::Upstream;
+pub use closure::{Upstream, UpstreamHeads};
 
 /// Most submissions one request may carry.
 pub const MAX_BATCH: usize = 1000;
@@ -451,8 +451,7 @@ impl Engine {
     pub fn provenance_upstream(
         &self,
         lot: LotId,
-    ) -> Result<Option<(LotState, std::collections::BTreeMap<LotId, (u64, Hash32)>)>, EngineError>
-    {
+    ) -> Result<Option<(LotState, UpstreamHeads)>, EngineError> {
         let Some(st) = self.lot(lot) else {
             return Ok(None);
         };
