@@ -177,6 +177,13 @@ enum Cmd {
 }
 
 fn main() {
+    // Like any Unix filter: a closed pipe (`ree events X | head`) ends the process quietly
+    // instead of panicking on the next write.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
