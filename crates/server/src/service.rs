@@ -46,6 +46,16 @@ fn internal(e: EngineError) -> Status {
     Status::internal(format!("store: {e}"))
 }
 
+/// Runs store work off the async threads and maps its failures to a status.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(internal)
+}
+
 fn prefix(e: FieldError, p: &str) -> FieldError {
     e.at(p)
 }
@@ -124,6 +134,15 @@ impl Ledger {
 
     fn lot_id(s: &str) -> Result<LotId, Status> {
         convert::lot_id(s, "lot_id").map_err(invalid)
+    }
+
+    /// The lot id of a request, which must name an existing lot.
+    fn existing(&self, s: &str) -> Result<LotId, Status> {
+        let id = Self::lot_id(s)?;
+        if self.engine.lot(id).is_none() {
+            return Err(Status::not_found(format!("lot {id} does not exist")));
+        }
+        Ok(id)
     }
 }
 
@@ -270,19 +289,13 @@ impl pb::queries_server::Queries for Ledger {
         req: Request<pb::ListEventsRequest>,
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
         let req = req.into_inner();
-        let id = Self::lot_id(&req.lot_id)?;
-        if self.engine.lot(id).is_none() {
-            return Err(Status::not_found(format!("lot {id} does not exist")));
-        }
+        let id = self.existing(&req.lot_id)?;
         let limit = match req.limit {
             0 => 1000,
             n => n.min(10_000),
         } as usize;
         let engine = self.engine.clone();
-        let recs = tokio::task::spawn_blocking(move || engine.lot_records(id, req.from_seq, limit))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(internal)?;
+        let recs = blocking(move || engine.lot_records(id, req.from_seq, limit)).await?;
         Ok(Response::new(pb::ListEventsResponse {
             events: recs
                 .iter()
@@ -310,10 +323,8 @@ impl pb::queries_server::Queries for Ledger {
                 .map_err(invalid)?
         };
         let engine = self.engine.clone();
-        let (state, heads) = tokio::task::spawn_blocking(move || engine.provenance_upstream(id))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(internal)?
+        let (state, heads) = blocking(move || engine.provenance_upstream(id))
+            .await?
             .ok_or_else(|| Status::not_found(format!("lot {id} does not exist")))?;
         // The provenance of the exact state the upstream heads were taken at.
         let prov = ree_core::provenance::Provenance::of(&state);
@@ -351,10 +362,7 @@ impl pb::queries_server::Queries for Ledger {
         req: Request<pb::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         let req = req.into_inner();
-        let id = Self::lot_id(&req.lot_id)?;
-        if self.engine.lot(id).is_none() {
-            return Err(Status::not_found(format!("lot {id} does not exist")));
-        }
+        let id = self.existing(&req.lot_id)?;
         // Subscribe before reading history, so nothing committed in between is missed.
         let mut live = self.hub.subscribe();
         let (tx, rx) = mpsc::channel::<Result<pb::Event, Status>>(64);
@@ -365,16 +373,10 @@ impl pb::queries_server::Queries for Ledger {
             // History, page by page, up to the head as of now.
             loop {
                 let e2 = engine.clone();
-                let page = match tokio::task::spawn_blocking(move || e2.lot_records(id, next, 1000))
-                    .await
-                {
-                    Ok(Ok(p)) => p,
-                    Ok(Err(e)) => {
-                        let _ = tx.send(Err(internal(e))).await;
-                        return;
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(Status::internal(e.to_string()))).await;
+                let page = match blocking(move || e2.lot_records(id, next, 1000)).await {
+                    Ok(p) => p,
+                    Err(st) => {
+                        let _ = tx.send(Err(st)).await;
                         return;
                     }
                 };
@@ -464,18 +466,13 @@ impl pb::queries_server::Queries for Ledger {
             let mut next = 1u64;
             while next <= total {
                 let e2 = engine.clone();
-                let page =
-                    match tokio::task::spawn_blocking(move || e2.records_from(next, 4096)).await {
-                        Ok(Ok(p)) => p,
-                        Ok(Err(e)) => {
-                            let _ = tx.send(Err(internal(e))).await;
-                            return;
-                        }
-                        Err(e) => {
-                            let _ = tx.send(Err(Status::internal(e.to_string()))).await;
-                            return;
-                        }
-                    };
+                let page = match blocking(move || e2.records_from(next, 4096)).await {
+                    Ok(p) => p,
+                    Err(st) => {
+                        let _ = tx.send(Err(st)).await;
+                        return;
+                    }
+                };
                 let records: Vec<Vec<u8>> = page
                     .into_iter()
                     .take_while(|(g, _)| *g <= total)
@@ -518,10 +515,8 @@ impl pb::queries_server::Queries for Ledger {
     ) -> Result<Response<pb::ExportBundleResponse>, Status> {
         let id = Self::lot_id(&req.into_inner().lot_id)?;
         let engine = self.engine.clone();
-        let up = tokio::task::spawn_blocking(move || engine.upstream(id))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(internal)?
+        let up = blocking(move || engine.upstream(id))
+            .await?
             .ok_or_else(|| Status::not_found(format!("lot {id} does not exist")))?;
         let b = up.bundle();
         let records = b.records.len() as u64;
