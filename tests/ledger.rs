@@ -386,6 +386,19 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
         );
         let e = w.submit(sub(b)).await.expect_err(name);
         assert_eq!(e.code(), code, "{name}: {}", e.message());
+        if code == Code::InvalidArgument {
+            use tonic_types::StatusExt;
+            let details = e
+                .get_details_bad_request()
+                .unwrap_or_else(|| panic!("{name}: no BadRequest detail"));
+            assert!(
+                details
+                    .field_violations
+                    .iter()
+                    .any(|v| e.message().starts_with(&v.field)),
+                "{name}: {details:?}"
+            );
+        }
         assert!(
             e.message().contains(needle),
             "{name}: {:?} lacks {needle:?}",

@@ -8,7 +8,7 @@ use ree_engine::{Engine, EngineError, Outcome, Submission, SubmitError};
 use ree_ledger::v1 as pb;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::Stream;
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
 
 use crate::convert;
 use crate::watch::Hub;
@@ -26,7 +26,15 @@ pub struct Ledger {
 pub fn status_of(e: &SubmitError) -> Status {
     match e {
         SubmitError::Decode(d) => Status::invalid_argument(format!("canonical_body: {d}")),
-        SubmitError::Invalid(f) => Status::invalid_argument(f.to_string()),
+        // The field path also travels as a google.rpc.BadRequest detail for programs to read.
+        SubmitError::Invalid(f) => {
+            use tonic_types::{ErrorDetails, StatusExt};
+            Status::with_error_details(
+                Code::InvalidArgument,
+                f.to_string(),
+                ErrorDetails::with_bad_request_violation(f.field.clone(), f.reason.clone()),
+            )
+        }
         SubmitError::Rule(RuleError::UnknownLot(_)) => Status::not_found(e.to_string()),
         SubmitError::Rule(RuleError::LotExists(_)) => Status::already_exists(e.to_string()),
         SubmitError::Rule(_) => Status::failed_precondition(e.to_string()),
@@ -38,7 +46,7 @@ pub fn status_of(e: &SubmitError) -> Status {
 }
 
 fn invalid(f: FieldError) -> Status {
-    Status::invalid_argument(f.to_string())
+    status_of(&SubmitError::Invalid(f))
 }
 
 fn internal(e: EngineError) -> Status {
