@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""An independent check of a ree-ledger proof bundle, written from docs/format.md alone.
+
+It checks integrity (layout, every record hash, chains, cross-lot links, global order, the
+claimed head), not the domain rules or the policy: that is `ree-verify`'s job. It exists to show
+that the byte layout is specified well enough to verify in another language.
+
+    pip install blake3
+    python3 docs/verify_bundle.py lot.bundle     # exit 0 intact, 3 not authentic
+"""
+import struct
+import sys
+
+import blake3
+
+CONTEXT = "ree-ledger 2026-11 event record v1"
+ZERO = bytes(32)
+
+
+class Bad(Exception):
+    pass
+
+
+class Reader:
+    def __init__(self, b):
+        self.b, self.p = b, 0
+
+    def take(self, n):
+        if self.p + n > len(self.b):
+            raise Bad(f"truncated at byte {self.p}")
+        v = self.b[self.p:self.p + n]
+        self.p += n
+        return v
+
+    def u8(self):
+        return self.take(1)[0]
+
+    def u16(self):
+        return struct.unpack("<H", self.take(2))[0]
+
+    def u32(self):
+        return struct.unpack("<I", self.take(4))[0]
+
+    def u64(self):
+        return struct.unpack("<Q", self.take(8))[0]
+
+
+def parse_record(b):
+    r = Reader(b)
+    if r.u8() != 1:
+        raise Bad("record version")
+    rec = {"lot": r.take(16), "seq": r.u64(), "gseq": r.u64(), "prev": r.take(32)}
+    r.take(8)  # recorded_at
+    flag = r.u8()
+    if flag == 1:
+        rec["link"] = (r.take(16), r.u64(), r.take(32))
+    elif flag == 0:
+        rec["link"] = None
+    else:
+        raise Bad("link flag")
+    n = r.u32()
+    r.take(n)  # body
+    scheme = r.u8()
+    if scheme == 1:
+        r.take(96)
+    elif scheme != 0:
+        raise Bad("signature scheme")
+    if r.p != len(b):
+        raise Bad("trailing bytes in record")
+    return rec
+
+
+def verify(data):
+    r = Reader(data)
+    if r.take(8) != b"REEBNDL\0":
+        raise Bad("bad magic")
+    if r.u16() != 1:
+        raise Bad("bundle version")
+    lot, head_seq, head = r.take(16), r.u64(), r.take(32)
+    count = r.u32()
+    heads = {}  # lot -> (seq, hash)
+    last_gseq = 0
+    for i in range(count):
+        raw = r.take(r.u32())
+        rec = parse_record(raw)
+        h = blake3.blake3(raw, derive_key_context=CONTEXT).digest()
+        if rec["gseq"] <= last_gseq:
+            raise Bad(f"record {i}: global order")
+        last_gseq = rec["gseq"]
+        prior = heads.get(rec["lot"])
+        if prior is None:
+            if rec["seq"] != 0 or rec["prev"] != ZERO:
+                raise Bad(f"record {i}: lot {rec['lot'].hex()} does not start at its genesis")
+        elif rec["seq"] != prior[0] + 1 or rec["prev"] != prior[1]:
+            raise Bad(f"record {i}: chain of lot {rec['lot'].hex()} broken at seq {rec['seq']}")
+        if rec["link"] is not None:
+            other, seq, lh = rec["link"]
+            if heads.get(other) != (seq, lh):
+                raise Bad(f"record {i}: link to lot {other.hex()} seq {seq} is not that lot's head")
+        heads[rec["lot"]] = (rec["seq"], h)
+    if r.p != len(data):
+        raise Bad("trailing bytes after the last record")
+    if heads.get(lot) != (head_seq, head):
+        raise Bad("the bundle does not end at the head it claims")
+    return count, head.hex()
+
+
+if __name__ == "__main__":
+    try:
+        n, h = verify(open(sys.argv[1], "rb").read())
+        print(f"intact: {n} records, head {h}")
+    except (Bad, OSError, IndexError) as e:
+        print(f"NOT AUTHENTIC: {e}")
+        sys.exit(3)
