@@ -222,6 +222,15 @@ impl Engine {
     /// Opens the ledger on `store`: replays and checks it (refusing to serve a damaged store),
     /// then starts the committer.
     pub fn open(store: Arc<dyn Store>, observer: Option<Observer>) -> Result<Engine, EngineError> {
+        Self::open_with_queue(store, observer, QUEUE_DEPTH)
+    }
+
+    /// [`Engine::open`] with a chosen queue depth: requests beyond it are shed (Overloaded).
+    pub fn open_with_queue(
+        store: Arc<dyn Store>,
+        observer: Option<Observer>,
+        queue_depth: usize,
+    ) -> Result<Engine, EngineError> {
         let (state, report) = replay_store(&*store)?;
         let shared = Arc::new(Shared {
             store,
@@ -229,7 +238,7 @@ impl Engine {
             poisoned: Mutex::new(None),
             observer,
         });
-        let (tx, rx) = sync_channel::<Request>(QUEUE_DEPTH);
+        let (tx, rx) = sync_channel::<Request>(queue_depth);
         let s2 = shared.clone();
         let committer = std::thread::Builder::new()
             .name("ree-committer".into())
@@ -329,7 +338,7 @@ impl Engine {
                 let n = req.items.len();
                 (req.reply)(vec![
                     Err(SubmitError::Overloaded(format!(
-                        "{QUEUE_DEPTH} requests queued"
+                        "the commit queue is full"
                     )));
                     n
                 ]);

@@ -558,3 +558,48 @@ fn a_damaged_store_is_refused_on_open() {
         Ok(_) => panic!("a damaged store was opened"),
     }
 }
+
+#[test]
+fn a_full_queue_sheds_load_instead_of_growing() {
+    let store = Arc::new(MemStore::new());
+    let e = Engine::open_with_queue(store.clone(), None, 2).unwrap();
+    let a = LotId::new_v7();
+    ok(&e, ore(a, "AU", 1_000_000, 1));
+    store.set_append_delay_ms(200);
+    let (tx, rx) = std::sync::mpsc::channel();
+    for _ in 0..20 {
+        let b = body(EventKind::Adjustment(Adjustment {
+            lot: a,
+            delta_g: -1,
+            reason: "r".into(),
+        }));
+        let tx = tx.clone();
+        e.submit(
+            vec![sub(&b)],
+            false,
+            NOW,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+    }
+    drop(tx);
+    let results: Vec<_> = rx.iter().flatten().collect();
+    assert_eq!(results.len(), 20, "every request is answered");
+    let shed = results
+        .iter()
+        .filter(|r| matches!(r, Err(SubmitError::Overloaded(_))))
+        .count();
+    let done = results.iter().filter(|r| r.is_ok()).count();
+    assert!(shed > 0 && done > 0, "shed {shed}, done {done}");
+    assert_eq!(
+        shed + done,
+        20,
+        "nothing but shedding may fail: {results:?}"
+    );
+    assert_eq!(
+        e.lot(a).unwrap().balance_g,
+        1_000_000 - done as u64,
+        "shed requests left no trace"
+    );
+}

@@ -19,12 +19,17 @@ struct Inner {
 pub struct MemStore {
     inner: RwLock<Inner>,
     fail: std::sync::atomic::AtomicU32,
+    delay_ms: std::sync::atomic::AtomicU64,
 }
 
 impl MemStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+    /// Makes every append take `ms` milliseconds, like a slow disk, to test load shedding.
+    pub fn set_append_delay_ms(&self, ms: u64) {
+        self.delay_ms.store(ms, std::sync::atomic::Ordering::SeqCst);
     }
     /// Makes the next `n` appends fail with an I/O error, to test that nothing half-applies.
     pub fn fail_next_appends(&self, n: u32) {
@@ -44,6 +49,10 @@ impl Store for MemStore {
             .is_ok()
         {
             return Err(StoreError::Io(std::io::Error::other("injected failure")));
+        }
+        let delay = self.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(delay));
         }
         let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
         for r in &batch.records {
