@@ -337,9 +337,9 @@ impl Engine {
             Err(TrySendError::Full(req)) => {
                 let n = req.items.len();
                 (req.reply)(vec![
-                    Err(SubmitError::Overloaded(format!(
-                        "the commit queue is full"
-                    )));
+                    Err(SubmitError::Overloaded(
+                        "the commit queue is full".to_string()
+                    ));
                     n
                 ]);
             }
