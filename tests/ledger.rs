@@ -864,3 +864,110 @@ async fn a_stuck_watcher_is_disconnected_not_buffered() {
         received += 1;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_submissions_are_checked_stored_and_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("data"), free_port());
+    let key = dir.path().join("mine.key");
+    ree_ok(&s.url(), &["keygen", "-o", key.to_str().unwrap()]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let public = std::fs::read_to_string(format!("{}.pub", key.display()))
+        .unwrap()
+        .trim()
+        .to_string();
+    let lot = uuid::Uuid::now_v7().to_string();
+    let file = dir.path().join("e.jsonl");
+    std::fs::write(&file, format!("{{\"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"s\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000\", \"reoGradePpm\": 1}}}}\n")).unwrap();
+    ree_ok(
+        &s.url(),
+        &[
+            "submit",
+            file.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let evs: serde_json::Value =
+        serde_json::from_str(&ree_ok(&s.url(), &["events", &lot, "--json"])).unwrap();
+    assert_eq!(
+        evs[0]["signer"],
+        public.as_str(),
+        "the stored record carries the signer's key"
+    );
+    // Forged: a signature that does not match the body, or a body other than the one signed.
+    let (mut w, mut q) = client(&s.url()).await;
+    let mk = |lot_id: &str| {
+        ree_server::convert::body_from_pb(&ore_body(lot_id, 5))
+            .unwrap()
+            .encode()
+    };
+    let secret = [42u8; 32];
+    let signed_a = mk(&uuid::Uuid::now_v7().to_string());
+    let sig = ree_core::record::Signature::sign(&secret, &signed_a);
+    let before = q
+        .list_lots(pb::ListLotsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .lots
+        .len();
+    let other_body = mk(&uuid::Uuid::now_v7().to_string());
+    let mut forged = sig;
+    forged.signature[10] ^= 0x40;
+    for (bytes, s2, what) in [
+        (other_body, sig, "a body other than the one signed"),
+        (signed_a.clone(), forged, "an altered signature"),
+    ] {
+        let req = pb::SubmitRequest {
+            submission: Some(pb::Submission {
+                body: None,
+                canonical_body: bytes,
+                signature: Some(pb::Signature {
+                    public_key: s2.public_key.to_vec(),
+                    signature: s2.signature.to_vec(),
+                }),
+            }),
+        };
+        let e = w.submit(req).await.expect_err(what);
+        assert_eq!(e.code(), Code::Unauthenticated, "{what}: {e:?}");
+    }
+    assert_eq!(
+        q.list_lots(pb::ListLotsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .lots
+            .len(),
+        before,
+        "nothing stored"
+    );
+    // The genuine signature is accepted; the bundle's signatures are checked offline.
+    let req = pb::SubmitRequest {
+        submission: Some(pb::Submission {
+            body: None,
+            canonical_body: signed_a,
+            signature: Some(pb::Signature {
+                public_key: sig.public_key.to_vec(),
+                signature: sig.signature.to_vec(),
+            }),
+        }),
+    };
+    w.submit(req).await.unwrap();
+    let bundle = dir.path().join("b.bundle");
+    ree_ok(&s.url(), &["export", &lot, "-o", bundle.to_str().unwrap()]);
+    let out = std::process::Command::new(bin("ree-verify"))
+        .arg(&bundle)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["signatures_verified"], 1);
+}

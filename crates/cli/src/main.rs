@@ -4,6 +4,7 @@
 mod bench;
 mod client;
 mod demo;
+mod keys;
 mod output;
 
 use std::io::BufRead;
@@ -70,6 +71,14 @@ enum Cmd {
         /// Submit all lines as one atomic batch (all or none).
         #[arg(long)]
         atomic: bool,
+        /// Sign every event with this ed25519 key file (from `ree keygen`).
+        #[arg(long, env = "REE_KEY")]
+        key: Option<PathBuf>,
+    },
+    /// Create an ed25519 signing key: KEYFILE (secret, owner-only) and KEYFILE.pub.
+    Keygen {
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
     },
     /// List lots.
     Lots {
@@ -219,7 +228,20 @@ async fn run(cmd: Cmd) -> Result<()> {
             server,
             file,
             atomic,
-        } => submit(&server.server, &file, atomic).await,
+            key,
+        } => {
+            let key = key.map(|k| keys::read_secret(&k)).transpose()?;
+            submit(&server.server, &file, atomic, key).await
+        }
+        Cmd::Keygen { output } => {
+            let public = keys::generate(&output)?;
+            println!(
+                "wrote {} (secret, mode 0600) and {}.pub: public key {public}",
+                output.display(),
+                output.display()
+            );
+            Ok(())
+        }
         Cmd::Lots { server, kind, json } => {
             let kind = match kind.as_deref() {
                 None => pb::LotKind::Unspecified,
@@ -420,7 +442,7 @@ async fn serve(data_dir: PathBuf, listen: SocketAddr, demo: bool, seed: u64) -> 
 
 /// Reads JSON lines into submissions. A line without event_id gets a fresh v7 id, one without
 /// occurred_at the current time; both are printed back so a retry can reuse them.
-async fn submit(server: &str, file: &str, atomic: bool) -> Result<()> {
+async fn submit(server: &str, file: &str, atomic: bool, key: Option<[u8; 32]>) -> Result<()> {
     let reader: Box<dyn BufRead> = if file == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
@@ -446,10 +468,18 @@ async fn submit(server: &str, file: &str, atomic: bool) -> Result<()> {
             ree_server::convert::body_from_pb(&body).map_err(|e| anyhow!("line {}: {e}", n + 1))?;
         d.validate(ree_engine::now_utc())
             .map_err(|e| anyhow!("line {}: {e}", n + 1))?;
+        let bytes = d.encode();
+        let signature = key.map(|k| {
+            let s = ree_core::record::Signature::sign(&k, &bytes);
+            pb::Signature {
+                public_key: s.public_key.to_vec(),
+                signature: s.signature.to_vec(),
+            }
+        });
         subs.push(pb::Submission {
             body: None,
-            canonical_body: d.encode(),
-            signature: None,
+            canonical_body: bytes,
+            signature,
         });
     }
     if subs.is_empty() {

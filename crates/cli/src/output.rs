@@ -141,6 +141,7 @@ fn event_json(e: &pb::Event) -> Result<Value> {
         "recorded_at": ts(&e.recorded_at),
         "link": e.link.as_ref().map(|l| json!({"lot": l.lot_id, "seq": l.seq, "hash": l.hash})),
         "body": serde_json::to_value(&e.body)?,
+        "signer": e.signature.as_ref().map(|s| s.public_key.iter().map(|b| format!("{b:02x}")).collect::<String>()),
     }))
 }
 

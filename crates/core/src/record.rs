@@ -30,6 +30,27 @@ pub struct Signature {
     pub signature: [u8; 64],
 }
 
+impl Signature {
+    /// Signs canonical body bytes with a 32-byte ed25519 secret key (seed).
+    pub fn sign(secret: &[u8; 32], body: &[u8]) -> Signature {
+        use ed25519_dalek::Signer;
+        let key = ed25519_dalek::SigningKey::from_bytes(secret);
+        Signature {
+            public_key: key.verifying_key().to_bytes(),
+            signature: key.sign(body).to_bytes(),
+        }
+    }
+
+    /// Checks the signature over `body` (strict verification: no malleable or small-order keys).
+    pub fn verify(&self, body: &[u8]) -> Result<(), String> {
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&self.public_key)
+            .map_err(|e| format!("public key: {e}"))?;
+        let sig = ed25519_dalek::Signature::from_bytes(&self.signature);
+        key.verify_strict(body, &sig)
+            .map_err(|_| "the signature does not match the body and key".to_string())
+    }
+}
+
 /// A decoded record. `body` is the submitted body's canonical bytes, kept verbatim.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Record {
@@ -200,6 +221,20 @@ mod tests {
                 prop_assert_eq!(r.encode(), bytes);
             }
         }
+    }
+
+    #[test]
+    fn signatures_cover_the_exact_body_bytes() {
+        let secret = [7u8; 32];
+        let sig = Signature::sign(&secret, b"body bytes");
+        assert!(sig.verify(b"body bytes").is_ok());
+        assert!(sig.verify(b"body bytez").is_err());
+        let mut forged = sig;
+        forged.signature[0] ^= 1;
+        assert!(forged.verify(b"body bytes").is_err());
+        let mut other_key = sig;
+        other_key.public_key = Signature::sign(&[8u8; 32], b"x").public_key;
+        assert!(other_key.verify(b"body bytes").is_err());
     }
 
     #[test]

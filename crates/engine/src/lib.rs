@@ -64,6 +64,9 @@ pub enum SubmitError {
     Invalid(#[from] FieldError),
     #[error("{0}")]
     Rule(#[from] RuleError),
+    /// The signature does not verify over the body bytes.
+    #[error("signature: {0}")]
+    BadSignature(String),
     /// The event id was used before with other content.
     #[error("event id {0} was already used for a different event")]
     Conflict(EventId),
@@ -526,6 +529,10 @@ fn prepare(s: Submission, now: UtcMicros) -> Result<Prepared, SubmitError> {
     }
     let body = EventBody::decode(&s.body)?;
     body.validate(now)?;
+    // Checked here, on the caller's thread, so signature checks run in parallel.
+    if let Some(sig) = &s.signature {
+        sig.verify(&s.body).map_err(SubmitError::BadSignature)?;
+    }
     let body_hash = Hash32(*blake3::hash(&s.body).as_bytes());
     Ok(Prepared {
         body,

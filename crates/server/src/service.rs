@@ -39,6 +39,7 @@ pub fn status_of(e: &SubmitError) -> Status {
         SubmitError::Rule(RuleError::LotExists(_)) => Status::already_exists(e.to_string()),
         SubmitError::Rule(_) => Status::failed_precondition(e.to_string()),
         SubmitError::Conflict(_) => Status::already_exists(e.to_string()),
+        SubmitError::BadSignature(_) => Status::unauthenticated(e.to_string()),
         SubmitError::Aborted { .. } => Status::aborted(e.to_string()),
         SubmitError::Overloaded(_) => Status::resource_exhausted(e.to_string()),
         SubmitError::Unavailable(_) => Status::unavailable(e.to_string()),

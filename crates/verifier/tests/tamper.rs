@@ -251,3 +251,64 @@ proptest! {
         prop_assert_eq!(r.exit_code(), 3);
     }
 }
+
+#[test]
+fn a_consistent_rewrite_of_a_signed_event_fails_on_its_signature() {
+    // A forger who rewrites a signed record's body and recomputes every hash downstream (so that
+    // the chain and the head are consistent again) cannot re-sign it.
+    let mut l = Ledger::new();
+    let lot = l.lot();
+    let body = EventBody {
+        event_id: ree_core::EventId(uuid::Uuid::from_u128(1)),
+        occurred_at: NOW,
+        expected_head: None,
+        kind: EventKind::OreReceipt(ree_core::event::OreReceipt {
+            lot,
+            supplier: "s".into(),
+            mine_site: "m".into(),
+            country: cc("AU"),
+            mass_g: 1000,
+            reo_grade_ppm: 1,
+            assay: Default::default(),
+            documents: vec![],
+        }),
+    };
+    let bytes = body.encode();
+    let sig = ree_core::record::Signature::sign(&[9u8; 32], &bytes);
+    let rec = Record {
+        lot,
+        seq: 0,
+        global_seq: 1,
+        prev: ree_core::Hash32::ZERO,
+        recorded_at: NOW,
+        link: None,
+        body: bytes,
+        signature: Some(sig),
+    };
+    let b = ree_core::bundle::Bundle {
+        lot,
+        head_seq: 0,
+        head: record_hash(&rec.encode()),
+        records: vec![rec.encode()],
+    };
+    let r = verify(&b.encode(), &Policy::default(), None);
+    assert!(r.authentic, "{:?}", r.integrity_error);
+    assert_eq!(r.signatures_verified, 1);
+    let mut forged_body = body.clone();
+    if let EventKind::OreReceipt(o) = &mut forged_body.kind {
+        o.mass_g = 2000;
+    }
+    let forged = Record {
+        body: forged_body.encode(),
+        ..rec
+    };
+    let b = ree_core::bundle::Bundle {
+        lot,
+        head_seq: 0,
+        head: record_hash(&forged.encode()),
+        records: vec![forged.encode()],
+    };
+    let r = verify(&b.encode(), &Policy::default(), None);
+    assert_eq!(r.exit_code(), 3);
+    assert!(r.integrity_error.unwrap().contains("signature"));
+}
