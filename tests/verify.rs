@@ -57,6 +57,8 @@ fn demo_bundles_verify_and_policies_decide() {
         assert!(v.get(k).is_some(), "--json lacks {k}");
     }
     assert_eq!(v["claim"], "segregated");
+    // Every demo event is signed by the participant who would make it, and every one is checked.
+    assert_eq!(v["signatures_verified"], v["events_verified"]);
     // The bundle agrees with the server's own provenance answer.
     let p: serde_json::Value =
         serde_json::from_str(&ree_ok(&url, &["provenance", &clean, "--json"])).unwrap();

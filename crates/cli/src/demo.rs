@@ -547,6 +547,23 @@ fn build(seed: u64) -> (Vec<(Vec<EventBody>, bool)>, Summary) {
     (batches, summary)
 }
 
+/// Who would really submit this event: the mine's supplier, the recycler, or the plant.
+fn signer(b: &EventBody) -> &str {
+    match &b.kind {
+        EventKind::OreReceipt(o) => &o.supplier,
+        EventKind::MagnetIntake(m) => &m.recycler,
+        _ => "Caremag plant operations",
+    }
+}
+
+/// Each demo participant's signing key, derived from the seed so the demo stays reproducible.
+/// (Real participants generate theirs with `ree keygen` and keep it.)
+fn participant_key(seed: u64, name: &str) -> [u8; 32] {
+    let mut material = seed.to_le_bytes().to_vec();
+    material.extend_from_slice(name.as_bytes());
+    blake3::derive_key("ree-ledger demo participant key v1", &material)
+}
+
 /// Loads the demo through `client`; fails on the first rejected event.
 pub async fn run(client: &mut Client, seed: u64) -> Result<Summary> {
     let (batches, summary) = build(seed);
@@ -554,10 +571,20 @@ pub async fn run(client: &mut Client, seed: u64) -> Result<Summary> {
         let req = pb::SubmitBatchRequest {
             submissions: bodies
                 .iter()
-                .map(|b| pb::Submission {
-                    body: None,
-                    canonical_body: b.encode(),
-                    signature: None,
+                .map(|b| {
+                    let bytes = b.encode();
+                    let sig = ree_core::record::Signature::sign(
+                        &participant_key(seed, signer(b)),
+                        &bytes,
+                    );
+                    pb::Submission {
+                        body: None,
+                        canonical_body: bytes,
+                        signature: Some(pb::Signature {
+                            public_key: sig.public_key.to_vec(),
+                            signature: sig.signature.to_vec(),
+                        }),
+                    }
                 })
                 .collect(),
             atomic,
