@@ -221,9 +221,9 @@ pub struct Summary {
     pub clean_dy_oxide: LotId,
 }
 
+/// The seeded source of everything random in the demo.
 struct Gen {
     rng: StdRng,
-    bodies: Vec<Vec<EventBody>>,
 }
 
 impl Gen {
@@ -266,9 +266,7 @@ fn cc(s: &str) -> Country {
 fn build(seed: u64) -> (Vec<(Vec<EventBody>, bool)>, Summary) {
     let mut g = Gen {
         rng: StdRng::seed_from_u64(seed),
-        bodies: vec![],
     };
-    let _ = &g.bodies;
     let mut batches: Vec<(Vec<EventBody>, bool)> = vec![];
     let mut ores: Vec<InputLot> = vec![];
     let mut magnets: Vec<InputLot> = vec![];
