@@ -153,11 +153,13 @@ pub fn events(evs: &[pb::Event], json: bool) -> Result<()> {
         );
         return Ok(());
     }
+    // The time the event happened (as its submitter declares), not when the ledger recorded it;
+    // both are in --json.
     for e in evs {
         println!(
             "{:>4}  {}  {}  {}",
             e.seq,
-            ts(&e.recorded_at),
+            ts(&e.body.as_ref().and_then(|b| b.occurred_at)),
             &e.hash[..16.min(e.hash.len())],
             event_summary(e)
         );
