@@ -115,6 +115,21 @@ fn ore_body(lot: &str, mass_g: u64) -> pb::EventBody {
     }
 }
 
+/// Every lot's id, balance, head and event count: what "the store is unchanged" compares.
+async fn store_snapshot(
+    q: &mut pb::queries_client::QueriesClient<tonic::transport::Channel>,
+) -> Vec<(String, u64, String, u64)> {
+    let lots = q
+        .list_lots(pb::ListLotsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .lots;
+    lots.into_iter()
+        .map(|l| (l.lot_id, l.balance_g, l.head, l.events))
+        .collect()
+}
+
 fn body(kind: pb::event_body::Kind) -> pb::EventBody {
     pb::EventBody {
         event_id: uuid::Uuid::now_v7().to_string(),
@@ -171,12 +186,6 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
             mass_g: g,
             purity_ppm: 990_000,
         })
-    };
-    let snapshot = |lots: pb::ListLotsResponse| {
-        lots.lots
-            .into_iter()
-            .map(|l| (l.lot_id, l.balance_g, l.head, l.events))
-            .collect::<Vec<_>>()
     };
     let mut cases: Vec<(&str, pb::EventBody, Code, &str)> = vec![
         (
@@ -378,12 +387,7 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
         ),
     ];
     for (name, b, code, needle) in cases.drain(..) {
-        let before = snapshot(
-            q.list_lots(pb::ListLotsRequest::default())
-                .await
-                .unwrap()
-                .into_inner(),
-        );
+        let before = store_snapshot(&mut q).await;
         let e = w.submit(sub(b)).await.expect_err(name);
         assert_eq!(e.code(), code, "{name}: {}", e.message());
         if code == Code::InvalidArgument {
@@ -404,12 +408,7 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
             "{name}: {:?} lacks {needle:?}",
             e.message()
         );
-        let after = snapshot(
-            q.list_lots(pb::ListLotsRequest::default())
-                .await
-                .unwrap()
-                .into_inner(),
-        );
+        let after = store_snapshot(&mut q).await;
         assert_eq!(before, after, "{name} changed the store");
     }
     // Charge, produce, close; then the closed campaign refuses charges and outputs.
@@ -492,12 +491,7 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
             })
             .collect()
     };
-    let before = snapshot(
-        q.list_lots(pb::ListLotsRequest::default())
-            .await
-            .unwrap()
-            .into_inner(),
-    );
+    let before = store_snapshot(&mut q).await;
     let r = w
         .submit_batch(separation(vec![
             charge(&camp2, &ore2, 100),
@@ -512,24 +506,11 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
     );
     let msg = format!("{:?}", r.results[1]);
     assert!(msg.contains("already charged"), "{msg}");
-    assert_eq!(
-        before,
-        snapshot(
-            q.list_lots(pb::ListLotsRequest::default())
-                .await
-                .unwrap()
-                .into_inner()
-        )
-    );
+    assert_eq!(before, store_snapshot(&mut q).await);
     // An overdrawing separation: the failing event is named, the others aborted, nothing applies.
     let ore3 = uuid::Uuid::now_v7().to_string();
     w.submit(sub(ore_body(&ore3, 1_000))).await.unwrap();
-    let before = snapshot(
-        q.list_lots(pb::ListLotsRequest::default())
-            .await
-            .unwrap()
-            .into_inner(),
-    );
+    let before = store_snapshot(&mut q).await;
     let r = w
         .submit_batch(separation(vec![
             charge(&camp2, &ore2, 600),
@@ -542,15 +523,7 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
         codes(r),
         vec![Code::Aborted as i32, Code::FailedPrecondition as i32]
     );
-    assert_eq!(
-        before,
-        snapshot(
-            q.list_lots(pb::ListLotsRequest::default())
-                .await
-                .unwrap()
-                .into_inner()
-        )
-    );
+    assert_eq!(before, store_snapshot(&mut q).await);
     // Oversized requests are refused before they are decoded.
     let huge = pb::SubmitRequest {
         submission: Some(pb::Submission {
@@ -567,15 +540,7 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
         ),
         "{e:?}"
     );
-    assert_eq!(
-        before,
-        snapshot(
-            q.list_lots(pb::ListLotsRequest::default())
-                .await
-                .unwrap()
-                .into_inner()
-        )
-    );
+    assert_eq!(before, store_snapshot(&mut q).await);
     // Batches beyond the limit are refused whole.
     let big = pb::SubmitBatchRequest {
         atomic: false,
