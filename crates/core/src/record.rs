@@ -70,7 +70,14 @@ pub struct Record {
 
 /// The hash of a record's stored bytes.
 pub fn record_hash(bytes: &[u8]) -> Hash32 {
-    let mut h = blake3::Hasher::new_derive_key(RECORD_HASH_CONTEXT);
+    use blake3::hazmat::HasherExt;
+    // The context's key is derived once: identical to `blake3::derive_key(RECORD_HASH_CONTEXT,
+    // bytes)` (a test pins that), without re-hashing the context for every record.
+    static CONTEXT_KEY: std::sync::OnceLock<blake3::hazmat::ContextKey> =
+        std::sync::OnceLock::new();
+    let key =
+        CONTEXT_KEY.get_or_init(|| blake3::hazmat::hash_derive_key_context(RECORD_HASH_CONTEXT));
+    let mut h = blake3::Hasher::new_from_context_key(key);
     h.update(bytes);
     Hash32(*h.finalize().as_bytes())
 }
