@@ -936,3 +936,54 @@ async fn signed_submissions_are_checked_stored_and_verified() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["signatures_verified"], 1);
 }
+
+#[test]
+fn the_load_generator_reports_json_and_its_signed_events_are_stored_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), free_port());
+    let out = ree_ok(
+        &s.url(),
+        &[
+            "bench",
+            "--count",
+            "200",
+            "--concurrency",
+            "4",
+            "--connections",
+            "2",
+            "--batch",
+            "10",
+            "--sign",
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for k in ["events_per_s", "p50_ms", "p99_ms", "errors"] {
+        assert!(v.get(k).is_some(), "bench --json lacks {k}");
+    }
+    assert_eq!(v["events"], 200);
+    assert_eq!(v["errors"], serde_json::json!({}));
+    assert!(v["events_per_s"].as_f64().unwrap() > 0.0);
+    let lots: serde_json::Value =
+        serde_json::from_str(&ree_ok(&s.url(), &["lots", "--json"])).unwrap();
+    let lots = lots.as_array().unwrap();
+    assert_eq!(lots.len(), 4, "one lot per concurrent submitter");
+    assert_eq!(
+        lots.iter()
+            .map(|l| l["events"].as_u64().unwrap())
+            .sum::<u64>(),
+        204,
+        "200 events + 4 receipts, none lost"
+    );
+    let evs: serde_json::Value = serde_json::from_str(&ree_ok(
+        &s.url(),
+        &["events", lots[0]["lot"].as_str().unwrap(), "--json"],
+    ))
+    .unwrap();
+    assert!(
+        evs.as_array().unwrap()[1..]
+            .iter()
+            .all(|e| e["signer"].is_string()),
+        "every benchmark event is signed"
+    );
+}

@@ -28,6 +28,9 @@ pub struct Options {
     pub batch: usize,
     pub json: bool,
     pub mode: Mode,
+    /// Sign every event with a fresh ed25519 key (client-side, before each request's timer starts;
+    /// on a shared machine that signing competes with the server for CPU).
+    pub sign: bool,
 }
 
 /// What each request does.
@@ -58,15 +61,23 @@ fn body(kind: EventKind) -> Vec<u8> {
     .encode()
 }
 
-fn adjustment(lot: LotId) -> pb::Submission {
+fn adjustment(lot: LotId, key: Option<&[u8; 32]>) -> pb::Submission {
+    let bytes = body(EventKind::Adjustment(Adjustment {
+        lot,
+        delta_g: -1,
+        reason: "bench".into(),
+    }));
+    let signature = key.map(|k| {
+        let s = ree_core::record::Signature::sign(k, &bytes);
+        pb::Signature {
+            public_key: s.public_key.to_vec(),
+            signature: s.signature.to_vec(),
+        }
+    });
     pb::Submission {
         body: None,
-        canonical_body: body(EventKind::Adjustment(Adjustment {
-            lot,
-            delta_g: -1,
-            reason: "bench".into(),
-        })),
-        signature: None,
+        canonical_body: bytes,
+        signature,
     }
 }
 
@@ -146,6 +157,9 @@ pub async fn run(o: Options) -> Result<()> {
         let oxide = oxide.clone();
         let (stop, budget) = (stop.clone(), budget.clone());
         let mode = o.mode;
+        let key: Option<[u8; 32]> = o
+            .sign
+            .then(|| blake3::derive_key("ree bench signing key v1", &(i as u64).to_le_bytes()));
         tasks.push(tokio::spawn(async move {
             let mut w = Worker {
                 hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
@@ -165,7 +179,11 @@ pub async fn run(o: Options) -> Result<()> {
                     break;
                 }
                 // Built before the clock starts for this request.
-                let req = lot.map(|l| (0..batch).map(|_| adjustment(l)).collect::<Vec<_>>());
+                let req = lot.map(|l| {
+                    (0..batch)
+                        .map(|_| adjustment(l, key.as_ref()))
+                        .collect::<Vec<_>>()
+                });
                 let t = Instant::now();
                 let res: Result<u64, tonic::Status> = match (mode, req) {
                     (Mode::Submit, Some(mut subs)) if batch == 1 => {
@@ -257,6 +275,7 @@ pub async fn run(o: Options) -> Result<()> {
         "concurrency": conc,
         "connections": clients.len(),
         "batch": batch,
+        "signed": o.sign,
         "requests": total.requests,
         "events": total.events,
         "events_per_s": total.events as f64 / secs,

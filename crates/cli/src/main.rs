@@ -175,6 +175,9 @@ enum Cmd {
         batch: usize,
         #[arg(long, value_enum, default_value = "submit")]
         mode: bench::Mode,
+        /// Sign every event (ed25519), as real suppliers do, so the server checks signatures.
+        #[arg(long)]
+        sign: bool,
         #[arg(long)]
         json: bool,
     },
@@ -381,6 +384,7 @@ async fn run(cmd: Cmd) -> Result<()> {
             connections,
             batch,
             mode,
+            sign,
             json,
         } => {
             let duration = if count.is_none() {
@@ -397,6 +401,7 @@ async fn run(cmd: Cmd) -> Result<()> {
                 batch,
                 json,
                 mode,
+                sign,
             })
             .await
         }
