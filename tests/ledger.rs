@@ -130,6 +130,15 @@ async fn store_snapshot(
         .collect()
 }
 
+/// A fresh 5 g ore receipt with one field changed, for the bad-input catalogue.
+fn ore_with(change: impl FnOnce(&mut pb::OreReceipt)) -> pb::EventBody {
+    let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5);
+    if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind {
+        change(o);
+    }
+    b
+}
+
 fn body(kind: pb::event_body::Kind) -> pb::EventBody {
     pb::EventBody {
         event_id: uuid::Uuid::now_v7().to_string(),
@@ -232,49 +241,37 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
         ),
         (
             "invalid country",
-            {
-                let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5);
-                if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind {
-                    o.country = "XX".into();
-                }
-                b
-            },
+            ore_with(|o| {
+                o.country = "XX".into();
+            }),
             Code::InvalidArgument,
             "ore_receipt.country",
         ),
         (
             "ppm over a million",
-            {
-                let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5);
-                if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind {
-                    o.assay = vec![pb::ElementContent {
-                        element: "Nd".into(),
-                        ppm: 1_000_001,
-                    }];
-                }
-                b
-            },
+            ore_with(|o| {
+                o.assay = vec![pb::ElementContent {
+                    element: "Nd".into(),
+                    ppm: 1_000_001,
+                }];
+            }),
             Code::InvalidArgument,
             "ore_receipt.assay",
         ),
         (
             "contents summing past a million",
-            {
-                let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5);
-                if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind {
-                    o.assay = vec![
-                        pb::ElementContent {
-                            element: "Nd".into(),
-                            ppm: 600_000,
-                        },
-                        pb::ElementContent {
-                            element: "Pr".into(),
-                            ppm: 400_001,
-                        },
-                    ];
-                }
-                b
-            },
+            ore_with(|o| {
+                o.assay = vec![
+                    pb::ElementContent {
+                        element: "Nd".into(),
+                        ppm: 600_000,
+                    },
+                    pb::ElementContent {
+                        element: "Pr".into(),
+                        ppm: 400_001,
+                    },
+                ];
+            }),
             Code::InvalidArgument,
             "sum",
         ),
@@ -293,25 +290,17 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
         ),
         (
             "empty supplier",
-            {
-                let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5);
-                if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind {
-                    o.supplier = String::new();
-                }
-                b
-            },
+            ore_with(|o| {
+                o.supplier = String::new();
+            }),
             Code::InvalidArgument,
             "ore_receipt.supplier",
         ),
         (
             "over-long supplier",
-            {
-                let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5);
-                if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind {
-                    o.supplier = "x".repeat(5000);
-                }
-                b
-            },
+            ore_with(|o| {
+                o.supplier = "x".repeat(5000);
+            }),
             Code::InvalidArgument,
             "ore_receipt.supplier",
         ),
