@@ -45,12 +45,16 @@ class Reader:
         return struct.unpack("<Q", self.take(8))[0]
 
 
+REGISTRY = bytes.fromhex("00000000000080008000000000000001")
+
+
 def parse_record(b):
     r = Reader(b)
     if r.u8() != 1:
         raise Bad("record version")
     rec = {"lot": r.take(16), "seq": r.u64(), "gseq": r.u64(), "prev": r.take(32)}
     r.take(8)  # recorded_at
+    rec["registry"] = r.take(32)
     flag = r.u8()
     if flag == 1:
         rec["link"] = (r.take(16), r.u64(), r.take(32))
@@ -93,6 +97,8 @@ def verify(data):
                 raise Bad(f"record {i}: lot {rec['lot'].hex()} does not start at its genesis")
         elif rec["seq"] != prior[0] + 1 or rec["prev"] != prior[1]:
             raise Bad(f"record {i}: chain of lot {rec['lot'].hex()} broken at seq {rec['seq']}")
+        if rec["registry"] != heads.get(REGISTRY, (None, ZERO))[1]:
+            raise Bad(f"record {i}: does not name the participant registry's head")
         if rec["link"] is not None:
             other, seq, lh = rec["link"]
             if heads.get(other) != (seq, lh):

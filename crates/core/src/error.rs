@@ -49,6 +49,12 @@ pub enum RuleError {
         expected: String,
         actual: String,
     },
+    /// The signer cannot be authenticated: no signature, unknown or revoked key (UNAUTHENTICATED).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The signer is known but may not do this (PERMISSION_DENIED).
+    #[error("{0}")]
+    Forbidden(String),
     /// Any other violated rule (FAILED_PRECONDITION).
     #[error("lot {lot}: {reason}")]
     Violation { lot: LotId, reason: String },

@@ -5,7 +5,7 @@ use crate::codec::{Reader, Writer};
 use crate::country::Country;
 use crate::element::{Element, Oxide, PPM};
 use crate::error::{DecodeError, FieldError};
-use crate::ids::{EventId, Hash32, LotId};
+use crate::ids::{EventId, Hash32, LotId, ParticipantId};
 use crate::time::UtcMicros;
 
 /// Version byte at the start of every body.
@@ -153,6 +153,24 @@ code_enum!(
     }
 );
 
+code_enum!(
+    /// What a participant may do (docs/format.md, "Participants and roles").
+    Role {
+        /// Registers participants, adds and revokes keys, issues tokens.
+        Administrator = 1, "administrator";
+        /// Receives ore lots from its mines; reads its own lots.
+        Supplier = 2, "supplier";
+        /// Delivers recycled magnet lots; reads its own lots.
+        Recycler = 3, "recycler";
+        /// Runs the separation plant: campaigns, charges, outputs, shipments, assays, adjustments.
+        PlantOperator = 4, "plant_operator";
+        /// Reads provenance and exports proof bundles.
+        Customer = 5, "customer";
+        /// Reads everything.
+        Auditor = 6, "auditor";
+    }
+);
+
 /// A document attached by digest (the document itself stays with its owner).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub struct Document {
@@ -252,6 +270,49 @@ pub struct Adjustment {
     pub reason: String,
 }
 
+/// A participant joins the registry with its first key (and, optionally, a bearer token's
+/// hash). The registry's first event registers an administrator, signed by that key itself.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ParticipantRegistered {
+    pub participant: ParticipantId,
+    pub name: String,
+    pub role: Role,
+    pub country: Country,
+    /// ed25519 public key.
+    pub public_key: [u8; 32],
+    /// [`crate::registry::token_hash`] of the participant's bearer token; zero for none.
+    pub token_hash: Hash32,
+}
+
+/// Another signing key for a participant (rotation: add the new key, then revoke the old).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct KeyAdded {
+    pub participant: ParticipantId,
+    pub public_key: [u8; 32],
+}
+
+/// A key stops being valid from this point in history on; what it signed before stays valid.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct KeyRevoked {
+    pub participant: ParticipantId,
+    pub public_key: [u8; 32],
+    pub reason: String,
+}
+
+/// A participant may no longer submit or read (its past events stay valid).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ParticipantSuspended {
+    pub participant: ParticipantId,
+    pub reason: String,
+}
+
+/// Replaces a participant's bearer token (the hash; the token itself never reaches the ledger).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TokenIssued {
+    pub participant: ParticipantId,
+    pub token_hash: Hash32,
+}
+
 /// What happened.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum EventKind {
@@ -264,6 +325,11 @@ pub enum EventKind {
     Shipment(Shipment),
     AssayRecorded(AssayRecorded),
     Adjustment(Adjustment),
+    ParticipantRegistered(ParticipantRegistered),
+    KeyAdded(KeyAdded),
+    KeyRevoked(KeyRevoked),
+    ParticipantSuspended(ParticipantSuspended),
+    TokenIssued(TokenIssued),
 }
 
 /// A submitted event: the unit that is signed, deduplicated and appended.
@@ -291,6 +357,11 @@ impl EventKind {
             EventKind::Shipment(_) => 7,
             EventKind::AssayRecorded(_) => 8,
             EventKind::Adjustment(_) => 9,
+            EventKind::ParticipantRegistered(_) => 10,
+            EventKind::KeyAdded(_) => 11,
+            EventKind::KeyRevoked(_) => 12,
+            EventKind::ParticipantSuspended(_) => 13,
+            EventKind::TokenIssued(_) => 14,
         }
     }
 
@@ -306,6 +377,11 @@ impl EventKind {
             EventKind::Shipment(_) => "shipment",
             EventKind::AssayRecorded(_) => "assay_recorded",
             EventKind::Adjustment(_) => "adjustment",
+            EventKind::ParticipantRegistered(_) => "participant_registered",
+            EventKind::KeyAdded(_) => "key_added",
+            EventKind::KeyRevoked(_) => "key_revoked",
+            EventKind::ParticipantSuspended(_) => "participant_suspended",
+            EventKind::TokenIssued(_) => "token_issued",
         }
     }
 
@@ -322,7 +398,17 @@ impl EventKind {
             EventKind::Shipment(e) => vec![e.lot],
             EventKind::AssayRecorded(e) => vec![e.lot],
             EventKind::Adjustment(e) => vec![e.lot],
+            EventKind::ParticipantRegistered(_)
+            | EventKind::KeyAdded(_)
+            | EventKind::KeyRevoked(_)
+            | EventKind::ParticipantSuspended(_)
+            | EventKind::TokenIssued(_) => vec![crate::registry::REGISTRY_LOT],
         }
+    }
+
+    /// True for the events that change the participant registry.
+    pub fn is_registry(&self) -> bool {
+        self.code() >= 10
     }
 }
 
@@ -381,6 +467,15 @@ fn check_docs(field: &str, docs: &[Document]) -> Result<(), FieldError> {
             field,
             format!("{} documents, at most {MAX_DOCUMENTS}", docs.len()),
         ));
+    }
+    Ok(())
+}
+
+fn check_public_key(field: &str, k: &[u8; 32]) -> Result<(), FieldError> {
+    let key = ed25519_dalek::VerifyingKey::from_bytes(k)
+        .map_err(|_| FieldError::new(field, "is not an ed25519 public key"))?;
+    if key.is_weak() {
+        return Err(FieldError::new(field, "is a weak (small-order) ed25519 key"));
     }
     Ok(())
 }
@@ -479,6 +574,20 @@ impl EventBody {
                 }
                 check_text("reason", &e.reason, MAX_REASON_LEN)
             })(),
+            EventKind::ParticipantRegistered(e) => (|| {
+                check_name("name", &e.name)?;
+                check_public_key("public_key", &e.public_key)
+            })(),
+            EventKind::KeyAdded(e) => check_public_key("public_key", &e.public_key),
+            EventKind::KeyRevoked(e) => check_text("reason", &e.reason, MAX_REASON_LEN),
+            EventKind::ParticipantSuspended(e) => check_text("reason", &e.reason, MAX_REASON_LEN),
+            EventKind::TokenIssued(e) => {
+                if e.token_hash == Hash32::ZERO {
+                    Err(FieldError::new("token_hash", "must not be zero"))
+                } else {
+                    Ok(())
+                }
+            }
         };
         r.map_err(|e| e.at(p))
     }
@@ -573,6 +682,31 @@ impl EventBody {
                 w.i64(e.delta_g);
                 w.str(&e.reason);
             }
+            EventKind::ParticipantRegistered(e) => {
+                w.raw(&e.participant.bytes());
+                w.str(&e.name);
+                w.u8(e.role as u8);
+                w.raw(&e.country.bytes());
+                w.raw(&e.public_key);
+                w.raw(&e.token_hash.0);
+            }
+            EventKind::KeyAdded(e) => {
+                w.raw(&e.participant.bytes());
+                w.raw(&e.public_key);
+            }
+            EventKind::KeyRevoked(e) => {
+                w.raw(&e.participant.bytes());
+                w.raw(&e.public_key);
+                w.str(&e.reason);
+            }
+            EventKind::ParticipantSuspended(e) => {
+                w.raw(&e.participant.bytes());
+                w.str(&e.reason);
+            }
+            EventKind::TokenIssued(e) => {
+                w.raw(&e.participant.bytes());
+                w.raw(&e.token_hash.0);
+            }
         }
         w.buf
     }
@@ -596,6 +730,9 @@ impl EventBody {
         };
         let lot = |r: &mut Reader| -> Result<LotId, DecodeError> {
             Ok(LotId(uuid::Uuid::from_bytes(r.array()?)))
+        };
+        let pid = |r: &mut Reader| -> Result<ParticipantId, DecodeError> {
+            Ok(ParticipantId(uuid::Uuid::from_bytes(r.array()?)))
         };
         let country = |r: &mut Reader| -> Result<Country, DecodeError> {
             let at = r.pos();
@@ -711,6 +848,34 @@ impl EventBody {
                 delta_g: r.i64()?,
                 reason: r.str()?,
             }),
+            10 => EventKind::ParticipantRegistered(ParticipantRegistered {
+                participant: pid(&mut r)?,
+                name: r.str()?,
+                role: {
+                    let c = r.u8()?;
+                    Role::from_code(c).ok_or_else(|| r.err(format!("unknown role {c}")))?
+                },
+                country: country(&mut r)?,
+                public_key: r.array()?,
+                token_hash: Hash32(r.array()?),
+            }),
+            11 => EventKind::KeyAdded(KeyAdded {
+                participant: pid(&mut r)?,
+                public_key: r.array()?,
+            }),
+            12 => EventKind::KeyRevoked(KeyRevoked {
+                participant: pid(&mut r)?,
+                public_key: r.array()?,
+                reason: r.str()?,
+            }),
+            13 => EventKind::ParticipantSuspended(ParticipantSuspended {
+                participant: pid(&mut r)?,
+                reason: r.str()?,
+            }),
+            14 => EventKind::TokenIssued(TokenIssued {
+                participant: pid(&mut r)?,
+                token_hash: Hash32(r.array()?),
+            }),
             other => {
                 return Err(DecodeError {
                     what: "event body",
@@ -739,6 +904,9 @@ pub(crate) mod tests {
 
     pub fn lot_id() -> impl Strategy<Value = LotId> {
         any::<[u8; 16]>().prop_map(|b| LotId(uuid::Uuid::from_bytes(b)))
+    }
+    fn pid() -> impl Strategy<Value = ParticipantId> {
+        any::<[u8; 16]>().prop_map(|b| ParticipantId(uuid::Uuid::from_bytes(b)))
     }
     fn hash() -> impl Strategy<Value = Hash32> {
         any::<[u8; 32]>().prop_map(Hash32)
@@ -882,6 +1050,49 @@ pub(crate) mod tests {
                     lot,
                     delta_g,
                     reason,
+                })
+            }),
+            (
+                pid(),
+                name(),
+                prop::sample::select(Role::ALL.to_vec()),
+                country(),
+                any::<[u8; 32]>(),
+                hash()
+            )
+                .prop_map(|(participant, name, role, country, public_key, token_hash)| {
+                    EventKind::ParticipantRegistered(ParticipantRegistered {
+                        participant,
+                        name,
+                        role,
+                        country,
+                        public_key,
+                        token_hash,
+                    })
+                }),
+            (pid(), any::<[u8; 32]>()).prop_map(|(participant, public_key)| {
+                EventKind::KeyAdded(KeyAdded {
+                    participant,
+                    public_key,
+                })
+            }),
+            (pid(), any::<[u8; 32]>(), name()).prop_map(|(participant, public_key, reason)| {
+                EventKind::KeyRevoked(KeyRevoked {
+                    participant,
+                    public_key,
+                    reason,
+                })
+            }),
+            (pid(), name()).prop_map(|(participant, reason)| {
+                EventKind::ParticipantSuspended(ParticipantSuspended {
+                    participant,
+                    reason,
+                })
+            }),
+            (pid(), hash()).prop_map(|(participant, token_hash)| {
+                EventKind::TokenIssued(TokenIssued {
+                    participant,
+                    token_hash,
                 })
             }),
         ]

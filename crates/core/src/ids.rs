@@ -6,6 +6,10 @@ use uuid::Uuid;
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct LotId(pub Uuid);
 
+/// A participant's identity (supplier, recycler, plant operator, customer, auditor, administrator).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct ParticipantId(pub Uuid);
+
 /// The client's id for one submitted event: the idempotency key.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct EventId(pub Uuid);
@@ -37,6 +41,7 @@ macro_rules! uuid_newtype {
 }
 uuid_newtype!(LotId);
 uuid_newtype!(EventId);
+uuid_newtype!(ParticipantId);
 
 /// A blake3 digest: record hashes, heads, document digests.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

@@ -14,14 +14,17 @@ pub mod event;
 pub mod ids;
 pub mod provenance;
 pub mod record;
+pub mod registry;
 pub mod state;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod time;
 
 pub use country::Country;
 pub use element::{Element, Oxide};
 pub use error::{DecodeError, FieldError, RuleError};
 pub use event::EventBody;
-pub use ids::{EventId, Hash32, LotId};
+pub use ids::{EventId, Hash32, LotId, ParticipantId};
 pub use record::Record;
 pub use state::{LedgerState, LotState};
 pub use time::UtcMicros;

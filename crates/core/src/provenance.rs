@@ -105,6 +105,7 @@ impl Provenance {
                     .map(|(s, arr)| (*s, arr.iter().sum()))
                     .collect();
             }
+            LotDetail::Registry(_) => {}
         }
         p.by_source.retain(|_, g| *g > 0);
         p

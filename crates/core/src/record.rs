@@ -63,6 +63,9 @@ pub struct Record {
     pub prev: Hash32,
     /// When the ledger appended it (server clock, UTC).
     pub recorded_at: UtcMicros,
+    /// The participant registry's head when the record was appended: it pins the registry state
+    /// that authorised the signer, so no registry event before it can be dropped or swapped.
+    pub registry: Hash32,
     pub link: Option<Link>,
     pub body: Vec<u8>,
     pub signature: Option<Signature>,
@@ -92,6 +95,7 @@ impl Record {
         w.u64(self.global_seq);
         w.raw(&self.prev.0);
         w.i64(self.recorded_at.0);
+        w.raw(&self.registry.0);
         match &self.link {
             None => w.u8(0),
             Some(l) => {
@@ -128,6 +132,7 @@ impl Record {
         let global_seq = r.u64()?;
         let prev = Hash32(r.array()?);
         let recorded_at = UtcMicros(r.i64()?);
+        let registry = Hash32(r.array()?);
         let link = if r.flag()? {
             Some(Link {
                 lot: LotId(uuid::Uuid::from_bytes(r.array()?)),
@@ -164,6 +169,7 @@ impl Record {
             global_seq,
             prev,
             recorded_at,
+            registry,
             link,
             body,
             signature,
@@ -186,13 +192,15 @@ mod tests {
             prop::option::of((any::<[u8; 16]>(), any::<u64>(), any::<[u8; 32]>())),
             prop::collection::vec(any::<u8>(), 0..200),
             prop::option::of((any::<[u8; 32]>(), prop::collection::vec(any::<u8>(), 64))),
+            any::<[u8; 32]>(),
         )
-            .prop_map(|(lot, seq, g, prev, t, link, body, sig)| Record {
+            .prop_map(|(lot, seq, g, prev, t, link, body, sig, reg)| Record {
                 lot: LotId(uuid::Uuid::from_bytes(lot)),
                 seq,
                 global_seq: g,
                 prev: Hash32(prev),
                 recorded_at: UtcMicros(t),
+                registry: Hash32(reg),
                 link: link.map(|(l, s, h)| Link {
                     lot: LotId(uuid::Uuid::from_bytes(l)),
                     seq: s,
@@ -283,9 +291,10 @@ mod format_example {
             global_seq: 1,
             prev: Hash32::ZERO,
             recorded_at: UtcMicros(1_735_689_601_000_000),
+            registry: Hash32::ZERO,
             link: None,
             body: b.clone(),
-            signature: None,
+            signature: Some(Signature::sign(&[0x2a; 32], &b)),
         };
         let bytes = rec.encode();
         let h = record_hash(&bytes);
@@ -305,6 +314,6 @@ mod format_example {
     }
 
     const DOC_BODY: &str = "010301936f0000007000800000000000000100600cba992a06000001936f0000007000800000000000000204004c6163714652";
-    const DOC_RECORD: &str = "0101936f0000007000800000000000000200000000000000000100000000000000000000000000000000000000000000000000000000000000000000000000000040a21bba992a06000033000000010301936f0000007000800000000000000100600cba992a06000001936f0000007000800000000000000204004c616371465200";
-    const DOC_HASH: &str = "59cee9c9cf43c3900a81190c9044d80416ac83005797b7533b9260eac06b60cc";
+    const DOC_RECORD: &str = "0101936f0000007000800000000000000200000000000000000100000000000000000000000000000000000000000000000000000000000000000000000000000040a21bba992a060000000000000000000000000000000000000000000000000000000000000000000033000000010301936f0000007000800000000000000100600cba992a06000001936f0000007000800000000000000204004c616371465201197f6b23e16c8532c6abc838facd5ea789be0c76b2920334039bfa8b3d368d61e883d9d67faaa67d9769d1313c64d19056d3139ed0170bed77c184af44788e0351ac6ea237775dbf8a6e3035d9915d811640577e9539f82fe0db36119911830d";
+    const DOC_HASH: &str = "56ee001ef10490f19779c94ac04bf62b9cf8f7de1ab643919d97d30ecf3f80ff";
 }

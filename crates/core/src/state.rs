@@ -8,8 +8,9 @@ use std::sync::Arc;
 use crate::country::Country;
 use crate::element::{Element, Oxide, N_ELEMENTS, PPM};
 use crate::error::RuleError;
-use crate::event::{Composition, Document, EventBody, EventKind, MagnetCategory, ScrapClass};
-use crate::ids::{Hash32, LotId};
+use crate::event::{Composition, Document, EventBody, EventKind, MagnetCategory, Role, ScrapClass};
+use crate::ids::{Hash32, LotId, ParticipantId};
+use crate::registry::{role_may_submit, Registry, SignerError, REGISTRY_LOT};
 use crate::record::{record_hash, Link, Record, Signature};
 use crate::time::UtcMicros;
 
@@ -17,22 +18,24 @@ use crate::time::UtcMicros;
 /// charged amount: assays of concentrates carry a few percent of uncertainty, so 2% is allowed.
 pub const ELEMENT_BALANCE_TOLERANCE_PPM: u64 = 20_000;
 
-/// The four kinds of lot.
+/// The kinds of lot: four of material, and the participant registry's chain.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum LotKind {
     Ore,
     Recycled,
     Campaign,
     Oxide,
+    Registry,
 }
 
 impl LotKind {
     /// Every kind.
-    pub const ALL: [LotKind; 4] = [
+    pub const ALL: [LotKind; 5] = [
         LotKind::Ore,
         LotKind::Recycled,
         LotKind::Campaign,
         LotKind::Oxide,
+        LotKind::Registry,
     ];
     /// snake_case name used in the CLI and JSON.
     pub fn name(self) -> &'static str {
@@ -41,6 +44,7 @@ impl LotKind {
             LotKind::Recycled => "recycled",
             LotKind::Campaign => "campaign",
             LotKind::Oxide => "oxide",
+            LotKind::Registry => "registry",
         }
     }
     /// Parses [`LotKind::name`].
@@ -159,6 +163,8 @@ pub enum LotDetail {
         purity_ppm: u32,
         attribution: Arc<Attribution>,
     },
+    /// The participant registry as of the lot's head.
+    Registry(Arc<Registry>),
 }
 
 /// The state of one lot after replaying its chain.
@@ -170,6 +176,8 @@ pub struct LotState {
     pub head: Hash32,
     pub balance_g: u64,
     pub created_at: UtcMicros,
+    /// The participant whose signed event created the lot.
+    pub owner: ParticipantId,
     pub detail: LotDetail,
 }
 
@@ -181,6 +189,7 @@ impl LotState {
             LotDetail::Recycled { .. } => LotKind::Recycled,
             LotDetail::Campaign(_) => LotKind::Campaign,
             LotDetail::Oxide { .. } => LotKind::Oxide,
+            LotDetail::Registry(_) => LotKind::Registry,
         }
     }
     /// Sequence number of the head record.
@@ -405,6 +414,7 @@ impl<'a> Staged<'a> {
                 global_seq: self.changes.next_global_seq,
                 prev,
                 recorded_at,
+                registry: self.lot(&REGISTRY_LOT).map_or(Hash32::ZERO, |l| l.head),
                 link,
                 body: body_bytes.to_vec(),
                 signature,
@@ -503,13 +513,24 @@ pub fn apply_record(
             }
         }
     }
+    let registry_head = view.lot(&REGISTRY_LOT).map_or(Hash32::ZERO, |l| l.head);
+    if rec.registry != registry_head {
+        return Err(RuleError::violation(
+            rec.lot,
+            format!(
+                "record names registry head {} but the registry's head is {registry_head}",
+                rec.registry
+            ),
+        ));
+    }
+    let signer = authorize(view, rec, body)?;
     let genesis = matches!(
         (&body.kind, role),
         (EventKind::OreReceipt(_), 0)
             | (EventKind::MagnetIntake(_), 0)
             | (EventKind::CampaignOpened(_), 0)
             | (EventKind::OutputProduced(_), 1)
-    );
+    ) || (body.kind.is_registry() && registry(view).is_none());
     let prior = view.lot(&rec.lot);
     let mut st = match (genesis, prior) {
         (true, Some(_)) => return Err(RuleError::LotExists(rec.lot)),
@@ -521,7 +542,7 @@ pub fn apply_record(
                     "a genesis record has sequence 0 and a zero previous hash",
                 ));
             }
-            return genesis_state(view, rec, hash, body);
+            return genesis_state(view, rec, hash, body, signer);
         }
         (false, Some(p)) => {
             if rec.seq != p.next_seq || rec.prev != p.head {
@@ -657,6 +678,21 @@ pub fn apply_record(
                 ))
             }
         },
+        (
+            EventKind::ParticipantRegistered(_)
+            | EventKind::KeyAdded(_)
+            | EventKind::KeyRevoked(_)
+            | EventKind::ParticipantSuspended(_)
+            | EventKind::TokenIssued(_),
+            _,
+        ) => {
+            let LotDetail::Registry(r) = &mut st.detail else {
+                return Err(RuleError::violation(id, "registry events go on the registry lot"));
+            };
+            Arc::make_mut(r)
+                .apply(&body.kind, rec.global_seq)
+                .map_err(|m| RuleError::violation(id, m))?;
+        }
         (EventKind::Adjustment(a), _) => {
             if a.delta_g < 0 {
                 if let LotDetail::Campaign(c) = &st.detail {
@@ -684,11 +720,64 @@ pub fn apply_record(
     Ok(st)
 }
 
+/// The participant registry as of this point in history (None before its first event).
+pub fn registry(view: &dyn LotView) -> Option<&Registry> {
+    match &view.lot(&REGISTRY_LOT)?.detail {
+        LotDetail::Registry(r) => Some(r),
+        _ => None,
+    }
+}
+
+/// Who signed the record, and whether they may: the key must be registered and not revoked, its
+/// participant active, its role allowed this kind of event, and a supplier or recycler may only
+/// touch its own lots. Checks the registry, not the signature's cryptography: the engine checks
+/// that on submission and the verifier on every record it replays.
+fn authorize(view: &dyn LotView, rec: &Record, body: &EventBody) -> Result<ParticipantId, RuleError> {
+    let sig = rec
+        .signature
+        .as_ref()
+        .ok_or_else(|| RuleError::Unauthenticated("the event is not signed".into()))?;
+    let Some(reg) = registry(view) else {
+        if let EventKind::ParticipantRegistered(e) = &body.kind {
+            if e.role == Role::Administrator && e.public_key == sig.public_key {
+                return Ok(e.participant);
+            }
+        }
+        return Err(RuleError::Unauthenticated(
+            "the ledger has no participant registry yet: its first event registers an administrator, signed by that administrator's own key".into(),
+        ));
+    };
+    let p = reg.signer(&sig.public_key).map_err(|e| match e {
+        SignerError::Unauthenticated(m) => RuleError::Unauthenticated(m),
+        SignerError::Suspended(m) => RuleError::Forbidden(m),
+    })?;
+    if !role_may_submit(p.role, &body.kind) {
+        return Err(RuleError::Forbidden(format!(
+            "{} is a {}, which may not submit {} events",
+            p.name,
+            p.role.name(),
+            body.kind.name()
+        )));
+    }
+    if matches!(p.role, Role::Supplier | Role::Recycler) {
+        if let Some(l) = view.lot(&rec.lot) {
+            if l.owner != p.id {
+                return Err(RuleError::Forbidden(format!(
+                    "lot {} belongs to another participant; {} may append only to its own lots",
+                    l.id, p.name
+                )));
+            }
+        }
+    }
+    Ok(p.id)
+}
+
 fn genesis_state(
     view: &dyn LotView,
     rec: &Record,
     hash: Hash32,
     body: &EventBody,
+    owner: ParticipantId,
 ) -> Result<LotState, RuleError> {
     let (balance_g, detail) = match &body.kind {
         EventKind::OreReceipt(o) => (
@@ -748,6 +837,12 @@ fn genesis_state(
                 },
             )
         }
+        EventKind::ParticipantRegistered(_) if rec.lot == REGISTRY_LOT => {
+            let mut r = Registry::default();
+            r.apply(&body.kind, rec.global_seq)
+                .map_err(|m| RuleError::violation(rec.lot, m))?;
+            (0, LotDetail::Registry(Arc::new(r)))
+        }
         _ => return Err(RuleError::violation(rec.lot, "not a genesis event")),
     };
     Ok(LotState {
@@ -756,6 +851,7 @@ fn genesis_state(
         head: hash,
         balance_g,
         created_at: body.occurred_at,
+        owner,
         detail,
     })
 }
@@ -850,60 +946,173 @@ pub fn elements_of(a: &[u64; N_ELEMENTS]) -> impl Iterator<Item = (Element, u64)
 mod tests {
     use super::*;
     use crate::element::Element;
-    use crate::event::{InputCharged, OreReceipt};
+    use crate::event::{AssayRecorded, InputCharged, KeyRevoked, OreReceipt};
     use crate::ids::EventId;
+    use crate::testkit::{Member, Team};
+
+    const NOW: UtcMicros = UtcMicros(1_760_000_000_000_000);
+
+    fn with_team() -> (LedgerState, Team) {
+        let team = Team::new(1);
+        let mut state = LedgerState::new();
+        for (bytes, sig) in team.registry_events(NOW) {
+            let body = EventBody::decode(&bytes).unwrap();
+            let mut s = Staged::new(&state, state.next_global_seq());
+            s.append(&bytes, &body, Some(sig), NOW).unwrap();
+            let c = s.into_changes();
+            state.commit(c);
+        }
+        (state, team)
+    }
+
+    fn submit_as(state: &mut LedgerState, m: &Member, kind: EventKind) -> Result<(), RuleError> {
+        let b = EventBody {
+            event_id: EventId::new_v7(),
+            occurred_at: NOW,
+            expected_head: None,
+            kind,
+        };
+        let bytes = b.encode();
+        let mut s = Staged::new(state, state.next_global_seq());
+        s.append(&bytes, &b, Some(m.sign(&bytes)), NOW)?;
+        let c = s.into_changes();
+        state.commit(c);
+        Ok(())
+    }
+
+    fn ore(lot: LotId) -> EventKind {
+        EventKind::OreReceipt(OreReceipt {
+            lot,
+            supplier: "s".into(),
+            mine_site: "m".into(),
+            country: Country::parse("AU").unwrap(),
+            mass_g: 10,
+            reo_grade_ppm: 1,
+            assay: Composition::new(vec![(Element::Nd, 1)]).unwrap(),
+            documents: vec![],
+        })
+    }
+
+    fn assay(lot: LotId) -> EventKind {
+        EventKind::AssayRecorded(AssayRecorded {
+            lot,
+            lab: "lab".into(),
+            content: Composition::new(vec![(Element::Nd, 2)]).unwrap(),
+            certificate: Hash32([1; 32]),
+        })
+    }
+
+    #[test]
+    fn signers_need_a_registered_key_the_right_role_and_their_own_lots() {
+        let (mut state, t) = with_team();
+        let lot = LotId::new_v7();
+        // Unsigned, and signed by an unknown key: unauthenticated.
+        let b = EventBody {
+            event_id: EventId::new_v7(),
+            occurred_at: NOW,
+            expected_head: None,
+            kind: ore(lot),
+        };
+        let mut s = Staged::new(&state, state.next_global_seq());
+        assert!(matches!(
+            s.append(&b.encode(), &b, None, NOW),
+            Err(RuleError::Unauthenticated(_))
+        ));
+        let stranger = Member::derive(9, "stranger", Role::Supplier, "AU");
+        assert!(matches!(
+            submit_as(&mut state, &stranger, ore(lot)),
+            Err(RuleError::Unauthenticated(_))
+        ));
+        // The wrong role: the plant may not receive ore, a customer may not assay.
+        assert!(matches!(
+            submit_as(&mut state, &t.plant, ore(lot)),
+            Err(RuleError::Forbidden(_))
+        ));
+        submit_as(&mut state, &t.supplier, ore(lot)).unwrap();
+        assert_eq!(state.lot(&lot).unwrap().owner, t.supplier.id);
+        assert!(matches!(
+            submit_as(&mut state, &t.customer, assay(lot)),
+            Err(RuleError::Forbidden(_))
+        ));
+        // Another supplier may not touch the lot, its owner and the plant may assay it.
+        let e = submit_as(&mut state, &t.supplier2, assay(lot)).unwrap_err();
+        assert!(matches!(&e, RuleError::Forbidden(m) if m.contains("belongs to another participant")), "{e}");
+        assert!(matches!(
+            submit_as(&mut state, &t.supplier2, ore(lot)),
+            Err(RuleError::Forbidden(_))
+        ));
+        submit_as(&mut state, &t.supplier, assay(lot)).unwrap();
+        submit_as(&mut state, &t.plant, assay(lot)).unwrap();
+        // Only administrators change the registry.
+        let revoke = EventKind::KeyRevoked(KeyRevoked {
+            participant: t.supplier.id,
+            public_key: t.supplier.public_key,
+            reason: "key lost".into(),
+        });
+        assert!(matches!(
+            submit_as(&mut state, &t.plant, revoke.clone()),
+            Err(RuleError::Forbidden(_))
+        ));
+        submit_as(&mut state, &t.admin, revoke).unwrap();
+        // After the revocation the key signs nothing more.
+        assert!(matches!(
+            submit_as(&mut state, &t.supplier, assay(lot)),
+            Err(RuleError::Unauthenticated(m)) if m.contains("revoked")
+        ));
+    }
+
+    #[test]
+    fn the_first_event_must_be_a_self_signed_administrator() {
+        let t = Team::new(2);
+        let mut state = LedgerState::new();
+        assert!(matches!(
+            submit_as(&mut state, &t.supplier, ore(LotId::new_v7())),
+            Err(RuleError::Unauthenticated(_))
+        ));
+        // A supplier registering itself is not an administrator bootstrapping the registry.
+        assert!(matches!(
+            submit_as(&mut state, &t.supplier, t.supplier.registration()),
+            Err(RuleError::Unauthenticated(_))
+        ));
+        // Nor is an administrator registration signed by some other key.
+        assert!(matches!(
+            submit_as(&mut state, &t.supplier, t.admin.registration()),
+            Err(RuleError::Unauthenticated(_))
+        ));
+        submit_as(&mut state, &t.admin, t.admin.registration()).unwrap();
+        assert_eq!(state.lot(&REGISTRY_LOT).unwrap().kind(), LotKind::Registry);
+    }
 
     #[test]
     fn sums_never_wrap() {
         // A campaign whose balance is already near the top of u64: a further charge is refused
         // as an overflow, not wrapped around.
-        let mut state = LedgerState::new();
+        let (mut state, t) = with_team();
         let (camp, input) = (LotId::new_v7(), LotId::new_v7());
-        let now = UtcMicros(1_760_000_000_000_000);
-        let bodies = [
+        submit_as(
+            &mut state,
+            &t.plant,
             EventKind::CampaignOpened(crate::event::CampaignOpened {
                 campaign: camp,
                 facility: "f".into(),
                 country: Country::parse("FR").unwrap(),
             }),
-            EventKind::OreReceipt(OreReceipt {
-                lot: input,
-                supplier: "s".into(),
-                mine_site: "m".into(),
-                country: Country::parse("AU").unwrap(),
-                mass_g: 10,
-                reo_grade_ppm: 1,
-                assay: Composition::new(vec![(Element::Nd, 1)]).unwrap(),
-                documents: vec![],
-            }),
-        ];
-        for kind in bodies {
-            let b = EventBody {
-                event_id: EventId::new_v7(),
-                occurred_at: now,
-                expected_head: None,
-                kind,
-            };
-            let mut s = Staged::new(&state, state.next_global_seq());
-            s.append(&b.encode(), &b, None, now).unwrap();
-            let c = s.into_changes();
-            state.commit(c);
-        }
+        )
+        .unwrap();
+        submit_as(&mut state, &t.supplier, ore(input)).unwrap();
         if let Some(l) = state.lots.get_mut(&camp) {
             l.balance_g = u64::MAX - 5;
         }
-        let b = EventBody {
-            event_id: EventId::new_v7(),
-            occurred_at: now,
-            expected_head: None,
-            kind: EventKind::InputCharged(InputCharged {
+        let e = submit_as(
+            &mut state,
+            &t.plant,
+            EventKind::InputCharged(InputCharged {
                 campaign: camp,
                 input,
                 mass_g: 10,
             }),
-        };
-        let mut s = Staged::new(&state, state.next_global_seq());
-        let e = s.append(&b.encode(), &b, None, now).unwrap_err();
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("overflows"), "{e}");
     }
 }

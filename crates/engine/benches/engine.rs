@@ -18,9 +18,11 @@ fn body(kind: EventKind) -> Submission {
         expected_head: None,
         kind,
     };
+    let (body, sig) = ree_core::testkit::Team::new(1).sign(&b);
     Submission {
-        body: b.encode(),
-        signature: None,
+        body,
+        signature: Some(sig),
+        caller: None,
     }
 }
 
@@ -28,6 +30,19 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(Arc::new(SledStore::open(dir.path()).unwrap()), None).unwrap();
     let now = ree_engine::now_utc();
+    let team = ree_core::testkit::Team::new(1)
+        .registry_events(now)
+        .into_iter()
+        .map(|(body, sig)| Submission {
+            body,
+            signature: Some(sig),
+            caller: None,
+        })
+        .collect();
+    assert!(engine
+        .submit_blocking(team, true, now)
+        .iter()
+        .all(|r| r.is_ok()));
     let camp = LotId::new_v7();
     let fr = Country::parse("FR").unwrap();
     engine.submit_blocking(

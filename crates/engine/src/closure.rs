@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use ree_core::bundle::Bundle;
 use ree_core::record::record_hash;
+use ree_core::registry::REGISTRY_LOT;
 use ree_core::{Hash32, LotId, LotState, Record};
 use ree_store::Store;
 
@@ -29,7 +30,7 @@ impl Upstream {
     pub fn lots(&self) -> Vec<(LotId, u64, Hash32)> {
         self.chains
             .iter()
-            .filter(|(l, _)| **l != self.lot)
+            .filter(|(l, _)| **l != self.lot && **l != REGISTRY_LOT)
             .filter_map(|(l, c)| c.last().map(|(r, b)| (*l, r.seq, record_hash(b))))
             .collect()
     }
@@ -57,9 +58,18 @@ impl Upstream {
     }
 }
 
-pub(crate) fn upstream(store: &dyn Store, st: &LotState) -> Result<Upstream, EngineError> {
+/// `registry_head_seq`: the participant registry's chain is included up to it, so that every
+/// signer in the bundle can be checked against the registry as it was when they signed.
+pub(crate) fn upstream(
+    store: &dyn Store,
+    st: &LotState,
+    registry_head_seq: Option<u64>,
+) -> Result<Upstream, EngineError> {
     let mut chains: BTreeMap<LotId, Vec<(Record, Vec<u8>)>> = BTreeMap::new();
     let mut work: Vec<(LotId, u64)> = vec![(st.id, st.head_seq())];
+    if let Some(h) = registry_head_seq {
+        work.push((REGISTRY_LOT, h));
+    }
     while let Some((lot, upto)) = work.pop() {
         let have = chains.get(&lot).map_or(0, |c| c.len() as u64);
         if have > upto {

@@ -16,6 +16,8 @@ use std::thread::JoinHandle;
 
 use ree_core::error::{DecodeError, FieldError, RuleError};
 use ree_core::record::Signature;
+use ree_core::registry::{Registry, REGISTRY_LOT};
+use ree_core::ParticipantId;
 use ree_core::state::{Appended, LotKind, Staged};
 use ree_core::{EventBody, EventId, Hash32, LedgerState, LotId, LotState, Record, UtcMicros};
 use ree_store::{Batch, IdempotencyEntry, NewRecord, Store, StoreError};
@@ -29,11 +31,15 @@ pub const QUEUE_DEPTH: usize = 4096;
 /// Most records one group commit writes.
 const MAX_GROUP_RECORDS: usize = 8192;
 
-/// One event as submitted: the canonical body bytes and, when signed, the signature over them.
+/// One event as submitted: the canonical body bytes and the submitter's signature over them.
 #[derive(Clone, Debug)]
 pub struct Submission {
     pub body: Vec<u8>,
+    /// Required: an unsigned submission is refused (UNAUTHENTICATED).
     pub signature: Option<Signature>,
+    /// The participant the transport authenticated (bearer token); the signing key must be
+    /// theirs. None only for in-process callers (bootstrap, tools, tests).
+    pub caller: Option<ParticipantId>,
 }
 
 /// One record an accepted submission appended.
@@ -67,6 +73,12 @@ pub enum SubmitError {
     /// The signature does not verify over the body bytes.
     #[error("signature: {0}")]
     BadSignature(String),
+    /// The submission is not signed, or not by a key the caller may use.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The signing key belongs to someone other than the authenticated caller.
+    #[error("{0}")]
+    PermissionDenied(String),
     /// The event id was used before with other content.
     #[error("event id {0} was already used for a different event")]
     Conflict(EventId),
@@ -272,8 +284,11 @@ impl Engine {
             reply(vec![Err(err); n]);
             return;
         }
-        let mut items: Vec<Result<Prepared, SubmitError>> =
-            subs.into_iter().map(|s| prepare(s, now)).collect();
+        let registry = self.registry();
+        let mut items: Vec<Result<Prepared, SubmitError>> = subs
+            .into_iter()
+            .map(|s| prepare(s, now, registry.as_deref()))
+            .collect();
         // Two events of one request with the same id: the later one is refused outright.
         let mut seen = HashMap::new();
         let mut charged = HashMap::new();
@@ -455,7 +470,8 @@ impl Engine {
         let Some(st) = self.lot(lot) else {
             return Ok(None);
         };
-        closure::upstream(&*self.shared.store, &st).map(Some)
+        let registry = self.lot(REGISTRY_LOT).map(|r| r.head_seq());
+        closure::upstream(&*self.shared.store, &st, registry).map(Some)
     }
 
     /// The subject's state and the lots upstream of it with the (seq, hash) its head commits to:
@@ -499,6 +515,15 @@ impl Engine {
         self.shared.store.size_on_disk()
     }
 
+    /// The participant registry as committed (None before the first administrator).
+    pub fn registry(&self) -> Option<Arc<Registry>> {
+        use ree_core::state::LotView;
+        match &self.state().lot(&REGISTRY_LOT)?.detail {
+            ree_core::state::LotDetail::Registry(r) => Some(r.clone()),
+            _ => None,
+        }
+    }
+
     /// Set when a storage failure stopped writes; the server reports it instead of serving.
     pub fn poisoned(&self) -> Option<String> {
         self.shared
@@ -515,7 +540,11 @@ impl Drop for Engine {
     }
 }
 
-fn prepare(s: Submission, now: UtcMicros) -> Result<Prepared, SubmitError> {
+fn prepare(
+    s: Submission,
+    now: UtcMicros,
+    registry: Option<&Registry>,
+) -> Result<Prepared, SubmitError> {
     if s.body.len() > ree_core::record::MAX_BODY_LEN {
         return Err(FieldError::new(
             "body",
@@ -529,9 +558,24 @@ fn prepare(s: Submission, now: UtcMicros) -> Result<Prepared, SubmitError> {
     }
     let body = EventBody::decode(&s.body)?;
     body.validate(now)?;
+    let Some(sig) = &s.signature else {
+        return Err(SubmitError::Unauthenticated(
+            "the event is not signed: sign the body bytes with your key (ree submit --key)".into(),
+        ));
+    };
     // Checked here, on the caller's thread, so signature checks run in parallel.
-    if let Some(sig) = &s.signature {
-        sig.verify(&s.body).map_err(SubmitError::BadSignature)?;
+    sig.verify(&s.body).map_err(SubmitError::BadSignature)?;
+    // A key belongs to one participant forever, so this check cannot race a registry change;
+    // whether the key is still valid is checked again, in order, by the rules.
+    if let (Some(caller), Some(reg)) = (s.caller, registry) {
+        if let Some(k) = reg.key(&sig.public_key) {
+            if k.participant != caller {
+                return Err(SubmitError::PermissionDenied(format!(
+                    "the event is signed with a key of participant {}, but the credential is participant {caller}'s",
+                    k.participant
+                )));
+            }
+        }
     }
     let body_hash = Hash32(*blake3::hash(&s.body).as_bytes());
     Ok(Prepared {

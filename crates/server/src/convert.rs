@@ -4,10 +4,15 @@
 use std::collections::HashMap;
 
 use ree_core::element::{Element, Oxide};
-use ree_core::event::{self as ev, Composition, DocKind, EventKind, MagnetCategory, ScrapClass};
+use ree_core::event::{
+    self as ev, Composition, DocKind, EventKind, MagnetCategory, Role, ScrapClass,
+};
+use ree_core::registry::{Participant, Registry};
 use ree_core::provenance::Provenance;
 use ree_core::state::{LotDetail, LotKind, LotState};
-use ree_core::{Country, EventBody, EventId, FieldError, Hash32, LotId, Record, UtcMicros};
+use ree_core::{
+    Country, EventBody, EventId, FieldError, Hash32, LotId, ParticipantId, Record, UtcMicros,
+};
 use ree_ledger::pbjson_types::Timestamp;
 use ree_ledger::v1 as pb;
 
@@ -20,6 +25,11 @@ fn uuid(s: &str, path: &str) -> Result<uuid::Uuid, FieldError> {
         return Err(FieldError::new(path, "is required (a UUID)"));
     }
     uuid::Uuid::parse_str(s).map_err(|e| FieldError::new(path, format!("{s:?} is not a UUID: {e}")))
+}
+
+/// Parses a participant id field.
+pub fn participant_id(s: &str, path: &str) -> Result<ParticipantId, FieldError> {
+    uuid(s, path).map(ParticipantId)
 }
 
 /// Parses a lot id field.
@@ -196,6 +206,50 @@ pub fn body_from_pb(b: &pb::EventBody) -> Result<EventBody, FieldError> {
             delta_g: a.delta_g,
             reason: text(&a.reason, "adjustment.reason", ev::MAX_REASON_LEN)?,
         }),
+        Some(K::ParticipantRegistered(r)) => {
+            EventKind::ParticipantRegistered(ev::ParticipantRegistered {
+                participant: participant_id(
+                    &r.participant_id,
+                    "participant_registered.participant_id",
+                )?,
+                name: name(&r.name, "participant_registered.name")?,
+                role: enum_code(
+                    r.role,
+                    "participant_registered.role",
+                    "role",
+                    Role::from_code,
+                )?,
+                country: country(&r.country, "participant_registered.country")?,
+                public_key: digest(&r.public_key, "participant_registered.public_key")?.0,
+                token_hash: if r.token_hash.is_empty() {
+                    Hash32::ZERO
+                } else {
+                    digest(&r.token_hash, "participant_registered.token_hash")?
+                },
+            })
+        }
+        Some(K::KeyAdded(k)) => EventKind::KeyAdded(ev::KeyAdded {
+            participant: participant_id(&k.participant_id, "key_added.participant_id")?,
+            public_key: digest(&k.public_key, "key_added.public_key")?.0,
+        }),
+        Some(K::KeyRevoked(k)) => EventKind::KeyRevoked(ev::KeyRevoked {
+            participant: participant_id(&k.participant_id, "key_revoked.participant_id")?,
+            public_key: digest(&k.public_key, "key_revoked.public_key")?.0,
+            reason: text(&k.reason, "key_revoked.reason", ev::MAX_REASON_LEN)?,
+        }),
+        Some(K::ParticipantSuspended(p)) => {
+            EventKind::ParticipantSuspended(ev::ParticipantSuspended {
+                participant: participant_id(
+                    &p.participant_id,
+                    "participant_suspended.participant_id",
+                )?,
+                reason: text(&p.reason, "participant_suspended.reason", ev::MAX_REASON_LEN)?,
+            })
+        }
+        Some(K::TokenIssued(t)) => EventKind::TokenIssued(ev::TokenIssued {
+            participant: participant_id(&t.participant_id, "token_issued.participant_id")?,
+            token_hash: digest(&t.token_hash, "token_issued.token_hash")?,
+        }),
     };
     Ok(EventBody {
         event_id,
@@ -300,6 +354,35 @@ pub fn body_to_pb(b: &EventBody) -> pb::EventBody {
             delta_g: a.delta_g,
             reason: a.reason.clone(),
         }),
+        EventKind::ParticipantRegistered(r) => K::ParticipantRegistered(pb::ParticipantRegistered {
+            participant_id: r.participant.to_string(),
+            name: r.name.clone(),
+            role: r.role as i32,
+            country: r.country.to_string(),
+            public_key: Hash32(r.public_key).to_hex(),
+            token_hash: if r.token_hash == Hash32::ZERO {
+                String::new()
+            } else {
+                r.token_hash.to_hex()
+            },
+        }),
+        EventKind::KeyAdded(k) => K::KeyAdded(pb::KeyAdded {
+            participant_id: k.participant.to_string(),
+            public_key: Hash32(k.public_key).to_hex(),
+        }),
+        EventKind::KeyRevoked(k) => K::KeyRevoked(pb::KeyRevoked {
+            participant_id: k.participant.to_string(),
+            public_key: Hash32(k.public_key).to_hex(),
+            reason: k.reason.clone(),
+        }),
+        EventKind::ParticipantSuspended(p) => K::ParticipantSuspended(pb::ParticipantSuspended {
+            participant_id: p.participant.to_string(),
+            reason: p.reason.clone(),
+        }),
+        EventKind::TokenIssued(t) => K::TokenIssued(pb::TokenIssued {
+            participant_id: t.participant.to_string(),
+            token_hash: t.token_hash.to_hex(),
+        }),
     };
     pb::EventBody {
         event_id: b.event_id.to_string(),
@@ -330,6 +413,31 @@ pub fn event_pb(rec: &Record, bytes: &[u8], hash: Hash32) -> pb::Event {
             public_key: s.public_key.to_vec(),
             signature: s.signature.to_vec(),
         }),
+        registry_head: rec.registry.to_hex(),
+    }
+}
+
+/// The wire form of a participant.
+pub fn participant_pb(p: &Participant, reg: &Registry) -> pb::Participant {
+    pb::Participant {
+        participant_id: p.id.to_string(),
+        name: p.name.to_string(),
+        role: p.role as i32,
+        country: p.country.to_string(),
+        keys: p
+            .keys
+            .iter()
+            .map(|k| {
+                let st = reg.key(k);
+                pb::ParticipantKey {
+                    public_key: Hash32(*k).to_hex(),
+                    added_at: st.map_or(0, |s| s.added_at),
+                    revoked_at: st.and_then(|s| s.revoked_at).unwrap_or(0),
+                }
+            })
+            .collect(),
+        registered_at: p.registered_at,
+        suspended_at: p.suspended_at.unwrap_or(0),
     }
 }
 
@@ -340,6 +448,7 @@ pub fn kind_pb(k: LotKind) -> pb::LotKind {
         LotKind::Recycled => pb::LotKind::Recycled,
         LotKind::Campaign => pb::LotKind::Campaign,
         LotKind::Oxide => pb::LotKind::Oxide,
+        LotKind::Registry => pb::LotKind::Registry,
     }
 }
 
@@ -351,6 +460,7 @@ pub fn kind_from_pb(k: i32) -> Result<Option<LotKind>, FieldError> {
         Ok(pb::LotKind::Recycled) => Ok(Some(LotKind::Recycled)),
         Ok(pb::LotKind::Campaign) => Ok(Some(LotKind::Campaign)),
         Ok(pb::LotKind::Oxide) => Ok(Some(LotKind::Oxide)),
+        Ok(pb::LotKind::Registry) => Ok(Some(LotKind::Registry)),
         Err(_) => Err(FieldError::new("kind", format!("{k} is not a lot kind"))),
     }
 }
@@ -437,7 +547,11 @@ pub fn lot_pb(l: &LotState) -> pb::Lot {
             put("facility", attribution.facility.to_string());
             put("country", attribution.facility_country.to_string());
         }
+        LotDetail::Registry(r) => {
+            put("participants", r.participants().count().to_string());
+        }
     }
+    put("owner", l.owner.to_string());
     pb::Lot {
         lot_id: l.id.to_string(),
         kind: kind_pb(l.kind()) as i32,

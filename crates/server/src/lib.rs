@@ -2,6 +2,8 @@
 //! limits and graceful shutdown. Nothing here decides a rule; it converts, calls, and maps errors
 //! to status codes.
 
+pub mod auth;
+pub mod bootstrap;
 pub mod convert;
 mod service;
 mod watch;
@@ -16,6 +18,7 @@ use ree_ledger::v1::queries_server::QueriesServer;
 use ree_ledger::v1::submissions_server::SubmissionsServer;
 use ree_store::SledStore;
 use tokio::net::TcpListener;
+use tonic::service::interceptor::InterceptedService;
 use tokio_stream::wrappers::TcpListenerStream;
 
 pub use service::status_of;
@@ -49,6 +52,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("administrator credentials: {0}")]
+    Credentials(#[from] bootstrap::CredError),
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
     #[error("reflection: {0}")]
@@ -86,6 +91,26 @@ pub async fn bind(cfg: &Config) -> Result<Bound, ServeError> {
     })?;
     let r = engine.open_report();
     tracing::info!(records = r.records, lots = r.lots, dir = %cfg.data_dir.display(), "store opened and verified");
+    let engine = Arc::new(engine);
+    let (e2, dir) = (engine.clone(), cfg.data_dir.clone());
+    let created = tokio::task::spawn_blocking(move || bootstrap::bootstrap(&e2, &dir))
+        .await
+        .map_err(|e| bootstrap::CredError::Genesis(e.to_string()))??;
+    if let Some(f) = created {
+        // Paths only: the secrets never reach a log.
+        tracing::info!(
+            key = %f.key.display(),
+            public_key = %f.public.display(),
+            token = %f.token.display(),
+            "first start: created the administrator's signing key and bearer token (owner-only files)"
+        );
+        println!(
+            "administrator credentials created: key {} (public {}), token {}",
+            f.key.display(),
+            f.public.display(),
+            f.token.display()
+        );
+    }
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -98,7 +123,7 @@ pub async fn bind(cfg: &Config) -> Result<Bound, ServeError> {
     })?;
     Ok(Bound {
         listener,
-        engine: Arc::new(engine),
+        engine,
         hub,
         addr,
     })
@@ -155,16 +180,18 @@ impl Bound {
             .add_service(health)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(
+            .add_service(InterceptedService::new(
                 SubmissionsServer::new(svc.clone())
                     .max_decoding_message_size(MAX_REQUEST_BYTES)
                     .max_encoding_message_size(MAX_RESPONSE_BYTES),
-            )
-            .add_service(
+                auth::interceptor(self.engine.clone()),
+            ))
+            .add_service(InterceptedService::new(
                 QueriesServer::new(svc)
                     .max_decoding_message_size(MAX_REQUEST_BYTES)
                     .max_encoding_message_size(MAX_RESPONSE_BYTES),
-            )
+                auth::interceptor(self.engine.clone()),
+            ))
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await?;
         let engine = self.engine.clone();

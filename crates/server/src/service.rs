@@ -3,13 +3,15 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use ree_core::{Country, FieldError, LotId, RuleError};
+use ree_core::event::Role;
+use ree_core::{Country, FieldError, LotId, LotState, RuleError};
 use ree_engine::{Engine, EngineError, Outcome, Submission, SubmitError};
 use ree_ledger::v1 as pb;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::Stream;
 use tonic::{Code, Request, Response, Status};
 
+use crate::auth::{caller, Caller};
 use crate::convert;
 use crate::watch::Hub;
 
@@ -37,9 +39,14 @@ pub fn status_of(e: &SubmitError) -> Status {
         }
         SubmitError::Rule(RuleError::UnknownLot(_)) => Status::not_found(e.to_string()),
         SubmitError::Rule(RuleError::LotExists(_)) => Status::already_exists(e.to_string()),
+        SubmitError::Rule(RuleError::Unauthenticated(_)) => Status::unauthenticated(e.to_string()),
+        SubmitError::Rule(RuleError::Forbidden(_)) => Status::permission_denied(e.to_string()),
         SubmitError::Rule(_) => Status::failed_precondition(e.to_string()),
         SubmitError::Conflict(_) => Status::already_exists(e.to_string()),
-        SubmitError::BadSignature(_) => Status::unauthenticated(e.to_string()),
+        SubmitError::BadSignature(_) | SubmitError::Unauthenticated(_) => {
+            Status::unauthenticated(e.to_string())
+        }
+        SubmitError::PermissionDenied(_) => Status::permission_denied(e.to_string()),
         SubmitError::Aborted { .. } => Status::aborted(e.to_string()),
         SubmitError::Overloaded(_) => Status::resource_exhausted(e.to_string()),
         SubmitError::Unavailable(_) => Status::unavailable(e.to_string()),
@@ -69,8 +76,12 @@ fn prefix(e: FieldError, p: &str) -> FieldError {
     e.at(p)
 }
 
-/// A wire submission to the engine's form: canonical bytes plus signature.
-fn submission(s: &pb::Submission, path: &str) -> Result<Submission, FieldError> {
+/// A wire submission to the engine's form: canonical bytes plus signature, from `caller`.
+fn submission(
+    s: &pb::Submission,
+    path: &str,
+    caller: &Caller,
+) -> Result<Submission, FieldError> {
     let body = match (&s.body, s.canonical_body.is_empty()) {
         (Some(b), true) => {
             let d = convert::body_from_pb(b).map_err(|e| prefix(e, &format!("{path}.body")))?;
@@ -99,7 +110,11 @@ fn submission(s: &pb::Submission, path: &str) -> Result<Submission, FieldError> 
             })?,
         }),
     };
-    Ok(Submission { body, signature })
+    Ok(Submission {
+        body,
+        signature,
+        caller: Some(caller.id),
+    })
 }
 
 fn response(o: &Outcome) -> pb::SubmitResponse {
@@ -145,14 +160,31 @@ impl Ledger {
         convert::lot_id(s, "lot_id").map_err(invalid)
     }
 
-    /// The lot id of a request, which must name an existing lot.
-    fn existing(&self, s: &str) -> Result<LotId, Status> {
+    /// The lot id of a request, which must name an existing lot the caller may read.
+    fn existing(&self, s: &str, c: &Caller) -> Result<LotId, Status> {
         let id = Self::lot_id(s)?;
-        if self.engine.lot(id).is_none() {
-            return Err(Status::not_found(format!("lot {id} does not exist")));
+        match self.engine.lot(id) {
+            None => Err(Status::not_found(format!("lot {id} does not exist"))),
+            Some(l) => {
+                may_read(c, &l)?;
+                Ok(id)
+            }
         }
-        Ok(id)
     }
+}
+
+/// Customers, auditors, the plant and administrators read every lot; suppliers and recyclers
+/// only those they created.
+fn may_read(c: &Caller, l: &LotState) -> Result<(), Status> {
+    if c.reads_own_lots_only() && l.owner != c.id {
+        return Err(Status::permission_denied(format!(
+            "{} ({}) may read only its own lots; lot {} belongs to another participant",
+            c.name,
+            c.role.name(),
+            l.id
+        )));
+    }
+    Ok(())
 }
 
 #[tonic::async_trait]
@@ -161,11 +193,12 @@ impl pb::submissions_server::Submissions for Ledger {
         &self,
         req: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
+        let c = caller(&req)?;
         let s = req
             .into_inner()
             .submission
             .ok_or_else(|| Status::invalid_argument("submission: is required"))?;
-        let sub = submission(&s, "submission").map_err(invalid)?;
+        let sub = submission(&s, "submission", &c).map_err(invalid)?;
         match self.run(vec![sub], false).await.pop() {
             Some(Ok(o)) => Ok(Response::new(response(&o))),
             Some(Err(e)) => Err(status_of(&e)),
@@ -177,6 +210,7 @@ impl pb::submissions_server::Submissions for Ledger {
         &self,
         req: Request<pb::SubmitBatchRequest>,
     ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
+        let c = caller(&req)?;
         let req = req.into_inner();
         if req.submissions.len() > ree_engine::MAX_BATCH {
             return Err(Status::invalid_argument(format!(
@@ -194,7 +228,7 @@ impl pb::submissions_server::Submissions for Ledger {
         let mut subs = Vec::with_capacity(req.submissions.len());
         let mut early: Vec<Option<SubmitError>> = Vec::with_capacity(req.submissions.len());
         for (i, s) in req.submissions.iter().enumerate() {
-            match submission(s, &format!("submissions[{i}]")) {
+            match submission(s, &format!("submissions[{i}]"), &c) {
                 Ok(s) => {
                     subs.push(s);
                     early.push(None);
@@ -252,11 +286,13 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>
 #[tonic::async_trait]
 impl pb::queries_server::Queries for Ledger {
     async fn get_lot(&self, req: Request<pb::GetLotRequest>) -> Result<Response<pb::Lot>, Status> {
+        let c = caller(&req)?;
         let id = Self::lot_id(&req.into_inner().lot_id)?;
         let l = self
             .engine
             .lot(id)
             .ok_or_else(|| Status::not_found(format!("lot {id} does not exist")))?;
+        may_read(&c, &l)?;
         Ok(Response::new(convert::lot_pb(&l)))
     }
 
@@ -264,6 +300,7 @@ impl pb::queries_server::Queries for Ledger {
         &self,
         req: Request<pb::ListLotsRequest>,
     ) -> Result<Response<pb::ListLotsResponse>, Status> {
+        let c = caller(&req)?;
         let req = req.into_inner();
         let kind = convert::kind_from_pb(req.kind).map_err(invalid)?;
         let size = match req.page_size {
@@ -275,7 +312,10 @@ impl pb::queries_server::Queries for Ledger {
         } else {
             Some(convert::lot_id(&req.page_token, "page_token").map_err(invalid)?)
         };
-        let lots = self.engine.lots(kind);
+        let mut lots = self.engine.lots(kind);
+        if c.reads_own_lots_only() {
+            lots.retain(|l| l.owner == c.id);
+        }
         let start = after.map_or(0, |a| lots.partition_point(|l| l.id <= a));
         let page: Vec<pb::Lot> = lots[start..]
             .iter()
@@ -297,8 +337,9 @@ impl pb::queries_server::Queries for Ledger {
         &self,
         req: Request<pb::ListEventsRequest>,
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        let c = caller(&req)?;
         let req = req.into_inner();
-        let id = self.existing(&req.lot_id)?;
+        let id = self.existing(&req.lot_id, &c)?;
         let limit = match req.limit {
             0 => 1000,
             n => n.min(10_000),
@@ -317,8 +358,9 @@ impl pb::queries_server::Queries for Ledger {
         &self,
         req: Request<pb::GetProvenanceRequest>,
     ) -> Result<Response<pb::Provenance>, Status> {
+        let c = caller(&req)?;
         let req = req.into_inner();
-        let id = Self::lot_id(&req.lot_id)?;
+        let id = self.existing(&req.lot_id, &c)?;
         let denied: Vec<Country> = if req.denied_countries.is_empty() {
             vec![Country::parse("CN").map_err(invalid)?]
         } else {
@@ -370,8 +412,9 @@ impl pb::queries_server::Queries for Ledger {
         &self,
         req: Request<pb::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
+        let c = caller(&req)?;
         let req = req.into_inner();
-        let id = self.existing(&req.lot_id)?;
+        let id = self.existing(&req.lot_id, &c)?;
         // Subscribe before reading history, so nothing committed in between is missed.
         let mut live = self.hub.subscribe();
         let (tx, rx) = mpsc::channel::<Result<pb::Event, Status>>(64);
@@ -466,8 +509,16 @@ impl pb::queries_server::Queries for Ledger {
 
     async fn backup(
         &self,
-        _req: Request<pb::BackupRequest>,
+        req: Request<pb::BackupRequest>,
     ) -> Result<Response<Self::BackupStream>, Status> {
+        let c = caller(&req)?;
+        if c.role != Role::Administrator {
+            return Err(Status::permission_denied(format!(
+                "a backup holds every record: only administrators may take one, {} is a {}",
+                c.name,
+                c.role.name()
+            )));
+        }
         let engine = self.engine.clone();
         let total = engine.last_global_seq();
         let (tx, rx) = mpsc::channel::<Result<pb::BackupChunk, Status>>(4);
@@ -522,7 +573,8 @@ impl pb::queries_server::Queries for Ledger {
         &self,
         req: Request<pb::ExportBundleRequest>,
     ) -> Result<Response<pb::ExportBundleResponse>, Status> {
-        let id = Self::lot_id(&req.into_inner().lot_id)?;
+        let c = caller(&req)?;
+        let id = self.existing(&req.into_inner().lot_id, &c)?;
         let engine = self.engine.clone();
         let up = blocking(move || engine.upstream(id))
             .await?
@@ -542,5 +594,41 @@ impl pb::queries_server::Queries for Ledger {
             head: up.head.to_hex(),
             records,
         }))
+    }
+
+    async fn list_participants(
+        &self,
+        req: Request<pb::ListParticipantsRequest>,
+    ) -> Result<Response<pb::ListParticipantsResponse>, Status> {
+        let c = caller(&req)?;
+        let reg = self
+            .engine
+            .registry()
+            .ok_or_else(|| Status::unavailable("the ledger has no registry yet"))?;
+        let head = self.engine.lot(ree_core::registry::REGISTRY_LOT);
+        Ok(Response::new(pb::ListParticipantsResponse {
+            participants: reg
+                .participants()
+                .filter(|p| !c.reads_own_lots_only() || p.id == c.id)
+                .map(|p| convert::participant_pb(p, &reg))
+                .collect(),
+            registry_head: head.as_ref().map(|h| h.head.to_hex()).unwrap_or_default(),
+            registry_head_seq: head.map_or(0, |h| h.head_seq()),
+        }))
+    }
+
+    async fn who_am_i(
+        &self,
+        req: Request<pb::WhoAmIRequest>,
+    ) -> Result<Response<pb::Participant>, Status> {
+        let c = caller(&req)?;
+        let reg = self
+            .engine
+            .registry()
+            .ok_or_else(|| Status::unavailable("the ledger has no registry yet"))?;
+        let p = reg
+            .participant(&c.id)
+            .ok_or_else(|| Status::unauthenticated("participant vanished"))?;
+        Ok(Response::new(convert::participant_pb(p, &reg)))
     }
 }

@@ -17,8 +17,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ree_core::bundle::Bundle;
 use ree_core::provenance::{Claim, Provenance};
-use ree_core::state::{LotDetail, LotView};
-use ree_core::{Hash32, LedgerState, LotId, Record};
+use ree_core::registry::REGISTRY_LOT;
+use ree_core::state::{registry, LotDetail, LotView};
+use ree_core::{Hash32, LedgerState, LotId, ParticipantId, Record};
 use serde::Serialize;
 
 pub use policy::{Policy, RequiredClaim};
@@ -38,6 +39,15 @@ pub struct Violation {
     /// The event (sequence number in that lot) that causes it, where one does.
     pub seq: Option<u64>,
     pub message: String,
+}
+
+/// One signer of the bundle.
+#[derive(Clone, Debug, Serialize)]
+pub struct SignerSummary {
+    pub participant: String,
+    pub name: String,
+    pub role: String,
+    pub records: u64,
 }
 
 /// One upstream lot as the report lists it.
@@ -60,8 +70,18 @@ pub struct Report {
     pub head_seq: u64,
     pub events_verified: u64,
     pub lots_verified: usize,
-    /// Records that carried a signature, each checked over its body bytes.
+    /// Signed records, each checked over its body bytes (every record must be signed).
     pub signatures_verified: u64,
+    /// Who signed the bundle's events, with their role as the registry had it.
+    pub signers: Vec<SignerSummary>,
+    /// The administrator key that founded the bundle's participant registry.
+    pub registry_founder: String,
+    /// The registry's head as included (compare with the operator's published registry head).
+    pub registry_head: String,
+    pub registry_head_seq: u64,
+    /// True when `registry_founder` is one of the keys the auditor trusts (`--trust`); false
+    /// when no key was given (the registry is then only as good as the operator's word).
+    pub registry_trusted: bool,
     pub claim: String,
     pub basis: String,
     pub attributed_g: u64,
@@ -88,6 +108,11 @@ impl Report {
             events_verified: 0,
             lots_verified: 0,
             signatures_verified: 0,
+            signers: vec![],
+            registry_founder: String::new(),
+            registry_head: String::new(),
+            registry_head_seq: 0,
+            registry_trusted: false,
             claim: String::new(),
             basis: String::new(),
             attributed_g: 0,
@@ -120,15 +145,25 @@ pub struct Replayed {
     pub state: LedgerState,
     /// Decoded records in bundle order, with their hashes.
     pub records: Vec<(Record, Hash32)>,
+    /// The registry's first record's signer: the founding administrator.
+    pub founder: [u8; 32],
+    /// The participant of each record's signer, in bundle order.
+    pub signers: Vec<ParticipantId>,
 }
 
 fn fail<T>(msg: impl Into<String>) -> Result<T, IntegrityError> {
     Err(IntegrityError(msg.into()))
 }
 
-/// Checks authenticity: decodes and replays every record. `expect_head` is the head printed on
-/// the certificate, if the caller has one.
-pub fn replay(bytes: &[u8], expect_head: Option<Hash32>) -> Result<Replayed, IntegrityError> {
+/// Checks authenticity: decodes and replays every record, checks every signature and, through
+/// the same rules the ledger runs, every signer's key and role at that point in history.
+/// `expect_head` is the head printed on the certificate, if the caller has one; `trusted` the
+/// administrator keys the auditor trusts (empty: the registry is taken as it is).
+pub fn replay(
+    bytes: &[u8],
+    expect_head: Option<Hash32>,
+    trusted: &[[u8; 32]],
+) -> Result<Replayed, IntegrityError> {
     let bundle = Bundle::decode(bytes).map_err(|e| IntegrityError(e.to_string()))?;
     if let Some(h) = expect_head {
         if h != bundle.head {
@@ -139,11 +174,22 @@ pub fn replay(bytes: &[u8], expect_head: Option<Hash32>) -> Result<Replayed, Int
         }
     }
     let mut state = LedgerState::new();
-    let mut records = Vec::with_capacity(bundle.records.len());
+    let mut records: Vec<(Record, Hash32)> = Vec::with_capacity(bundle.records.len());
+    let mut signers = Vec::with_capacity(bundle.records.len());
     let mut last_gseq = 0u64;
     for (i, b) in bundle.records.iter().enumerate() {
         let rec = Record::decode(b).map_err(|e| IntegrityError(format!("record {i}: {e}")))?;
-        if let Some(sig) = &rec.signature {
+        let Some(sig) = &rec.signature else {
+            return fail(format!(
+                "record {i} (lot {} seq {}): the event is not signed",
+                rec.lot, rec.seq
+            ));
+        };
+        // The two records of one event carry the same body and signature: check it once.
+        let same_as_previous = records.last().is_some_and(|(p, _)| {
+            p.signature.as_ref() == Some(sig) && p.body == rec.body && rec.link.is_some()
+        });
+        if !same_as_previous {
             sig.verify(&rec.body).map_err(|e| {
                 IntegrityError(format!("record {i} (lot {} seq {}): {e}", rec.lot, rec.seq))
             })?;
@@ -158,7 +204,22 @@ pub fn replay(bytes: &[u8], expect_head: Option<Hash32>) -> Result<Replayed, Int
         let hash = state.apply_stored(&rec, b).map_err(|e| {
             IntegrityError(format!("record {i} (lot {} seq {}): {e}", rec.lot, rec.seq))
         })?;
+        let signer = registry(&state)
+            .and_then(|r| r.key(&sig.public_key))
+            .map(|k| k.participant)
+            .ok_or_else(|| IntegrityError(format!("record {i}: signer vanished from the registry")))?;
+        signers.push(signer);
         records.push((rec, hash));
+    }
+    let founder = match records.iter().find(|(r, _)| r.lot == REGISTRY_LOT) {
+        Some((r, _)) if r.seq == 0 => r.signature.map(|s| s.public_key).unwrap_or([0; 32]),
+        _ => return fail("the bundle carries no participant registry from its genesis"),
+    };
+    if !trusted.is_empty() && !trusted.contains(&founder) {
+        return fail(format!(
+            "the participant registry was founded by administrator key {}, which is not among the trusted keys: its signers cannot be trusted",
+            Hash32(founder)
+        ));
     }
     let Some(subject) = state.lot(&bundle.lot) else {
         return fail(format!(
@@ -180,6 +241,8 @@ pub fn replay(bytes: &[u8], expect_head: Option<Hash32>) -> Result<Replayed, Int
         bundle,
         state,
         records,
+        founder,
+        signers,
     })
 }
 
@@ -194,7 +257,7 @@ fn required_docs_present(detail: &LotDetail) -> Vec<ree_core::event::DocKind> {
 
 /// Verifies a bundle and judges it against `policy`. Never panics, whatever the bytes.
 pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Report {
-    let r = match replay(bytes, expect_head) {
+    let r = match replay(bytes, expect_head, &policy.trusted_administrators) {
         Ok(r) => r,
         Err(e) => return Report::not_authentic(e),
     };
@@ -204,7 +267,34 @@ pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Rep
     };
     let prov = Provenance::of(subject);
     let mut violations = Vec::new();
-    let lots: BTreeSet<LotId> = r.records.iter().map(|(rec, _)| rec.lot).collect();
+    let lots: BTreeSet<LotId> = r
+        .records
+        .iter()
+        .map(|(rec, _)| rec.lot)
+        .filter(|l| *l != REGISTRY_LOT)
+        .collect();
+    let reg = registry(&r.state);
+    let mut by_signer: BTreeMap<ParticipantId, u64> = BTreeMap::new();
+    for p in &r.signers {
+        *by_signer.entry(*p).or_default() += 1;
+    }
+    let signers = by_signer
+        .into_iter()
+        .map(|(id, n)| {
+            let p = reg.and_then(|g| g.participant(&id));
+            SignerSummary {
+                participant: id.to_string(),
+                name: p.map(|p| p.name.to_string()).unwrap_or_default(),
+                role: p.map(|p| p.role.name().to_string()).unwrap_or_default(),
+                records: n,
+            }
+        })
+        .collect();
+    let (registry_head, registry_head_seq) = r
+        .state
+        .lot(&REGISTRY_LOT)
+        .map(|l| (l.head.to_hex(), l.head_seq()))
+        .unwrap_or_default();
     let mut upstream = Vec::new();
     for id in &lots {
         let Some(l) = r.state.lot(id) else { continue };
@@ -315,12 +405,17 @@ pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Rep
         head: r.bundle.head.to_hex(),
         head_seq: r.bundle.head_seq,
         events_verified: r.records.len() as u64,
-        lots_verified: lots.len(),
+        lots_verified: lots.len() + 1,
         signatures_verified: r
             .records
             .iter()
             .filter(|(rec, _)| rec.signature.is_some())
             .count() as u64,
+        signers,
+        registry_founder: Hash32(r.founder).to_hex(),
+        registry_head,
+        registry_head_seq,
+        registry_trusted: policy.trusted_administrators.contains(&r.founder),
         claim: claim.name().into(),
         basis: prov.basis.name().into(),
         attributed_g: prov.total_g(),
@@ -369,6 +464,25 @@ pub fn render(r: &Report) -> String {
         "authentic: yes ({} events in {} lots replayed from genesis, every hash recomputed, {} signatures checked)",
         r.events_verified, r.lots_verified, r.signatures_verified
     );
+    let _ = writeln!(
+        s,
+        "registry:  founded by administrator key {} ({}), head {} (seq {})",
+        r.registry_founder,
+        if r.registry_trusted {
+            "trusted"
+        } else {
+            "NOT checked against a trusted key: pass --trust ADMIN.pub"
+        },
+        r.registry_head,
+        r.registry_head_seq
+    );
+    for g in &r.signers {
+        let _ = writeln!(
+            s,
+            "signer:    {} ({}, {}): {} records",
+            g.name, g.role, g.participant, g.records
+        );
+    }
     let _ = writeln!(s, "compliant: {}", if r.compliant { "yes" } else { "NO" });
     let _ = writeln!(s, "lot:       {}", r.lot);
     let _ = writeln!(s, "head:      {} (seq {})", r.head, r.head_seq);

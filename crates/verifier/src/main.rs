@@ -1,4 +1,4 @@
-//! `ree-verify BUNDLE [--policy FILE] [--expect-head HEX] [--json]`
+//! `ree-verify BUNDLE [--policy FILE] [--expect-head HEX] [--trust ADMIN.pub]... [--json]`
 //!
 //! Exit codes: 0 authentic and compliant; 1 authentic but not compliant; 2 usage error
 //! (bad arguments, unreadable policy); 3 not authentic (any integrity failure, unreadable or
@@ -9,13 +9,14 @@ use std::process::ExitCode;
 use ree_core::Hash32;
 use ree_verifier::{render, verify, Policy};
 
-const USAGE: &str = "usage: ree-verify BUNDLE [--policy FILE] [--expect-head HEX] [--json]\n\
+const USAGE: &str = "usage: ree-verify BUNDLE [--policy FILE] [--expect-head HEX] [--trust ADMIN.pub]... [--json]\n\
 exit codes: 0 authentic and compliant, 1 authentic but not compliant, 2 usage error, 3 not authentic";
 
 struct Args {
     bundle: String,
     policy: Option<String>,
     expect_head: Option<String>,
+    trust: Vec<String>,
     json: bool,
 }
 
@@ -24,12 +25,14 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         bundle: String::new(),
         policy: None,
         expect_head: None,
+        trust: Vec::new(),
         json: false,
     };
     while let Some(x) = it.next() {
         match x.as_str() {
             "--json" => a.json = true,
             "--policy" => a.policy = Some(it.next().ok_or("--policy needs a FILE")?),
+            "--trust" => a.trust.push(it.next().ok_or("--trust needs a public key FILE")?),
             "--expect-head" => {
                 a.expect_head = Some(it.next().ok_or("--expect-head needs a HEX hash")?)
             }
@@ -72,6 +75,16 @@ fn main() -> ExitCode {
             Err(e) => return usage(&format!("policy {p}: {e}")),
         },
     };
+    let mut policy = policy;
+    for f in &args.trust {
+        match std::fs::read_to_string(f)
+            .map_err(|e| e.to_string())
+            .and_then(|t| ree_verifier::policy::parse_public_key(&t))
+        {
+            Ok(k) => policy.trusted_administrators.push(k),
+            Err(e) => return usage(&format!("--trust {f}: {e}")),
+        }
+    }
     let expect = match &args.expect_head {
         None => None,
         Some(h) => match Hash32::from_hex(h) {

@@ -24,6 +24,7 @@ struct PolicyFile {
     max_single_third_country_share: Option<f64>,
     required_claim: Option<String>,
     required_documents: Option<BTreeMap<String, Vec<String>>>,
+    trusted_administrator_keys: Option<Vec<String>>,
 }
 
 /// Which chain-of-custody claim the policy requires.
@@ -45,6 +46,9 @@ pub struct Policy {
     pub max_single_third_country_share: Option<f64>,
     pub required_claim: RequiredClaim,
     pub required_documents: BTreeMap<LotKind, Vec<DocKind>>,
+    /// Administrator public keys the auditor trusts (`--trust FILE.pub`): when any is given, the
+    /// bundle's participant registry must have been founded by one of them.
+    pub trusted_administrators: Vec<[u8; 32]>,
 }
 
 impl Default for Policy {
@@ -59,6 +63,7 @@ impl Default for Policy {
             max_single_third_country_share: None,
             required_claim: RequiredClaim::MassBalance,
             required_documents: BTreeMap::new(),
+            trusted_administrators: Vec::new(),
         }
     }
 }
@@ -107,6 +112,12 @@ impl Policy {
                 }
             };
         }
+        for k in f.trusted_administrator_keys.unwrap_or_default() {
+            p.trusted_administrators.push(
+                parse_public_key(&k)
+                    .map_err(|e| format!("trusted_administrator_keys: {e}"))?,
+            );
+        }
         for (kind, docs) in f.required_documents.unwrap_or_default() {
             let k = LotKind::parse(&kind).ok_or_else(|| format!("required_documents: {kind:?} is not a lot kind (ore, recycled, campaign, oxide)"))?;
             let d = docs
@@ -121,6 +132,16 @@ impl Policy {
         }
         Ok(p)
     }
+}
+
+/// Parses a public key as written in a `.pub` file: 64 hex digits.
+pub fn parse_public_key(text: &str) -> Result<[u8; 32], String> {
+    let h = ree_core::Hash32::from_hex(text.trim())
+        .map_err(|e| format!("{:?} is not a public key: {}", text.trim(), e.reason))?;
+    if h == ree_core::Hash32::ZERO {
+        return Err("an all-zero public key".into());
+    }
+    Ok(h.0)
 }
 
 #[cfg(test)]
@@ -146,6 +167,10 @@ mod tests {
         assert!(Policy::from_toml("min_recycled_share = 3.0").is_err());
         assert!(Policy::from_toml("denied_origin_countries = [\"XX\"]").is_err());
         assert!(Policy::from_toml("required_claim = \"book_and_claim\"").is_err());
+        let k = "ab".repeat(32);
+        let p = Policy::from_toml(&format!("trusted_administrator_keys = [\"{k}\"]")).unwrap();
+        assert_eq!(p.trusted_administrators, vec![[0xab; 32]]);
+        assert!(Policy::from_toml("trusted_administrator_keys = [\"abc\"]").is_err());
     }
 
     #[test]

@@ -99,7 +99,9 @@ fn a_consistently_rehashed_change_is_caught_by_the_stale_downstream_link() {
         .iter()
         .map(|x| Record::decode(x).unwrap())
         .collect();
-    // The first ore receipt: make it heavier, then re-hash its own chain consistently.
+    // The supplier itself (who holds its key) makes its first ore receipt heavier, re-signs it
+    // and re-hashes its own chain consistently: only the campaign's link can tell.
+    let team = ree_core::testkit::Team::new(7);
     let i = recs
         .iter()
         .position(|r| {
@@ -115,6 +117,7 @@ fn a_consistently_rehashed_change_is_caught_by_the_stale_downstream_link() {
         o.mass_g += 1_000_000;
     }
     recs[i].body = body.encode();
+    recs[i].signature = Some(team.supplier.sign(&recs[i].body));
     let mut prev = record_hash(&recs[i].encode());
     for r in recs.iter_mut().skip(i + 1).filter(|r| r.lot == lot) {
         r.prev = prev;
@@ -258,57 +261,84 @@ fn a_consistent_rewrite_of_a_signed_event_fails_on_its_signature() {
     // the chain and the head are consistent again) cannot re-sign it.
     let mut l = Ledger::new();
     let lot = l.lot();
-    let body = EventBody {
-        event_id: ree_core::EventId(uuid::Uuid::from_u128(1)),
-        occurred_at: NOW,
-        expected_head: None,
-        kind: EventKind::OreReceipt(ree_core::event::OreReceipt {
-            lot,
-            supplier: "s".into(),
-            mine_site: "m".into(),
-            country: cc("AU"),
-            mass_g: 1000,
-            reo_grade_ppm: 1,
-            assay: Default::default(),
-            documents: vec![],
-        }),
-    };
-    let bytes = body.encode();
-    let sig = ree_core::record::Signature::sign(&[9u8; 32], &bytes);
-    let rec = Record {
+    l.append(EventKind::OreReceipt(ree_core::event::OreReceipt {
         lot,
-        seq: 0,
-        global_seq: 1,
-        prev: ree_core::Hash32::ZERO,
-        recorded_at: NOW,
-        link: None,
-        body: bytes,
-        signature: Some(sig),
-    };
-    let b = ree_core::bundle::Bundle {
-        lot,
-        head_seq: 0,
-        head: record_hash(&rec.encode()),
-        records: vec![rec.encode()],
-    };
+        supplier: "s".into(),
+        mine_site: "m".into(),
+        country: cc("AU"),
+        mass_g: 1000,
+        reo_grade_ppm: 1,
+        assay: Default::default(),
+        documents: vec![],
+    }));
+    let b = l.bundle(lot);
     let r = verify(&b.encode(), &Policy::default(), None);
     assert!(r.authentic, "{:?}", r.integrity_error);
-    assert_eq!(r.signatures_verified, 1);
-    let mut forged_body = body.clone();
-    if let EventKind::OreReceipt(o) = &mut forged_body.kind {
+    assert_eq!(r.signatures_verified as usize, b.records.len());
+    assert_eq!(r.signers.len(), 2, "the administrator and the supplier");
+    let mut recs: Vec<Record> = b.records.iter().map(|x| Record::decode(x).unwrap()).collect();
+    let last = recs.len() - 1;
+    let mut body = EventBody::decode(&recs[last].body).unwrap();
+    if let EventKind::OreReceipt(o) = &mut body.kind {
         o.mass_g = 2000;
     }
-    let forged = Record {
-        body: forged_body.encode(),
-        ..rec
+    recs[last].body = body.encode();
+    let forged = ree_core::bundle::Bundle {
+        head: record_hash(&recs[last].encode()),
+        ..rebuild_bundle(&b, &recs)
     };
-    let b = ree_core::bundle::Bundle {
-        lot,
-        head_seq: 0,
-        head: record_hash(&forged.encode()),
-        records: vec![forged.encode()],
-    };
-    let r = verify(&b.encode(), &Policy::default(), None);
+    let r = verify(&forged.encode(), &Policy::default(), None);
     assert_eq!(r.exit_code(), 3);
     assert!(r.integrity_error.unwrap().contains("signature"));
+}
+
+fn rebuild_bundle(b: &ree_core::bundle::Bundle, recs: &[Record]) -> ree_core::bundle::Bundle {
+    ree_core::bundle::Bundle {
+        records: recs.iter().map(Record::encode).collect(),
+        ..b.clone()
+    }
+}
+
+#[test]
+fn a_registry_rewritten_with_an_untrusted_administrator_key_fails_trust() {
+    let (l, ox) = separation(2, 1, &["AU"]);
+    let genuine = l.bundle(ox).encode();
+    let trusted = Policy {
+        trusted_administrators: vec![l.team.admin.public_key],
+        ..Policy::default()
+    };
+    let r = verify(&genuine, &trusted, None);
+    assert_eq!(r.exit_code(), 0, "{:?}", r.integrity_error);
+    assert!(r.registry_trusted);
+    // The operator rebuilds the whole ledger under its own administrator key: every hash,
+    // chain and signature is consistent, only the founder differs.
+    let mut forged = Ledger::with_team(ree_core::testkit::Team::new(8));
+    let camp = forged.lot();
+    forged.append(EventKind::CampaignOpened(ree_core::event::CampaignOpened {
+        campaign: camp,
+        facility: "Lacq".into(),
+        country: cc("FR"),
+    }));
+    let b = forged.bundle(camp).encode();
+    assert_eq!(verify(&b, &Policy::default(), None).exit_code(), 0, "self-consistent");
+    let r = verify(&b, &trusted, None);
+    assert_eq!(r.exit_code(), 3);
+    assert!(r.integrity_error.unwrap().contains("not among the trusted keys"));
+}
+
+#[test]
+fn dropping_a_registry_event_before_a_record_is_detected() {
+    let (l, ox) = separation(2, 1, &["AU"]);
+    let b = l.bundle(ox);
+    // Every team registration precedes the material records; drop the auditor's (signs nothing).
+    let recs: Vec<Record> = b.records.iter().map(|x| Record::decode(x).unwrap()).collect();
+    let i = recs
+        .iter()
+        .rposition(|r| r.lot == ree_core::registry::REGISTRY_LOT)
+        .unwrap();
+    let mut kept = b.records.clone();
+    kept.remove(i);
+    let (code, msg) = exit(&rebuild(&b, kept));
+    assert_eq!(code, 3);
+    assert!(msg.unwrap().contains("registry head"));
 }

@@ -5,6 +5,7 @@ use ree_core::bundle::Bundle;
 use ree_core::element::{Element, Oxide};
 use ree_core::event::*;
 use ree_core::state::{Appended, Staged};
+use ree_core::testkit::Team;
 use ree_core::{Country, EventBody, EventId, Hash32, LedgerState, LotId, UtcMicros};
 
 pub const NOW: UtcMicros = UtcMicros(1_760_000_000_000_000);
@@ -12,16 +13,39 @@ pub const NOW: UtcMicros = UtcMicros(1_760_000_000_000_000);
 pub struct Ledger {
     pub state: LedgerState,
     pub records: Vec<Appended>,
+    pub team: Team,
     n: u64,
 }
 
 impl Ledger {
+    /// A ledger whose registry holds the test team (seed 7).
     pub fn new() -> Self {
-        Ledger {
+        Self::with_team(Team::new(7))
+    }
+    /// A ledger whose registry holds `team`.
+    pub fn with_team(team: Team) -> Self {
+        let mut l = Ledger {
             state: LedgerState::new(),
             records: vec![],
+            team,
             n: 0,
+        };
+        for (bytes, sig) in l.team.registry_events(NOW) {
+            let body = EventBody::decode(&bytes).expect("testkit body");
+            l.push(&bytes, &body, sig);
         }
+        l
+    }
+    fn push(&mut self, bytes: &[u8], body: &EventBody, sig: ree_core::record::Signature) -> Vec<Appended> {
+        let next = self.state.next_global_seq();
+        let mut s = Staged::new(&self.state, next);
+        let out = s
+            .append(bytes, body, Some(sig), NOW)
+            .expect("scenario event is accepted");
+        let c = s.into_changes();
+        self.state.commit(c);
+        self.records.extend(out.iter().cloned());
+        out
     }
     fn id(&mut self) -> uuid::Uuid {
         self.n += 1;
@@ -38,16 +62,8 @@ impl Ledger {
             kind,
         };
         body.validate(NOW).expect("scenario body is valid");
-        let bytes = body.encode();
-        let next = self.state.next_global_seq();
-        let mut s = Staged::new(&self.state, next);
-        let out = s
-            .append(&bytes, &body, None, NOW)
-            .expect("scenario event is accepted");
-        let c = s.into_changes();
-        self.state.commit(c);
-        self.records.extend(out.iter().cloned());
-        out
+        let (bytes, sig) = self.team.sign(&body);
+        self.push(&bytes, &body, sig)
     }
     /// Every record, in global order, as a bundle for `lot` (the scenarios below put every record
     /// upstream of the oxide lot).
