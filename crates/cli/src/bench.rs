@@ -1,7 +1,10 @@
 //! `ree bench`: a load generator against a running server. N concurrent submitters over K
 //! connections append events (single, or batches of B), for a duration or a count, and report
 //! throughput, latency percentiles (hdrhistogram) and errors by status code. It creates the lots
-//! it needs first. Payloads are built before each request is timed: the server's side (decode,
+//! it needs first: given an administrator's --key and --token-file it registers a supplier and a
+//! plant operator with fresh keys, the supplier receives one ore lot per submitter, and the
+//! plant's signed adjustments are the load. Every payload is signed before the timed phase, as
+//! real suppliers sign on their own machines: the server's side (decode, signature check,
 //! validation, hashing, durable store) is what is measured.
 
 use std::collections::BTreeMap;
@@ -11,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 use hdrhistogram::Histogram;
-use ree_core::event::{Adjustment, Composition, EventKind, OreReceipt};
+use ree_core::event::{Adjustment, Composition, EventKind, OreReceipt, Role};
 use ree_core::{Country, EventBody, EventId, LotId};
 use ree_ledger::v1 as pb;
 use serde_json::json;
@@ -20,7 +23,7 @@ use crate::client::{connect, status, Client};
 
 /// What to run.
 pub struct Options {
-    pub server: String,
+    pub creds: crate::participants::Creds,
     pub duration: Option<f64>,
     pub count: Option<u64>,
     pub concurrency: usize,
@@ -28,10 +31,11 @@ pub struct Options {
     pub batch: usize,
     pub json: bool,
     pub mode: Mode,
-    /// Sign every event with a fresh ed25519 key (client-side, before each request's timer starts;
-    /// on a shared machine that signing competes with the server for CPU).
-    pub sign: bool,
 }
+
+/// For a timed run, payloads are signed for this many events per second at most (above the
+/// 50k/s target); a submitter that uses all of its payloads stops, and the report says so.
+const PRESIGN_RATE: f64 = 80_000.0;
 
 /// What each request does.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
@@ -61,45 +65,70 @@ fn body(kind: EventKind) -> Vec<u8> {
     .encode()
 }
 
-fn adjustment(lot: LotId, key: Option<&[u8; 32]>) -> pb::Submission {
+fn adjustment(lot: LotId, key: &[u8; 32]) -> pb::Submission {
     let bytes = body(EventKind::Adjustment(Adjustment {
         lot,
         delta_g: -1,
         reason: "bench".into(),
     }));
-    let signature = key.map(|k| {
-        let s = ree_core::record::Signature::sign(k, &bytes);
-        pb::Signature {
-            public_key: s.public_key.to_vec(),
-            signature: s.signature.to_vec(),
-        }
-    });
+    let s = ree_core::record::Signature::sign(key, &bytes);
     pb::Submission {
         body: None,
         canonical_body: bytes,
-        signature,
+        signature: Some(pb::Signature {
+            public_key: s.public_key.to_vec(),
+            signature: s.signature.to_vec(),
+        }),
     }
 }
 
-async fn setup_lots(c: &mut Client, n: usize) -> Result<Vec<LotId>> {
+/// A participant the bench registers for itself, with fresh credentials.
+struct Actor {
+    secret: [u8; 32],
+    token: String,
+}
+
+async fn register(admin: &mut Client, admin_key: &[u8; 32], role: Role) -> Result<Actor> {
+    let secret = ree_server::bootstrap::random32()?;
+    let public = ree_core::record::Signature::sign(&secret, b"").public_key;
+    let reg = crate::participants::registration(
+        &format!("ree bench {} {}", role.name(), uuid::Uuid::now_v7()),
+        role,
+        "FR",
+        public,
+        None,
+        None,
+    )?;
+    crate::participants::submit_one(admin, admin_key, reg.kind).await?;
+    Ok(Actor {
+        secret,
+        token: reg.token,
+    })
+}
+
+async fn setup_lots(c: &mut Client, supplier: &[u8; 32], n: usize) -> Result<Vec<LotId>> {
     let lots: Vec<LotId> = (0..n).map(|_| LotId::new_v7()).collect();
     let au = Country::parse("AU").map_err(|e| anyhow!("{e}"))?;
     for chunk in lots.chunks(500) {
         let subs = chunk
             .iter()
-            .map(|lot| pb::Submission {
-                body: None,
-                canonical_body: body(EventKind::OreReceipt(OreReceipt {
-                    lot: *lot,
-                    supplier: "ree bench".into(),
-                    mine_site: "load generator".into(),
-                    country: au,
-                    mass_g: ree_core::event::MAX_MASS_G,
-                    reo_grade_ppm: 400_000,
-                    assay: Composition::default(),
-                    documents: vec![],
-                })),
-                signature: None,
+            .map(|lot| {
+                let b = EventBody {
+                    event_id: EventId::new_v7(),
+                    occurred_at: ree_engine::now_utc(),
+                    expected_head: None,
+                    kind: EventKind::OreReceipt(OreReceipt {
+                        lot: *lot,
+                        supplier: "ree bench".into(),
+                        mine_site: "load generator".into(),
+                        country: au,
+                        mass_g: ree_core::event::MAX_MASS_G,
+                        reo_grade_ppm: 400_000,
+                        assay: Composition::default(),
+                        documents: vec![],
+                    }),
+                };
+                crate::participants::signed(supplier, &b)
             })
             .collect();
         c.submit
@@ -133,33 +162,82 @@ async fn first_oxide(c: &mut Client) -> Result<String> {
 
 /// Runs the load and prints the report.
 pub async fn run(o: Options) -> Result<()> {
-    let mut clients = Vec::with_capacity(o.connections.max(1));
-    for _ in 0..o.connections.max(1) {
-        clients.push(connect(&o.server).await?);
-    }
+    let mut admin = o.creds.connect().await?;
     let conc = o.concurrency.max(1);
     let batch = o.batch.clamp(1, ree_engine::MAX_BATCH);
-    let lots = match o.mode {
-        Mode::Submit => setup_lots(&mut clients[0], conc).await?,
-        _ => vec![],
+    // Submissions act as a plant operator registered for the run; queries with the given token.
+    let (plant, lots) = match o.mode {
+        Mode::Submit => {
+            let admin_key = o.creds.secret()?;
+            let supplier = register(&mut admin, &admin_key, Role::Supplier).await?;
+            let plant = register(&mut admin, &admin_key, Role::PlantOperator).await?;
+            let mut sc = admin.with_token(Some(&supplier.token))?;
+            let lots = setup_lots(&mut sc, &supplier.secret, conc).await?;
+            (Some(plant), lots)
+        }
+        _ => (None, vec![]),
     };
+    let token = match &plant {
+        Some(p) => Some(p.token.clone()),
+        None => o.creds.token()?,
+    };
+    let mut clients = Vec::with_capacity(o.connections.max(1));
+    for _ in 0..o.connections.max(1) {
+        clients.push(connect(&o.creds.server, token.as_deref()).await?);
+    }
+    // Every payload signed before the clock starts: each submitter cycles through its own.
+    let events_needed = match (o.count, o.duration) {
+        (Some(c), _) => c as f64,
+        (None, Some(d)) => d * PRESIGN_RATE,
+        (None, None) => PRESIGN_RATE,
+    };
+    let per_worker = ((events_needed / (conc * batch) as f64).ceil() as usize).max(1);
+    if o.mode == Mode::Submit && !o.json {
+        eprintln!(
+            "signing {} events before the timed phase ({} requests of {batch} per submitter)...",
+            per_worker * conc * batch,
+            per_worker
+        );
+    }
+    let mut presigned: Vec<Vec<Vec<pb::Submission>>> = vec![];
+    if let Some(p) = &plant {
+        // Split over the machine's cores; joined in order.
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut handles = vec![];
+        for part in lots.chunks(lots.len().div_ceil(threads).max(1)) {
+            let (part, key) = (part.to_vec(), p.secret);
+            handles.push(tokio::task::spawn_blocking(move || {
+                part.iter()
+                    .map(|l| {
+                        (0..per_worker)
+                            .map(|_| (0..batch).map(|_| adjustment(*l, &key)).collect())
+                            .collect::<Vec<Vec<pb::Submission>>>()
+                    })
+                    .collect::<Vec<_>>()
+            }));
+        }
+        for h in handles {
+            presigned.extend(h.await?);
+        }
+    }
+    let exhausted = Arc::new(AtomicBool::new(false));
     let oxide = match o.mode {
         Mode::Submit => String::new(),
         _ => first_oxide(&mut clients[0]).await?,
     };
+
     let stop = Arc::new(AtomicBool::new(false));
     let budget = Arc::new(AtomicU64::new(o.count.unwrap_or(u64::MAX)));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(conc);
     for i in 0..conc {
         let mut c = clients[i % clients.len()].clone();
-        let lot = lots.get(i).copied();
+        let mut mine = (i < presigned.len()).then(|| std::mem::take(&mut presigned[i]).into_iter());
+        let exhausted = exhausted.clone();
         let oxide = oxide.clone();
         let (stop, budget) = (stop.clone(), budget.clone());
         let mode = o.mode;
-        let key: Option<[u8; 32]> = o
-            .sign
-            .then(|| blake3::derive_key("ree bench signing key v1", &(i as u64).to_le_bytes()));
+
         tasks.push(tokio::spawn(async move {
             let mut w = Worker {
                 hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
@@ -178,12 +256,15 @@ pub async fn run(o: Options) -> Result<()> {
                 {
                     break;
                 }
-                // Built before the clock starts for this request.
-                let req = lot.map(|l| {
-                    (0..batch)
-                        .map(|_| adjustment(l, key.as_ref()))
-                        .collect::<Vec<_>>()
-                });
+                // Signed before the run; never reused (a reused one would be a retry).
+                let req = match mine.as_mut().map(|m| m.next()) {
+                    Some(None) => {
+                        exhausted.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    Some(Some(r)) => Some(r),
+                    None => None,
+                };
                 let t = Instant::now();
                 let res: Result<u64, tonic::Status> = match (mode, req) {
                     (Mode::Submit, Some(mut subs)) if batch == 1 => {
@@ -275,7 +356,9 @@ pub async fn run(o: Options) -> Result<()> {
         "concurrency": conc,
         "connections": clients.len(),
         "batch": batch,
-        "signed": o.sign,
+        "signed": true,
+        "presigned_events": if o.mode == Mode::Submit { per_worker * batch * conc } else { 0 },
+        "presigned_exhausted": exhausted.load(Ordering::Relaxed),
         "requests": total.requests,
         "events": total.events,
         "events_per_s": total.events as f64 / secs,

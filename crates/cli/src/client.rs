@@ -1,19 +1,62 @@
-//! Connecting to a server and turning gRPC failures into one clear line.
+//! Connecting to a server with a participant's bearer token, and turning gRPC failures into one
+//! clear line.
 
 use anyhow::{anyhow, Context, Result};
 use ree_ledger::v1::queries_client::QueriesClient;
 use ree_ledger::v1::submissions_client::SubmissionsClient;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
-/// A connected client for both services.
+/// Adds `authorization: Bearer <token>` to every call.
 #[derive(Clone)]
-pub struct Client {
-    pub submit: SubmissionsClient<Channel>,
-    pub query: QueriesClient<Channel>,
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
 }
 
-/// Connects to `url` (e.g. http://127.0.0.1:50051).
-pub async fn connect(url: &str) -> Result<Client> {
+type Authed = InterceptedService<Channel, Bearer>;
+
+/// A connected client for both services, acting as one participant.
+#[derive(Clone)]
+pub struct Client {
+    channel: Channel,
+    pub submit: SubmissionsClient<Authed>,
+    pub query: QueriesClient<Authed>,
+}
+
+impl Client {
+    /// The same connection, acting as the participant whose token this is.
+    pub fn with_token(&self, token: Option<&str>) -> Result<Client> {
+        let bearer = Bearer(
+            token
+                .map(|t| {
+                    format!("Bearer {t}")
+                        .parse::<MetadataValue<Ascii>>()
+                        .map_err(|_| anyhow!("the bearer token is not printable ASCII"))
+                })
+                .transpose()?,
+        );
+        Ok(Client {
+            channel: self.channel.clone(),
+            submit: SubmissionsClient::with_interceptor(self.channel.clone(), bearer.clone())
+                .max_decoding_message_size(256 << 20)
+                .max_encoding_message_size(64 << 20),
+            query: QueriesClient::with_interceptor(self.channel.clone(), bearer)
+                .max_decoding_message_size(256 << 20),
+        })
+    }
+}
+
+/// Connects to `url` (e.g. http://127.0.0.1:50051) with `token` (None: calls will be refused
+/// as UNAUTHENTICATED, with a message that says how to pass one).
+pub async fn connect(url: &str, token: Option<&str>) -> Result<Client> {
     let ep = Endpoint::from_shared(url.to_string())
         .with_context(|| format!("invalid server URL {url:?}"))?
         .connect_timeout(std::time::Duration::from_secs(5))
@@ -21,15 +64,15 @@ pub async fn connect(url: &str) -> Result<Client> {
         // Large answers (event lists, bundles) would otherwise stall on HTTP/2's 64 KiB window.
         .initial_stream_window_size(Some(4 << 20))
         .initial_connection_window_size(Some(8 << 20));
-    let ch = ep.connect().await.map_err(|e| {
+    let channel = ep.connect().await.map_err(|e| {
         anyhow!("cannot connect to {url}: {e} (is `ree serve` running? set --server or REE_SERVER)")
     })?;
-    Ok(Client {
-        submit: SubmissionsClient::new(ch.clone())
-            .max_decoding_message_size(256 << 20)
-            .max_encoding_message_size(64 << 20),
-        query: QueriesClient::new(ch).max_decoding_message_size(256 << 20),
-    })
+    let c = Client {
+        query: QueriesClient::with_interceptor(channel.clone(), Bearer(None)),
+        submit: SubmissionsClient::with_interceptor(channel.clone(), Bearer(None)),
+        channel,
+    };
+    c.with_token(token)
 }
 
 /// A gRPC status as one line: code and message.

@@ -6,15 +6,16 @@
 //! Everything is derived from the seed (ids, masses, timestamps), so the same seed gives the
 //! same ledger, and re-running it against the same server is answered idempotently.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use ree_core::element::{Element, Oxide, PPM};
 use ree_core::event::*;
-use ree_core::{Country, EventBody, EventId, Hash32, LotId, UtcMicros};
+use ree_core::{Country, EventBody, EventId, Hash32, LotId, ParticipantId, UtcMicros};
 use ree_ledger::v1 as pb;
 
 use crate::client::{status, Client};
+use crate::participants::signed;
 
 /// 2025-01-06T08:00:00Z: the demo year starts on a Monday morning.
 const YEAR_START: UtcMicros = UtcMicros(1_736_150_400_000_000);
@@ -219,6 +220,10 @@ pub struct Summary {
     pub recycled_rich_oxide: LotId,
     /// A Dy2O3 lot of a clean campaign: little of its Dy is recycled (magnets carry ~1% Dy).
     pub clean_dy_oxide: LotId,
+    /// Where the participants' credentials were written.
+    pub creds_dir: String,
+    /// (file name stem, role) of each participant.
+    pub participants: Vec<(String, String)>,
 }
 
 /// The seeded source of everything random in the demo.
@@ -541,69 +546,220 @@ fn build(seed: u64) -> (Vec<(Vec<EventBody>, bool)>, Summary) {
         chinese_ore,
         recycled_rich_oxide: recycled_rich.unwrap_or(chinese_ore),
         clean_dy_oxide: clean_dy.unwrap_or(chinese_ore),
+        creds_dir: String::new(),
+        participants: vec![],
     };
     (batches, summary)
 }
+
+/// The plant operator's participant name.
+const PLANT: &str = "Caremag plant operations";
 
 /// Who would really submit this event: the mine's supplier, the recycler, or the plant.
 fn signer(b: &EventBody) -> &str {
     match &b.kind {
         EventKind::OreReceipt(o) => &o.supplier,
         EventKind::MagnetIntake(m) => &m.recycler,
-        _ => "Caremag plant operations",
+        _ => PLANT,
     }
 }
 
-/// Each demo participant's signing key, derived from the seed so the demo stays reproducible.
-/// (Real participants generate theirs with `ree keygen` and keep it.)
-fn participant_key(seed: u64, name: &str) -> [u8; 32] {
-    let mut material = seed.to_le_bytes().to_vec();
-    material.extend_from_slice(name.as_bytes());
-    blake3::derive_key("ree-ledger demo participant key v1", &material)
+/// A demo participant with its secrets, derived from the administrator's key, the seed and the
+/// name: a re-run registers nobody twice and finds the same credentials, and nobody without the
+/// administrator's key can derive them. (Real participants run `ree keygen` and keep the key.)
+struct Member {
+    name: String,
+    role: Role,
+    country: Country,
+    id: ParticipantId,
+    secret: [u8; 32],
+    token: String,
 }
 
-/// Loads the demo through `client`; fails on the first rejected event.
-pub async fn run(client: &mut Client, seed: u64) -> Result<Summary> {
-    let (batches, summary) = build(seed);
-    for (bodies, atomic) in batches {
-        let req = pb::SubmitBatchRequest {
-            submissions: bodies
-                .iter()
-                .map(|b| {
-                    let bytes = b.encode();
-                    let sig = ree_core::record::Signature::sign(
-                        &participant_key(seed, signer(b)),
-                        &bytes,
-                    );
-                    pb::Submission {
-                        body: None,
-                        canonical_body: bytes,
-                        signature: Some(pb::Signature {
-                            public_key: sig.public_key.to_vec(),
-                            signature: sig.signature.to_vec(),
-                        }),
-                    }
-                })
-                .collect(),
-            atomic,
+impl Member {
+    fn derive(admin: &[u8; 32], seed: u64, name: &str, role: Role, country: Country) -> Member {
+        let mut m = admin.to_vec();
+        m.extend_from_slice(&seed.to_le_bytes());
+        m.extend_from_slice(name.as_bytes());
+        let secret = blake3::derive_key("ree-ledger demo participant key v2", &m);
+        let token = blake3::derive_key("ree-ledger demo participant token v2", &m);
+        let id = blake3::derive_key("ree-ledger demo participant id v2", &m);
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&id[..16]);
+        Member {
+            name: name.to_string(),
+            role,
+            country,
+            id: ParticipantId(uuid::Builder::from_random_bytes(b).into_uuid()),
+            secret,
+            token: format!(
+                "reetok_{}",
+                token.iter().map(|x| format!("{x:02x}")).collect::<String>()
+            ),
+        }
+    }
+    /// File-name form of the name: lower case, letters and digits, dashes between words.
+    fn slug(&self) -> String {
+        let mut out = String::new();
+        for c in self.name.chars() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c.to_ascii_lowercase());
+            } else if !out.ends_with('-') && !out.is_empty() {
+                out.push('-');
+            }
+        }
+        out.trim_end_matches('-').to_string()
+    }
+}
+
+/// Everyone the demo year needs: each supplier and recycler of its events, the plant, a
+/// customer and an auditor.
+fn members(admin: &[u8; 32], seed: u64, batches: &[(Vec<EventBody>, bool)]) -> Vec<Member> {
+    let mut out: Vec<Member> = vec![];
+    let mut add = |name: &str, role: Role, country: Country| {
+        if !out.iter().any(|m| m.name == name) {
+            out.push(Member::derive(admin, seed, name, role, country));
+        }
+    };
+    add(PLANT, Role::PlantOperator, cc("FR"));
+    add(
+        "Vacuumschmelze magnets (customer)",
+        Role::Customer,
+        cc("DE"),
+    );
+    add("Independent auditor", Role::Auditor, cc("FR"));
+    for b in batches.iter().flat_map(|b| &b.0) {
+        match &b.kind {
+            EventKind::OreReceipt(o) => add(&o.supplier, Role::Supplier, o.country),
+            EventKind::MagnetIntake(m) => add(&m.recycler, Role::Recycler, m.country),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn write_creds(dir: &std::path::Path, m: &Member) -> Result<()> {
+    let key = dir.join(format!("{}.key", m.slug()));
+    if !key.exists() {
+        ree_server::bootstrap::write_key(&key, &m.secret)?;
+    }
+    let token = dir.join(format!("{}.token", m.slug()));
+    if !token.exists() {
+        ree_server::bootstrap::write_secret(&token, &m.token)?;
+    }
+    Ok(())
+}
+
+fn check_results(bodies: &[EventBody], resp: pb::SubmitBatchResponse) -> Result<()> {
+    for (b, r) in bodies.iter().zip(resp.results) {
+        if let Some(pb::event_result::Result::Error(e)) = r.result {
+            bail!(
+                "demo event {} ({}) was rejected: {}",
+                b.event_id,
+                b.kind.name(),
+                e.message
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Loads the demo through `admin` (a client with an administrator's token, whose signing key is
+/// `admin_key`): registers the participants, writes their credentials into `creds_dir`, and
+/// submits every event as the participant who would really make it. Fails on the first
+/// rejected event.
+pub async fn run(
+    admin: &Client,
+    admin_key: [u8; 32],
+    seed: u64,
+    creds_dir: &std::path::Path,
+) -> Result<Summary> {
+    let (batches, mut summary) = build(seed);
+    let members = members(&admin_key, seed, &batches);
+    std::fs::create_dir_all(creds_dir)
+        .with_context(|| format!("cannot create {}", creds_dir.display()))?;
+    let mut a = admin.clone();
+    let known: Vec<String> = a
+        .query
+        .list_participants(pb::ListParticipantsRequest {})
+        .await
+        .map_err(status)?
+        .into_inner()
+        .participants
+        .into_iter()
+        .map(|p| p.participant_id)
+        .collect();
+    let mut regs = vec![];
+    for m in &members {
+        write_creds(creds_dir, m)?;
+        if known.contains(&m.id.to_string()) {
+            continue;
+        }
+        let body = EventBody {
+            event_id: EventId(m.id.0),
+            occurred_at: YEAR_START,
+            expected_head: None,
+            kind: EventKind::ParticipantRegistered(ParticipantRegistered {
+                participant: m.id,
+                name: m.name.clone(),
+                role: m.role,
+                country: m.country,
+                public_key: ree_core::record::Signature::sign(&m.secret, b"").public_key,
+                token_hash: ree_core::registry::token_hash(&m.token),
+            }),
         };
-        let resp = client
+        regs.push(body);
+    }
+    if !regs.is_empty() {
+        let resp = a
             .submit
-            .submit_batch(req)
+            .submit_batch(pb::SubmitBatchRequest {
+                submissions: regs.iter().map(|b| signed(&admin_key, b)).collect(),
+                atomic: true,
+            })
             .await
             .map_err(status)?
             .into_inner();
-        for (b, r) in bodies.iter().zip(resp.results) {
-            if let Some(pb::event_result::Result::Error(e)) = r.result {
-                bail!(
-                    "demo event {} ({}) was rejected: {}",
-                    b.event_id,
-                    b.kind.name(),
-                    e.message
-                );
-            }
+        check_results(&regs, resp)?;
+    }
+    let mut clients = std::collections::HashMap::new();
+    for m in &members {
+        clients.insert(
+            m.name.clone(),
+            (admin.with_token(Some(&m.token))?, m.secret),
+        );
+    }
+    for (bodies, atomic) in batches {
+        // One request per run of events by the same participant: a token speaks for one.
+        let mut start = 0;
+        while start < bodies.len() {
+            let who = signer(&bodies[start]);
+            let end = bodies[start..]
+                .iter()
+                .position(|b| signer(b) != who)
+                .map_or(bodies.len(), |k| start + k);
+            let run = &bodies[start..end];
+            let (c, secret) = clients
+                .get_mut(who)
+                .ok_or_else(|| anyhow::anyhow!("no demo participant named {who}"))?;
+            let resp = c
+                .submit
+                .submit_batch(pb::SubmitBatchRequest {
+                    submissions: run.iter().map(|b| signed(secret, b)).collect(),
+                    atomic,
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            check_results(run, resp)?;
+            start = end;
         }
     }
+    summary.creds_dir = creds_dir.display().to_string();
+    summary.participants = members
+        .iter()
+        .map(|m| (m.slug(), m.role.name().to_string()))
+        .collect();
     Ok(summary)
 }
 
@@ -642,6 +798,18 @@ pub fn print_summary(s: &Summary) {
         s.recycled_rich_oxide
     );
     println!("  clean Dy2O3 lot (low recycled):  {}", s.clean_dy_oxide);
+    println!(
+        "participants: {} registered; each one's NAME.key, NAME.key.pub and NAME.token are in {}:",
+        s.participants.len(),
+        s.creds_dir
+    );
+    for (name, role) in &s.participants {
+        println!("  {role:<15} {name}");
+    }
+    println!(
+        "query as the auditor: ree provenance {} --token-file {}/independent-auditor.token",
+        s.clean_oxide, s.creds_dir
+    );
 }
 
 #[cfg(test)]

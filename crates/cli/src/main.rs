@@ -4,8 +4,8 @@
 mod bench;
 mod client;
 mod demo;
-mod keys;
 mod output;
+mod participants;
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -17,9 +17,10 @@ use clap::{Parser, Subcommand};
 use ree_core::state::LotKind;
 use ree_ledger::v1 as pb;
 
-use crate::client::{connect, status};
+use crate::client::status;
+use crate::participants::Creds;
 
-const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
+pub(crate) const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
 
 #[derive(Parser)]
 #[command(
@@ -30,13 +31,6 @@ const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
-}
-
-#[derive(clap::Args, Clone)]
-struct ServerArg {
-    /// Server URL.
-    #[arg(long, env = "REE_SERVER", default_value = DEFAULT_SERVER)]
-    server: String,
 }
 
 #[derive(Subcommand)]
@@ -54,26 +48,45 @@ enum Cmd {
         /// Seed of the demo.
         #[arg(long, default_value_t = 2027)]
         seed: u64,
+        /// Where the demo writes its participants' keys and tokens.
+        #[arg(long, default_value = "./ree-demo-creds")]
+        creds_dir: PathBuf,
     },
-    /// Load a realistic plant year over gRPC.
+    /// Create a data directory with its administrator (what the first `ree serve` does).
+    Init {
+        #[arg(long, default_value = "./ree-data")]
+        data_dir: PathBuf,
+    },
+    /// Load a realistic plant year over gRPC, as its participants (needs an administrator's
+    /// --key and --token-file to register them).
     Demo {
         #[command(flatten)]
-        server: ServerArg,
+        server: Creds,
         #[arg(long, default_value_t = 2027)]
         seed: u64,
+        /// Where each participant's NAME.key, NAME.key.pub and NAME.token are written.
+        #[arg(long, default_value = "./ree-demo-creds")]
+        creds_dir: PathBuf,
+    },
+    /// Show the participant your token belongs to.
+    Whoami {
+        #[command(flatten)]
+        server: Creds,
+    },
+    /// Manage the participant registry (administrators; list: everyone).
+    Participant {
+        #[command(subcommand)]
+        cmd: ParticipantCmd,
     },
     /// Submit events from JSON lines (protobuf JSON of ree.v1.EventBody, one per line).
     Submit {
         #[command(flatten)]
-        server: ServerArg,
+        server: Creds,
         /// File, or - for standard input.
         file: String,
         /// Submit all lines as one atomic batch (all or none).
         #[arg(long)]
         atomic: bool,
-        /// Sign every event with this ed25519 key file (from `ree keygen`).
-        #[arg(long, env = "REE_KEY")]
-        key: Option<PathBuf>,
     },
     /// Create an ed25519 signing key: KEYFILE (secret, owner-only) and KEYFILE.pub.
     Keygen {
@@ -83,7 +96,7 @@ enum Cmd {
     /// List lots.
     Lots {
         #[command(flatten)]
-        server: ServerArg,
+        server: Creds,
         /// ore, recycled, campaign or oxide.
         #[arg(long)]
         kind: Option<String>,
@@ -93,7 +106,7 @@ enum Cmd {
     /// Show one lot.
     Lot {
         #[command(flatten)]
-        server: ServerArg,
+        server: Creds,
         lot_id: String,
         #[arg(long)]
         json: bool,
@@ -101,7 +114,7 @@ enum Cmd {
     /// List a lot's events.
     Events {
         #[command(flatten)]
-        server: ServerArg,
+        server: Creds,
         lot_id: String,
         #[arg(long, default_value_t = 0)]
         from: u64,
@@ -111,7 +124,7 @@ enum Cmd {
     /// Where a lot's material comes from.
     Provenance {
         #[command(flatten)]
-        server: ServerArg,
+        server: Creds,
         lot_id: String,
         /// Countries whose origin breaks a segregated claim (default CN).
         #[arg(long = "deny")]
@@ -122,7 +135,7 @@ enum Cmd {
     /// Follow a lot's events as they are appended (reconnects and resumes without gaps).
     Watch {
         #[command(flatten)]
-        server: ServerArg,
+        server: Creds,
         lot_id: String,
         #[arg(long, default_value_t = 0)]
         from: u64,
@@ -133,7 +146,7 @@ enum Cmd {
     /// Write a lot's proof bundle for ree-verify.
     Export {
         #[command(flatten)]
-        server: ServerArg,
+        server: Creds,
         lot_id: String,
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
@@ -141,7 +154,7 @@ enum Cmd {
     /// Write a consistent backup of every record: from a running server, or offline from a data dir.
     Backup {
         #[command(flatten)]
-        server: ServerArg,
+        server: Creds,
         /// Read a stopped server's data directory instead of asking the server.
         #[arg(long)]
         data_dir: Option<PathBuf>,
@@ -157,7 +170,7 @@ enum Cmd {
     /// Load generator: durable appends (or queries) against a running server.
     Bench {
         #[command(flatten)]
-        server: ServerArg,
+        server: Creds,
         /// Seconds to run (default 10 unless --count is given).
         #[arg(long)]
         duration: Option<f64>,
@@ -175,9 +188,6 @@ enum Cmd {
         batch: usize,
         #[arg(long, value_enum, default_value = "submit")]
         mode: bench::Mode,
-        /// Sign every event (ed25519), as real suppliers do, so the server checks signatures.
-        #[arg(long)]
-        sign: bool,
         #[arg(long)]
         json: bool,
     },
@@ -185,6 +195,70 @@ enum Cmd {
     Check {
         #[arg(long, default_value = "./ree-data")]
         data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ParticipantCmd {
+    /// Register a participant with its public key; writes its new bearer token to --token-out.
+    Add {
+        #[command(flatten)]
+        server: Creds,
+        #[arg(long)]
+        name: String,
+        /// administrator, supplier, recycler, plant_operator, customer or auditor.
+        #[arg(long)]
+        role: String,
+        /// ISO 3166-1 alpha-2.
+        #[arg(long)]
+        country: String,
+        /// The participant's public key: KEYFILE.pub from `ree keygen`, or 64 hex digits.
+        #[arg(long)]
+        public_key: String,
+        /// Where to write the participant's bearer token (owner-only, must not exist).
+        #[arg(long)]
+        token_out: PathBuf,
+    },
+    /// List participants, their roles and keys.
+    List {
+        #[command(flatten)]
+        server: Creds,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a signing key to a participant (rotation: add the new one, then revoke the old).
+    AddKey {
+        #[command(flatten)]
+        server: Creds,
+        participant: String,
+        #[arg(long)]
+        public_key: String,
+    },
+    /// Revoke a key: events it signed before stay valid, none after.
+    RevokeKey {
+        #[command(flatten)]
+        server: Creds,
+        participant: String,
+        #[arg(long)]
+        public_key: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Suspend a participant: its token and keys stop working.
+    Suspend {
+        #[command(flatten)]
+        server: Creds,
+        participant: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Issue a new bearer token to a participant (the old one stops working).
+    IssueToken {
+        #[command(flatten)]
+        server: Creds,
+        participant: String,
+        #[arg(long)]
+        token_out: PathBuf,
     },
 }
 
@@ -220,28 +294,46 @@ async fn run(cmd: Cmd) -> Result<()> {
             listen,
             demo,
             seed,
-        } => serve(data_dir, listen, demo, seed).await,
-        Cmd::Demo { server, seed } => {
-            let mut c = connect(&server.server).await?;
-            let s = demo::run(&mut c, seed).await?;
+            creds_dir,
+        } => serve(data_dir, listen, demo.then_some((seed, creds_dir))).await,
+        Cmd::Init { data_dir } => init(data_dir).await,
+        Cmd::Demo {
+            server,
+            seed,
+            creds_dir,
+        } => {
+            let c = server.connect().await?;
+            let s = demo::run(&c, server.secret()?, seed, &creds_dir).await?;
             demo::print_summary(&s);
             Ok(())
         }
+        Cmd::Whoami { server } => {
+            let mut c = server.connect().await?;
+            let p = c
+                .query
+                .who_am_i(pb::WhoAmIRequest {})
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::participants(&[p], false)
+        }
+        Cmd::Participant { cmd } => participant(cmd).await,
         Cmd::Submit {
             server,
             file,
             atomic,
-            key,
-        } => {
-            let key = key.map(|k| keys::read_secret(&k)).transpose()?;
-            submit(&server.server, &file, atomic, key).await
-        }
+        } => submit(&server, &file, atomic).await,
         Cmd::Keygen { output } => {
-            let public = keys::generate(&output)?;
+            let public =
+                ree_server::bootstrap::write_key(&output, &ree_server::bootstrap::random32()?)
+                    .with_context(|| {
+                        format!("cannot create {} (it must not exist yet)", output.display())
+                    })?;
             println!(
-                "wrote {} (secret, mode 0600) and {}.pub: public key {public}",
+                "wrote {} (secret, mode 0600) and {}.pub: public key {}",
                 output.display(),
-                output.display()
+                output.display(),
+                ree_core::Hash32(public)
             );
             Ok(())
         }
@@ -253,7 +345,7 @@ async fn run(cmd: Cmd) -> Result<()> {
                     None => bail!("--kind {k:?}: expected ore, recycled, campaign or oxide"),
                 },
             };
-            let mut c = connect(&server.server).await?;
+            let mut c = server.connect().await?;
             let mut lots = vec![];
             let mut token = String::new();
             loop {
@@ -280,7 +372,7 @@ async fn run(cmd: Cmd) -> Result<()> {
             lot_id,
             json,
         } => {
-            let mut c = connect(&server.server).await?;
+            let mut c = server.connect().await?;
             let l = c
                 .query
                 .get_lot(pb::GetLotRequest { lot_id })
@@ -295,7 +387,7 @@ async fn run(cmd: Cmd) -> Result<()> {
             from,
             json,
         } => {
-            let mut c = connect(&server.server).await?;
+            let mut c = server.connect().await?;
             let mut all = vec![];
             let mut next = from;
             loop {
@@ -326,7 +418,7 @@ async fn run(cmd: Cmd) -> Result<()> {
             deny,
             json,
         } => {
-            let mut c = connect(&server.server).await?;
+            let mut c = server.connect().await?;
             let p = c
                 .query
                 .get_provenance(pb::GetProvenanceRequest {
@@ -343,13 +435,13 @@ async fn run(cmd: Cmd) -> Result<()> {
             lot_id,
             from,
             count,
-        } => watch(&server.server, &lot_id, from, count).await,
+        } => watch(&server, &lot_id, from, count).await,
         Cmd::Export {
             server,
             lot_id,
             output,
         } => {
-            let mut c = connect(&server.server).await?;
+            let mut c = server.connect().await?;
             let r = c
                 .query
                 .export_bundle(pb::ExportBundleRequest {
@@ -374,7 +466,7 @@ async fn run(cmd: Cmd) -> Result<()> {
             server,
             data_dir,
             output,
-        } => backup(&server.server, data_dir, output).await,
+        } => backup(&server, data_dir, output).await,
         Cmd::Restore { file, data_dir } => restore(file, data_dir).await,
         Cmd::Bench {
             server,
@@ -384,7 +476,6 @@ async fn run(cmd: Cmd) -> Result<()> {
             connections,
             batch,
             mode,
-            sign,
             json,
         } => {
             let duration = if count.is_none() {
@@ -393,7 +484,7 @@ async fn run(cmd: Cmd) -> Result<()> {
                 duration
             };
             bench::run(bench::Options {
-                server: server.server,
+                creds: server,
                 duration,
                 count,
                 concurrency,
@@ -401,29 +492,39 @@ async fn run(cmd: Cmd) -> Result<()> {
                 batch,
                 json,
                 mode,
-                sign,
             })
             .await
         }
     }
 }
 
-async fn serve(data_dir: PathBuf, listen: SocketAddr, demo: bool, seed: u64) -> Result<()> {
+async fn serve(data_dir: PathBuf, listen: SocketAddr, demo: Option<(u64, PathBuf)>) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cfg = ree_server::Config { data_dir, listen };
+    let cfg = ree_server::Config {
+        data_dir: data_dir.clone(),
+        listen,
+    };
     let bound = ree_server::bind(&cfg).await?;
     let addr = bound.addr;
     // The port actually bound (useful with --listen 127.0.0.1:0), on stdout for scripts.
     println!("listening on {addr}");
     let server = tokio::spawn(bound.serve(ree_server::shutdown_signal()));
-    if demo {
-        let url = format!("http://{addr}");
-        let mut c = connect(&url).await?;
+    if let Some((seed, creds_dir)) = demo {
+        // The demo acts through the API like any client: as the administrator first, whose
+        // credentials the first start wrote into the data directory.
+        let admin = ree_server::bootstrap::AdminFiles::in_dir(&data_dir);
+        let creds = Creds {
+            server: format!("http://{addr}"),
+            token: None,
+            token_file: Some(admin.token),
+            key: Some(admin.key),
+        };
+        let mut c = creds.connect().await?;
         let existing = c
             .query
             .list_lots(pb::ListLotsRequest {
@@ -434,8 +535,8 @@ async fn serve(data_dir: PathBuf, listen: SocketAddr, demo: bool, seed: u64) -> 
             .await
             .map_err(status)?
             .into_inner();
-        if existing.lots.is_empty() {
-            let s = demo::run(&mut c, seed).await?;
+        if existing.lots.len() <= 1 {
+            let s = demo::run(&c, creds.secret()?, seed, &creds_dir).await?;
             demo::print_summary(&s);
         } else {
             println!("store already holds lots: demo not loaded again");
@@ -447,7 +548,8 @@ async fn serve(data_dir: PathBuf, listen: SocketAddr, demo: bool, seed: u64) -> 
 
 /// Reads JSON lines into submissions. A line without event_id gets a fresh v7 id, one without
 /// occurred_at the current time; both are printed back so a retry can reuse them.
-async fn submit(server: &str, file: &str, atomic: bool, key: Option<[u8; 32]>) -> Result<()> {
+async fn submit(creds: &Creds, file: &str, atomic: bool) -> Result<()> {
+    let key = creds.secret()?;
     let reader: Box<dyn BufRead> = if file == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
@@ -473,24 +575,12 @@ async fn submit(server: &str, file: &str, atomic: bool, key: Option<[u8; 32]>) -
             ree_server::convert::body_from_pb(&body).map_err(|e| anyhow!("line {}: {e}", n + 1))?;
         d.validate(ree_engine::now_utc())
             .map_err(|e| anyhow!("line {}: {e}", n + 1))?;
-        let bytes = d.encode();
-        let signature = key.map(|k| {
-            let s = ree_core::record::Signature::sign(&k, &bytes);
-            pb::Signature {
-                public_key: s.public_key.to_vec(),
-                signature: s.signature.to_vec(),
-            }
-        });
-        subs.push(pb::Submission {
-            body: None,
-            canonical_body: bytes,
-            signature,
-        });
+        subs.push(participants::signed(&key, &d));
     }
     if subs.is_empty() {
         bail!("no events in {file}");
     }
-    let mut c = connect(server).await?;
+    let mut c = creds.connect().await?;
     let mut failed = 0;
     for (ci, chunk) in subs
         .chunks(if atomic {
@@ -534,13 +624,13 @@ async fn submit(server: &str, file: &str, atomic: bool, key: Option<[u8; 32]>) -
     Ok(())
 }
 
-async fn watch(server: &str, lot_id: &str, from: u64, count: Option<u64>) -> Result<()> {
+async fn watch(server: &Creds, lot_id: &str, from: u64, count: Option<u64>) -> Result<()> {
     let mut next = from;
     let mut seen = 0u64;
     let mut backoff = std::time::Duration::from_millis(100);
     loop {
         let attempt: Result<()> = async {
-            let mut c = connect(server).await?;
+            let mut c = server.connect().await?;
             let mut stream = c
                 .query
                 .watch(pb::WatchRequest {
@@ -569,7 +659,15 @@ async fn watch(server: &str, lot_id: &str, from: u64, count: Option<u64>) -> Res
             Ok(()) => return Ok(()),
             Err(e) => {
                 let msg = format!("{e:#}");
-                if msg.starts_with("NotFound") || msg.starts_with("InvalidArgument") {
+                if [
+                    "NotFound",
+                    "InvalidArgument",
+                    "Unauthenticated",
+                    "PermissionDenied",
+                ]
+                .iter()
+                .any(|c| msg.starts_with(c))
+                {
                     return Err(e);
                 }
                 eprintln!("watch: {msg}; reconnecting from seq {next}");
@@ -599,7 +697,7 @@ async fn check(data_dir: PathBuf) -> Result<()> {
     Ok(())
 }
 
-async fn backup(server: &str, data_dir: Option<PathBuf>, output: PathBuf) -> Result<()> {
+async fn backup(server: &Creds, data_dir: Option<PathBuf>, output: PathBuf) -> Result<()> {
     use std::io::Write;
     let tmp = output.with_extension("partial");
     let mut f = std::io::BufWriter::new(
@@ -626,7 +724,7 @@ async fn backup(server: &str, data_dir: Option<PathBuf>, output: PathBuf) -> Res
             out.0
         }
         None => {
-            let mut c = connect(server).await?;
+            let mut c = server.connect().await?;
             let mut stream = c
                 .query
                 .backup(pb::BackupRequest {})
@@ -691,6 +789,141 @@ async fn restore(file: PathBuf, data_dir: PathBuf) -> Result<()> {
         Err(e) => {
             let _ = std::fs::remove_dir_all(&data_dir);
             Err(e)
+        }
+    }
+}
+
+async fn init(data_dir: PathBuf) -> Result<()> {
+    let dir = data_dir.clone();
+    let created = tokio::task::spawn_blocking(move || -> Result<_> {
+        let store = ree_store::SledStore::open(&dir)
+            .with_context(|| format!("cannot open {}", dir.display()))?;
+        let engine = ree_engine::Engine::open(Arc::new(store), None)?;
+        let r = ree_server::bootstrap::bootstrap(&engine, &dir)?;
+        engine.shutdown();
+        Ok(r)
+    })
+    .await??;
+    match created {
+        Some(f) => println!(
+            "{}: created; administrator signing key {} (public {}), bearer token {} (owner-only files)",
+            data_dir.display(),
+            f.key.display(),
+            f.public.display(),
+            f.token.display()
+        ),
+        None => println!(
+            "{}: already has an administrator; nothing changed",
+            data_dir.display()
+        ),
+    }
+    Ok(())
+}
+
+async fn participant(cmd: ParticipantCmd) -> Result<()> {
+    use participants::{public_key, registration, role, submit_one, write_token};
+    use ree_core::event::{KeyAdded, KeyRevoked, ParticipantSuspended, TokenIssued};
+    let pid = |s: &str| -> Result<ree_core::ParticipantId> {
+        ree_core::ParticipantId::parse(s).map_err(|e| anyhow!("participant: {}", e.reason))
+    };
+    match cmd {
+        ParticipantCmd::Add {
+            server,
+            name,
+            role: r,
+            country,
+            public_key: pk,
+            token_out,
+        } => {
+            if token_out.exists() {
+                bail!("{} exists: not overwritten", token_out.display());
+            }
+            let reg = registration(&name, role(&r)?, &country, public_key(&pk)?, None, None)?;
+            let mut c = server.connect().await?;
+            submit_one(&mut c, &server.secret()?, reg.kind).await?;
+            write_token(&token_out, &reg.token)?;
+            println!(
+                "registered {name} ({r}) as participant {}; bearer token written to {} (owner-only)",
+                reg.id,
+                token_out.display()
+            );
+            Ok(())
+        }
+        ParticipantCmd::List { server, json } => {
+            let mut c = server.connect().await?;
+            let r = c
+                .query
+                .list_participants(pb::ListParticipantsRequest {})
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::participants(&r.participants, json)
+        }
+        ParticipantCmd::AddKey {
+            server,
+            participant,
+            public_key: pk,
+        } => {
+            let mut c = server.connect().await?;
+            let kind = ree_core::event::EventKind::KeyAdded(KeyAdded {
+                participant: pid(&participant)?,
+                public_key: public_key(&pk)?,
+            });
+            submit_one(&mut c, &server.secret()?, kind).await?;
+            println!("key added to {participant}");
+            Ok(())
+        }
+        ParticipantCmd::RevokeKey {
+            server,
+            participant,
+            public_key: pk,
+            reason,
+        } => {
+            let mut c = server.connect().await?;
+            let kind = ree_core::event::EventKind::KeyRevoked(KeyRevoked {
+                participant: pid(&participant)?,
+                public_key: public_key(&pk)?,
+                reason,
+            });
+            submit_one(&mut c, &server.secret()?, kind).await?;
+            println!("key revoked: events it signed before stay valid, none after");
+            Ok(())
+        }
+        ParticipantCmd::Suspend {
+            server,
+            participant,
+            reason,
+        } => {
+            let mut c = server.connect().await?;
+            let kind = ree_core::event::EventKind::ParticipantSuspended(ParticipantSuspended {
+                participant: pid(&participant)?,
+                reason,
+            });
+            submit_one(&mut c, &server.secret()?, kind).await?;
+            println!("{participant} suspended");
+            Ok(())
+        }
+        ParticipantCmd::IssueToken {
+            server,
+            participant,
+            token_out,
+        } => {
+            if token_out.exists() {
+                bail!("{} exists: not overwritten", token_out.display());
+            }
+            let token = ree_server::bootstrap::new_token()?;
+            let mut c = server.connect().await?;
+            let kind = ree_core::event::EventKind::TokenIssued(TokenIssued {
+                participant: pid(&participant)?,
+                token_hash: ree_core::registry::token_hash(&token),
+            });
+            submit_one(&mut c, &server.secret()?, kind).await?;
+            write_token(&token_out, &token)?;
+            println!(
+                "new token for {participant} written to {} (owner-only); the old one no longer works",
+                token_out.display()
+            );
+            Ok(())
         }
     }
 }

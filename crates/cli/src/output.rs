@@ -10,6 +10,7 @@ fn kind_name(k: i32) -> &'static str {
         Ok(pb::LotKind::Recycled) => "recycled",
         Ok(pb::LotKind::Campaign) => "campaign",
         Ok(pb::LotKind::Oxide) => "oxide",
+        Ok(pb::LotKind::Registry) => "registry",
         _ => "unknown",
     }
 }
@@ -127,6 +128,22 @@ fn event_summary(e: &pb::Event) -> String {
         ),
         Some(K::AssayRecorded(a)) => format!("assay by {}", a.lab),
         Some(K::Adjustment(a)) => format!("adjustment {:+} g: {}", a.delta_g, a.reason),
+        Some(K::ParticipantRegistered(r)) => format!(
+            "registered {} ({}, {}) as {}",
+            r.name,
+            role_name(r.role),
+            r.country,
+            r.participant_id
+        ),
+        Some(K::KeyAdded(k)) => format!("key {} added to {}", k.public_key, k.participant_id),
+        Some(K::KeyRevoked(k)) => format!(
+            "key {} of {} revoked: {}",
+            k.public_key, k.participant_id, k.reason
+        ),
+        Some(K::ParticipantSuspended(p)) => {
+            format!("participant {} suspended: {}", p.participant_id, p.reason)
+        }
+        Some(K::TokenIssued(t)) => format!("new bearer token for {}", t.participant_id),
         None => "(no kind)".into(),
     }
 }
@@ -258,6 +275,62 @@ pub fn provenance(p: &pb::Provenance, json: bool) -> Result<()> {
             u.feed,
             u.seq,
             &u.head[..16.min(u.head.len())]
+        );
+    }
+    Ok(())
+}
+
+fn role_name(r: i32) -> &'static str {
+    u8::try_from(r)
+        .ok()
+        .and_then(ree_core::event::Role::from_code)
+        .map_or("unknown", |r| r.name())
+}
+
+fn participant_json(p: &pb::Participant) -> Value {
+    json!({
+        "participant": p.participant_id,
+        "name": p.name,
+        "role": role_name(p.role),
+        "country": p.country,
+        "registered_at": p.registered_at,
+        "suspended_at": (p.suspended_at != 0).then_some(p.suspended_at),
+        "keys": p.keys.iter().map(|k| json!({
+            "public_key": k.public_key,
+            "added_at": k.added_at,
+            "revoked_at": (k.revoked_at != 0).then_some(k.revoked_at),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Participants, one per line (or JSON).
+pub fn participants(ps: &[pb::Participant], json: bool) -> Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&ps.iter().map(participant_json).collect::<Vec<_>>())?
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<36}  {:<14}  {:<7}  {:<9}  NAME",
+        "PARTICIPANT", "ROLE", "COUNTRY", "STATUS"
+    );
+    for p in ps {
+        let active = p.keys.iter().filter(|k| k.revoked_at == 0).count();
+        println!(
+            "{:<36}  {:<14}  {:<7}  {:<9}  {} ({} active key{})",
+            p.participant_id,
+            role_name(p.role),
+            p.country,
+            if p.suspended_at != 0 {
+                "suspended"
+            } else {
+                "active"
+            },
+            p.name,
+            active,
+            if active == 1 { "" } else { "s" }
         );
     }
     Ok(())

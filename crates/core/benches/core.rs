@@ -52,9 +52,10 @@ fn bench(c: &mut Criterion) {
         global_seq: 1234,
         prev: Hash32([3; 32]),
         recorded_at: NOW,
+        registry: Hash32([4; 32]),
         link: None,
         body: bytes.clone(),
-        signature: None,
+        signature: Some(ree_core::record::Signature::sign(&[5; 32], &bytes)),
     };
     let rec_bytes = rec.encode();
     let mut g = c.benchmark_group("event");
@@ -67,8 +68,18 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("record_hash_only", |b| b.iter(|| record_hash(&rec_bytes)));
     g.bench_function("record_decode", |b| b.iter(|| Record::decode(&rec_bytes)));
+    let sig = rec.signature.expect("signed above");
+    g.bench_function("signature_verify", |b| b.iter(|| sig.verify(&bytes)));
     // A charge: two records, stateful rules, attribution totals.
+    let team = ree_core::testkit::Team::new(1);
     let mut state = LedgerState::new();
+    for (bytes, sig) in team.registry_events(NOW) {
+        let b = EventBody::decode(&bytes).unwrap();
+        let mut s = Staged::new(&state, state.next_global_seq());
+        s.append(&bytes, &b, Some(sig), NOW).unwrap();
+        let ch = s.into_changes();
+        state.commit(ch);
+    }
     let camp = LotId::new_v7();
     let open = EventBody {
         event_id: EventId::new_v7(),
@@ -82,8 +93,9 @@ fn bench(c: &mut Criterion) {
     };
     let input = LotId::new_v7();
     for b in [open, ore(input)] {
+        let (bytes, sig) = team.sign(&b);
         let mut s = Staged::new(&state, state.next_global_seq());
-        s.append(&b.encode(), &b, None, NOW).unwrap();
+        s.append(&bytes, &b, Some(sig), NOW).unwrap();
         let ch = s.into_changes();
         state.commit(ch);
     }
@@ -97,13 +109,13 @@ fn bench(c: &mut Criterion) {
             mass_g: 1,
         }),
     };
-    let cb = charge.encode();
+    let (cb, csig) = team.sign(&charge);
     g.bench_function("stage_charge_two_records", |b| {
         b.iter_batched(
             || (),
             |_| {
                 let mut s = Staged::new(&state, state.next_global_seq());
-                s.append(&cb, &charge, None, NOW).map(|a| a.len())
+                s.append(&cb, &charge, Some(csig), NOW).map(|a| a.len())
             },
             BatchSize::SmallInput,
         )

@@ -475,7 +475,10 @@ fn check_public_key(field: &str, k: &[u8; 32]) -> Result<(), FieldError> {
     let key = ed25519_dalek::VerifyingKey::from_bytes(k)
         .map_err(|_| FieldError::new(field, "is not an ed25519 public key"))?;
     if key.is_weak() {
-        return Err(FieldError::new(field, "is a weak (small-order) ed25519 key"));
+        return Err(FieldError::new(
+            field,
+            "is a weak (small-order) ed25519 key",
+        ));
     }
     Ok(())
 }
@@ -1060,16 +1063,18 @@ pub(crate) mod tests {
                 any::<[u8; 32]>(),
                 hash()
             )
-                .prop_map(|(participant, name, role, country, public_key, token_hash)| {
-                    EventKind::ParticipantRegistered(ParticipantRegistered {
-                        participant,
-                        name,
-                        role,
-                        country,
-                        public_key,
-                        token_hash,
-                    })
-                }),
+                .prop_map(
+                    |(participant, name, role, country, public_key, token_hash)| {
+                        EventKind::ParticipantRegistered(ParticipantRegistered {
+                            participant,
+                            name,
+                            role,
+                            country,
+                            public_key,
+                            token_hash,
+                        })
+                    }
+                ),
             (pid(), any::<[u8; 32]>()).prop_map(|(participant, public_key)| {
                 EventKind::KeyAdded(KeyAdded {
                     participant,

@@ -114,9 +114,10 @@ impl Registry {
             .values()
             .filter(|k| {
                 k.revoked_at.is_none()
-                    && self.participants.get(&k.participant).is_some_and(|p| {
-                        p.role == Role::Administrator && p.suspended_at.is_none()
-                    })
+                    && self
+                        .participants
+                        .get(&k.participant)
+                        .is_some_and(|p| p.role == Role::Administrator && p.suspended_at.is_none())
             })
             .count()
     }
@@ -219,7 +220,9 @@ impl Registry {
                     .get(&e.participant)
                     .is_some_and(|p| p.role == Role::Administrator && p.suspended_at.is_none());
                 if was_admin && self.active_admin_keys() <= 1 {
-                    return Err("this is the last active administrator key: add another first".into());
+                    return Err(
+                        "this is the last active administrator key: add another first".into(),
+                    );
                 }
                 if let Some(k) = self.keys.get_mut(&e.public_key) {
                     k.revoked_at = Some(global_seq);
@@ -271,10 +274,9 @@ pub fn role_may_submit(role: Role, kind: &EventKind) -> bool {
     match kind {
         EventKind::OreReceipt(_) => role == Role::Supplier,
         EventKind::MagnetIntake(_) => role == Role::Recycler,
-        EventKind::AssayRecorded(_) => matches!(
-            role,
-            Role::PlantOperator | Role::Supplier | Role::Recycler
-        ),
+        EventKind::AssayRecorded(_) => {
+            matches!(role, Role::PlantOperator | Role::Supplier | Role::Recycler)
+        }
         EventKind::CampaignOpened(_)
         | EventKind::InputCharged(_)
         | EventKind::OutputProduced(_)
@@ -350,10 +352,15 @@ mod tests {
         )
         .unwrap();
         match r.signer(&[2; 32]) {
-            Err(SignerError::Unauthenticated(m)) => assert!(m.contains("revoked at global sequence 6"), "{m}"),
+            Err(SignerError::Unauthenticated(m)) => {
+                assert!(m.contains("revoked at global sequence 6"), "{m}")
+            }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(r.signer(&[9; 32]), Err(SignerError::Unauthenticated(_))));
+        assert!(matches!(
+            r.signer(&[9; 32]),
+            Err(SignerError::Unauthenticated(_))
+        ));
         assert_eq!(r.signer(&[1; 32]).unwrap().role, Role::Administrator);
     }
 

@@ -10,8 +10,8 @@ use crate::element::{Element, Oxide, N_ELEMENTS, PPM};
 use crate::error::RuleError;
 use crate::event::{Composition, Document, EventBody, EventKind, MagnetCategory, Role, ScrapClass};
 use crate::ids::{Hash32, LotId, ParticipantId};
-use crate::registry::{role_may_submit, Registry, SignerError, REGISTRY_LOT};
 use crate::record::{record_hash, Link, Record, Signature};
+use crate::registry::{role_may_submit, Registry, SignerError, REGISTRY_LOT};
 use crate::time::UtcMicros;
 
 /// How far a campaign's output of one element may exceed what was charged of it, in ppm of the
@@ -687,7 +687,10 @@ pub fn apply_record(
             _,
         ) => {
             let LotDetail::Registry(r) = &mut st.detail else {
-                return Err(RuleError::violation(id, "registry events go on the registry lot"));
+                return Err(RuleError::violation(
+                    id,
+                    "registry events go on the registry lot",
+                ));
             };
             Arc::make_mut(r)
                 .apply(&body.kind, rec.global_seq)
@@ -732,7 +735,11 @@ pub fn registry(view: &dyn LotView) -> Option<&Registry> {
 /// participant active, its role allowed this kind of event, and a supplier or recycler may only
 /// touch its own lots. Checks the registry, not the signature's cryptography: the engine checks
 /// that on submission and the verifier on every record it replays.
-fn authorize(view: &dyn LotView, rec: &Record, body: &EventBody) -> Result<ParticipantId, RuleError> {
+fn authorize(
+    view: &dyn LotView,
+    rec: &Record,
+    body: &EventBody,
+) -> Result<ParticipantId, RuleError> {
     let sig = rec
         .signature
         .as_ref()
@@ -1036,7 +1043,10 @@ mod tests {
         ));
         // Another supplier may not touch the lot, its owner and the plant may assay it.
         let e = submit_as(&mut state, &t.supplier2, assay(lot)).unwrap_err();
-        assert!(matches!(&e, RuleError::Forbidden(m) if m.contains("belongs to another participant")), "{e}");
+        assert!(
+            matches!(&e, RuleError::Forbidden(m) if m.contains("belongs to another participant")),
+            "{e}"
+        );
         assert!(matches!(
             submit_as(&mut state, &t.supplier2, ore(lot)),
             Err(RuleError::Forbidden(_))

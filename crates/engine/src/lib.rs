@@ -17,8 +17,8 @@ use std::thread::JoinHandle;
 use ree_core::error::{DecodeError, FieldError, RuleError};
 use ree_core::record::Signature;
 use ree_core::registry::{Registry, REGISTRY_LOT};
-use ree_core::ParticipantId;
 use ree_core::state::{Appended, LotKind, Staged};
+use ree_core::ParticipantId;
 use ree_core::{EventBody, EventId, Hash32, LedgerState, LotId, LotState, Record, UtcMicros};
 use ree_store::{Batch, IdempotencyEntry, NewRecord, Store, StoreError};
 

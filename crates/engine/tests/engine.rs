@@ -255,7 +255,11 @@ fn retries_answer_the_original_result_and_conflicts_are_refused() {
         .unwrap();
     assert!(again.replayed && !first.replayed);
     assert_eq!(again.records, first.records);
-    assert_eq!(e.last_global_seq(), first.records[0].global_seq, "no second record");
+    assert_eq!(
+        e.last_global_seq(),
+        first.records[0].global_seq,
+        "no second record"
+    );
     let mut other = b.clone();
     other.kind = ore(a, "AU", 2_000, 1);
     assert!(matches!(

@@ -7,8 +7,8 @@ use ree_core::element::{Element, Oxide};
 use ree_core::event::{
     self as ev, Composition, DocKind, EventKind, MagnetCategory, Role, ScrapClass,
 };
-use ree_core::registry::{Participant, Registry};
 use ree_core::provenance::Provenance;
+use ree_core::registry::{Participant, Registry};
 use ree_core::state::{LotDetail, LotKind, LotState};
 use ree_core::{
     Country, EventBody, EventId, FieldError, Hash32, LotId, ParticipantId, Record, UtcMicros,
@@ -243,7 +243,11 @@ pub fn body_from_pb(b: &pb::EventBody) -> Result<EventBody, FieldError> {
                     &p.participant_id,
                     "participant_suspended.participant_id",
                 )?,
-                reason: text(&p.reason, "participant_suspended.reason", ev::MAX_REASON_LEN)?,
+                reason: text(
+                    &p.reason,
+                    "participant_suspended.reason",
+                    ev::MAX_REASON_LEN,
+                )?,
             })
         }
         Some(K::TokenIssued(t)) => EventKind::TokenIssued(ev::TokenIssued {
@@ -354,18 +358,20 @@ pub fn body_to_pb(b: &EventBody) -> pb::EventBody {
             delta_g: a.delta_g,
             reason: a.reason.clone(),
         }),
-        EventKind::ParticipantRegistered(r) => K::ParticipantRegistered(pb::ParticipantRegistered {
-            participant_id: r.participant.to_string(),
-            name: r.name.clone(),
-            role: r.role as i32,
-            country: r.country.to_string(),
-            public_key: Hash32(r.public_key).to_hex(),
-            token_hash: if r.token_hash == Hash32::ZERO {
-                String::new()
-            } else {
-                r.token_hash.to_hex()
-            },
-        }),
+        EventKind::ParticipantRegistered(r) => {
+            K::ParticipantRegistered(pb::ParticipantRegistered {
+                participant_id: r.participant.to_string(),
+                name: r.name.clone(),
+                role: r.role as i32,
+                country: r.country.to_string(),
+                public_key: Hash32(r.public_key).to_hex(),
+                token_hash: if r.token_hash == Hash32::ZERO {
+                    String::new()
+                } else {
+                    r.token_hash.to_hex()
+                },
+            })
+        }
         EventKind::KeyAdded(k) => K::KeyAdded(pb::KeyAdded {
             participant_id: k.participant.to_string(),
             public_key: Hash32(k.public_key).to_hex(),

@@ -18,8 +18,8 @@ use ree_ledger::v1::queries_server::QueriesServer;
 use ree_ledger::v1::submissions_server::SubmissionsServer;
 use ree_store::SledStore;
 use tokio::net::TcpListener;
-use tonic::service::interceptor::InterceptedService;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::interceptor::InterceptedService;
 
 pub use service::status_of;
 

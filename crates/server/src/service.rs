@@ -77,11 +77,7 @@ fn prefix(e: FieldError, p: &str) -> FieldError {
 }
 
 /// A wire submission to the engine's form: canonical bytes plus signature, from `caller`.
-fn submission(
-    s: &pb::Submission,
-    path: &str,
-    caller: &Caller,
-) -> Result<Submission, FieldError> {
+fn submission(s: &pb::Submission, path: &str, caller: &Caller) -> Result<Submission, FieldError> {
     let body = match (&s.body, s.canonical_body.is_empty()) {
         (Some(b), true) => {
             let d = convert::body_from_pb(b).map_err(|e| prefix(e, &format!("{path}.body")))?;

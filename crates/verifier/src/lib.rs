@@ -207,7 +207,9 @@ pub fn replay(
         let signer = registry(&state)
             .and_then(|r| r.key(&sig.public_key))
             .map(|k| k.participant)
-            .ok_or_else(|| IntegrityError(format!("record {i}: signer vanished from the registry")))?;
+            .ok_or_else(|| {
+                IntegrityError(format!("record {i}: signer vanished from the registry"))
+            })?;
         signers.push(signer);
         records.push((rec, hash));
     }

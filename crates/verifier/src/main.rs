@@ -32,7 +32,9 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         match x.as_str() {
             "--json" => a.json = true,
             "--policy" => a.policy = Some(it.next().ok_or("--policy needs a FILE")?),
-            "--trust" => a.trust.push(it.next().ok_or("--trust needs a public key FILE")?),
+            "--trust" => a
+                .trust
+                .push(it.next().ok_or("--trust needs a public key FILE")?),
             "--expect-head" => {
                 a.expect_head = Some(it.next().ok_or("--expect-head needs a HEX hash")?)
             }

@@ -114,8 +114,7 @@ impl Policy {
         }
         for k in f.trusted_administrator_keys.unwrap_or_default() {
             p.trusted_administrators.push(
-                parse_public_key(&k)
-                    .map_err(|e| format!("trusted_administrator_keys: {e}"))?,
+                parse_public_key(&k).map_err(|e| format!("trusted_administrator_keys: {e}"))?,
             );
         }
         for (kind, docs) in f.required_documents.unwrap_or_default() {

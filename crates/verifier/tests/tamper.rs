@@ -276,7 +276,11 @@ fn a_consistent_rewrite_of_a_signed_event_fails_on_its_signature() {
     assert!(r.authentic, "{:?}", r.integrity_error);
     assert_eq!(r.signatures_verified as usize, b.records.len());
     assert_eq!(r.signers.len(), 2, "the administrator and the supplier");
-    let mut recs: Vec<Record> = b.records.iter().map(|x| Record::decode(x).unwrap()).collect();
+    let mut recs: Vec<Record> = b
+        .records
+        .iter()
+        .map(|x| Record::decode(x).unwrap())
+        .collect();
     let last = recs.len() - 1;
     let mut body = EventBody::decode(&recs[last].body).unwrap();
     if let EventKind::OreReceipt(o) = &mut body.kind {
@@ -320,10 +324,17 @@ fn a_registry_rewritten_with_an_untrusted_administrator_key_fails_trust() {
         country: cc("FR"),
     }));
     let b = forged.bundle(camp).encode();
-    assert_eq!(verify(&b, &Policy::default(), None).exit_code(), 0, "self-consistent");
+    assert_eq!(
+        verify(&b, &Policy::default(), None).exit_code(),
+        0,
+        "self-consistent"
+    );
     let r = verify(&b, &trusted, None);
     assert_eq!(r.exit_code(), 3);
-    assert!(r.integrity_error.unwrap().contains("not among the trusted keys"));
+    assert!(r
+        .integrity_error
+        .unwrap()
+        .contains("not among the trusted keys"));
 }
 
 #[test]
@@ -331,7 +342,11 @@ fn dropping_a_registry_event_before_a_record_is_detected() {
     let (l, ox) = separation(2, 1, &["AU"]);
     let b = l.bundle(ox);
     // Every team registration precedes the material records; drop the auditor's (signs nothing).
-    let recs: Vec<Record> = b.records.iter().map(|x| Record::decode(x).unwrap()).collect();
+    let recs: Vec<Record> = b
+        .records
+        .iter()
+        .map(|x| Record::decode(x).unwrap())
+        .collect();
     let i = recs
         .iter()
         .rposition(|r| r.lot == ree_core::registry::REGISTRY_LOT)

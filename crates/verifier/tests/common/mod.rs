@@ -36,7 +36,12 @@ impl Ledger {
         }
         l
     }
-    fn push(&mut self, bytes: &[u8], body: &EventBody, sig: ree_core::record::Signature) -> Vec<Appended> {
+    fn push(
+        &mut self,
+        bytes: &[u8],
+        body: &EventBody,
+        sig: ree_core::record::Signature,
+    ) -> Vec<Appended> {
         let next = self.state.next_global_seq();
         let mut s = Staged::new(&self.state, next);
         let out = s
