@@ -11,7 +11,9 @@ fn backup_while_serving_restores_to_the_same_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(&dir.path().join("data"), free_port());
     let url = s.url();
-    ree_ok(&url, &["demo"]);
+    let data = dir.path().join("data");
+    let admin = admin_of(&data);
+    demo_as_admin(&url, &data);
     // Under load: the backup is a consistent prefix, so it restores and checks.
     let mut load = Command::new(bin("ree"))
         .args([
@@ -24,12 +26,13 @@ fn backup_while_serving_restores_to_the_same_ledger() {
             "10",
         ])
         .env("REE_SERVER", &url)
+        .envs(admin.env())
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
     let during = dir.path().join("during.backup");
-    ree_ok(&url, &["backup", "-o", during.to_str().unwrap()]);
+    ree_ok_as(&url, &admin, &["backup", "-o", during.to_str().unwrap()]);
     assert!(load.wait().unwrap().success());
     let restored = dir.path().join("restored-during");
     let out = ree_ok(
@@ -44,8 +47,8 @@ fn backup_while_serving_restores_to_the_same_ledger() {
     assert!(out.contains("every chain replayed"), "{out}");
     // Quiet: the restored ledger answers exactly as the original.
     let quiet = dir.path().join("quiet.backup");
-    ree_ok(&url, &["backup", "-o", quiet.to_str().unwrap()]);
-    let lots = ree_ok(&url, &["lots", "--json"]);
+    ree_ok_as(&url, &admin, &["backup", "-o", quiet.to_str().unwrap()]);
+    let lots = ree_ok_as(&url, &admin, &["lots", "--json"]);
     let restored = dir.path().join("restored");
     ree_ok(
         &url,
@@ -57,10 +60,11 @@ fn backup_while_serving_restores_to_the_same_ledger() {
         ],
     );
     let s2 = Server::start(&restored, free_port());
-    assert_eq!(ree_ok(&s2.url(), &["lots", "--json"]), lots);
+    assert_eq!(ree_ok_as(&s2.url(), &admin, &["lots", "--json"]), lots);
     // A restore never overwrites an existing directory.
-    let out = ree(
+    let out = ree_as(
         &url,
+        &admin,
         &[
             "restore",
             quiet.to_str().unwrap(),
@@ -76,8 +80,9 @@ fn backup_while_serving_restores_to_the_same_ledger() {
     let bad = dir.path().join("bad.backup");
     std::fs::write(&bad, &bytes).unwrap();
     let target = dir.path().join("restored-bad");
-    let out = ree(
+    let out = ree_as(
         &url,
+        &admin,
         &[
             "restore",
             bad.to_str().unwrap(),

@@ -21,8 +21,17 @@ use ree_ledger::v1 as pb;
 
 const ORE_G: u64 = 1_000_000_000;
 
+/// Registered once per run; every request is signed and authenticated as one of them.
+static TEAM: std::sync::OnceLock<Team> = std::sync::OnceLock::new();
+
+fn team() -> &'static Team {
+    TEAM.get().expect("team registered")
+}
+
 #[derive(Clone)]
 struct Sent {
+    /// Ore receipts come from the supplier, everything else from the plant.
+    by_supplier: bool,
     bodies: Vec<pb::EventBody>,
     atomic: bool,
     /// Per event: the records of its answer, once acknowledged.
@@ -97,20 +106,17 @@ async fn send(
     w: &mut ree_ledger::v1::submissions_client::SubmissionsClient<tonic::transport::Channel>,
     s: &Sent,
 ) -> Result<Vec<pb::SubmitResponse>, tonic::Status> {
-    let subs = s
-        .bodies
-        .iter()
-        .map(|b| pb::Submission {
-            body: Some(b.clone()),
-            canonical_body: vec![],
-            signature: None,
-        })
-        .collect();
+    let m = if s.by_supplier {
+        &team().supplier
+    } else {
+        &team().plant
+    };
+    let subs = s.bodies.iter().map(|b| m.signed(b)).collect();
     let r = w
-        .submit_batch(pb::SubmitBatchRequest {
+        .submit_batch(m.req(pb::SubmitBatchRequest {
             submissions: subs,
             atomic: s.atomic,
-        })
+        }))
         .await?
         .into_inner();
     let mut out = vec![];
@@ -138,22 +144,25 @@ async fn setup(url: &str, n: usize, log: &Mutex<Log>) -> Vec<Client> {
     for _ in 0..n {
         let ores: Vec<String> = (0..3).map(|_| uuid::Uuid::now_v7().to_string()).collect();
         let campaign = uuid::Uuid::now_v7().to_string();
-        let mut bodies: Vec<pb::EventBody> = ores.iter().map(|o| ore(o)).collect();
-        bodies.push(ev(pb::event_body::Kind::CampaignOpened(
-            pb::CampaignOpened {
-                campaign_id: campaign.clone(),
-                facility: "Lacq".into(),
-                country: "FR".into(),
-            },
-        )));
-        let mut s = Sent {
-            bodies,
-            atomic: true,
-            acked: None,
-        };
-        let r = send(&mut w, &s).await.expect("setup");
-        s.acked = Some(r.into_iter().map(|o| o.records).collect());
-        log.lock().unwrap().sent.push(s);
+        let camp = ev(pb::event_body::Kind::CampaignOpened(pb::CampaignOpened {
+            campaign_id: campaign.clone(),
+            facility: "Lacq".into(),
+            country: "FR".into(),
+        }));
+        for (by_supplier, bodies) in [
+            (true, ores.iter().map(|o| ore(o)).collect()),
+            (false, vec![camp]),
+        ] {
+            let mut s = Sent {
+                by_supplier,
+                bodies,
+                atomic: true,
+                acked: None,
+            };
+            let r = send(&mut w, &s).await.expect("setup");
+            s.acked = Some(r.into_iter().map(|o| o.records).collect());
+            log.lock().unwrap().sent.push(s);
+        }
         clients.push(Client { ores, campaign });
     }
     clients
@@ -175,12 +184,14 @@ async fn load(url: String, c: Arc<Client>, seed: u64, log: Arc<Mutex<Log>>) {
         let pick = rng.random_range(0..10);
         let s = if pick < 5 {
             Sent {
+                by_supplier: false,
                 bodies: vec![adjust(&c.ores[rng.random_range(0..3)])],
                 atomic: false,
                 acked: None,
             }
         } else if pick < 7 {
             Sent {
+                by_supplier: false,
                 bodies: (0..10).map(|i| adjust(&c.ores[i % 3])).collect(),
                 atomic: rng.random_bool(0.5),
                 acked: None,
@@ -189,6 +200,7 @@ async fn load(url: String, c: Arc<Client>, seed: u64, log: Arc<Mutex<Log>>) {
             // A separation: two charges and an output, atomically.
             let out = uuid::Uuid::now_v7().to_string();
             Sent {
+                by_supplier: false,
                 bodies: vec![
                     charge(&c.campaign, &c.ores[0], 100),
                     charge(&c.campaign, &c.ores[1], 100),
@@ -268,11 +280,11 @@ async fn check(url: &str, log: &Mutex<Log>, rng: &mut rand::rngs::StdRng) {
         let mut have: HashMap<u64, String> = HashMap::new();
         loop {
             let page = q
-                .list_events(pb::ListEventsRequest {
+                .list_events(team().admin.req(pb::ListEventsRequest {
                     lot_id: lot.clone(),
                     from_seq: have.len() as u64,
                     limit: 10_000,
-                })
+                }))
                 .await
                 .unwrap()
                 .into_inner()
@@ -314,9 +326,9 @@ async fn check(url: &str, log: &Mutex<Log>, rng: &mut rand::rngs::StdRng) {
     }
     for (lot, d) in debits {
         let l = q
-            .get_lot(pb::GetLotRequest {
+            .get_lot(team().admin.req(pb::GetLotRequest {
                 lot_id: lot.clone(),
-            })
+            }))
             .await
             .unwrap()
             .into_inner();
@@ -352,6 +364,13 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
     let log = Arc::new(Mutex::new(Log::default()));
     let mut server = Server::start(dir.path(), port);
     let url = server.url();
+    let t = rt.block_on(Team::setup(
+        &url,
+        dir.path(),
+        &dir.path().join("creds"),
+        seed,
+    ));
+    let _ = TEAM.set(t);
     let clients: Vec<Arc<Client>> = rt
         .block_on(setup(&url, 4, &log))
         .into_iter()

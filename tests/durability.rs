@@ -55,16 +55,17 @@ fn every_acknowledged_submission_is_covered_by_an_fdatasync_of_the_log() {
             .filter(|l| l.contains("fdatasync(") && l.contains("sled/db>") && l.ends_with("= 0"))
             .count()
     };
+    let team = Team::setup_blocking(&url, &data, &dir.path().join("creds"), 1);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let at_start = count(&std::fs::read_to_string(&trace).unwrap_or_default());
     let lot = uuid::Uuid::now_v7().to_string();
     let events = dir.path().join("e.jsonl");
     std::fs::write(&events, format!("{{\"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"s\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000\", \"reoGradePpm\": 1}}}}\n")).unwrap();
-    ree_ok(&url, &["submit", events.to_str().unwrap()]);
+    ree_ok_as(&url, &team.supplier, &["submit", events.to_str().unwrap()]);
     let n = 5;
     for _ in 0..n {
         std::fs::write(&events, format!("{{\"adjustment\": {{\"lotId\": \"{lot}\", \"deltaG\": \"-1\", \"reason\": \"r\"}}}}\n")).unwrap();
-        ree_ok(&url, &["submit", events.to_str().unwrap()]);
+        ree_ok_as(&url, &team.plant, &["submit", events.to_str().unwrap()]);
     }
     // SIGTERM to the traced server (strace itself would not pass it on), then strace exits.
     let _ = Command::new("pkill")

@@ -16,7 +16,8 @@ fn demo_bundles_verify_and_policies_decide() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), free_port());
     let url = s.url();
-    let summary = ree_ok(&url, &["demo"]);
+    let admin = admin_of(dir.path());
+    let summary = demo_as_admin(&url, dir.path());
     let clean = demo_lot(&summary, "clean NdPr oxide lot");
     let chinese = demo_lot(&summary, "NdPr oxide with Chinese content");
     let chinese_ore = demo_lot(&summary, "the Chinese ore lot");
@@ -27,11 +28,15 @@ fn demo_bundles_verify_and_policies_decide() {
         (&chinese, "cn.bundle"),
         (&dy, "dy.bundle"),
     ] {
-        ree_ok(&url, &["export", lot, "-o", &path(file)]);
+        ree_ok_as(&url, &admin, &["export", lot, "-o", &path(file)]);
     }
     // Clean: exit 0, and the head on the certificate is the one `ree lot` shows.
-    let head = serde_json::from_str::<serde_json::Value>(&ree_ok(&url, &["lot", &clean, "--json"]))
-        .unwrap()["head"]
+    let head = serde_json::from_str::<serde_json::Value>(&ree_ok_as(
+        &url,
+        &admin,
+        &["lot", &clean, "--json"],
+    ))
+    .unwrap()["head"]
         .as_str()
         .unwrap()
         .to_string();
@@ -57,11 +62,33 @@ fn demo_bundles_verify_and_policies_decide() {
         assert!(v.get(k).is_some(), "--json lacks {k}");
     }
     assert_eq!(v["claim"], "segregated");
+    assert_eq!(v["registry_trusted"], false, "no --trust given");
+    // Anchored: the registry must have been founded by the administrator the auditor trusts.
+    let trusted = dir.path().join("admin.key.pub");
+    let out = verify(&[
+        &path("clean.bundle"),
+        "--trust",
+        trusted.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v2: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v2["registry_trusted"], true);
+    // Another administrator's key (the registry of some other, or forged, ledger): exit 3.
+    let other = dir.path().join("other-admin.key");
+    ree_ok(&url, &["keygen", "-o", other.to_str().unwrap()]);
+    let out = verify(&[
+        &path("clean.bundle"),
+        "--trust",
+        &format!("{}.pub", other.display()),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not among the trusted keys"));
     // Every demo event is signed by the participant who would make it, and every one is checked.
     assert_eq!(v["signatures_verified"], v["events_verified"]);
     // The bundle agrees with the server's own provenance answer.
     let p: serde_json::Value =
-        serde_json::from_str(&ree_ok(&url, &["provenance", &clean, "--json"])).unwrap();
+        serde_json::from_str(&ree_ok_as(&url, &admin, &["provenance", &clean, "--json"])).unwrap();
     assert_eq!(p["origin_shares"], v["origin_shares"]);
     assert_eq!(p["recycled_share"], v["recycled_share"]);
     // Another head on the certificate: not authentic.
@@ -110,10 +137,15 @@ fn demo_bundles_verify_and_policies_decide() {
 fn tampered_demo_bundles_exit_3_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), free_port());
-    let summary = ree_ok(&s.url(), &["demo"]);
+    let admin = admin_of(dir.path());
+    let summary = demo_as_admin(&s.url(), dir.path());
     let lot = demo_lot(&summary, "NdPr oxide with Chinese content");
     let file = dir.path().join("b.bundle");
-    ree_ok(&s.url(), &["export", &lot, "-o", file.to_str().unwrap()]);
+    ree_ok_as(
+        &s.url(),
+        &admin,
+        &["export", &lot, "-o", file.to_str().unwrap()],
+    );
     let bytes = std::fs::read(&file).unwrap();
     let t = dir.path().join("t.bundle");
     let t = t.to_str().unwrap();
@@ -174,10 +206,15 @@ fn an_independent_python_verifier_agrees() {
     }
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), free_port());
-    let summary = ree_ok(&s.url(), &["demo"]);
+    let admin = admin_of(dir.path());
+    let summary = demo_as_admin(&s.url(), dir.path());
     let lot = demo_lot(&summary, "NdPr oxide with Chinese content");
     let file = dir.path().join("b.bundle");
-    ree_ok(&s.url(), &["export", &lot, "-o", file.to_str().unwrap()]);
+    ree_ok_as(
+        &s.url(),
+        &admin,
+        &["export", &lot, "-o", file.to_str().unwrap()],
+    );
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/verify_bundle.py");
     let py = |f: &std::path::Path| {
         Command::new("python3")
@@ -193,12 +230,15 @@ fn an_independent_python_verifier_agrees() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let head =
-        serde_json::from_str::<serde_json::Value>(&ree_ok(&s.url(), &["lot", &lot, "--json"]))
-            .unwrap()["head"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let head = serde_json::from_str::<serde_json::Value>(&ree_ok_as(
+        &s.url(),
+        &admin,
+        &["lot", &lot, "--json"],
+    ))
+    .unwrap()["head"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(String::from_utf8_lossy(&out.stdout).contains(&head));
     let bytes = std::fs::read(&file).unwrap();
     let t = dir.path().join("t.bundle");

@@ -147,3 +147,224 @@ pub async fn client(
         ree_ledger::v1::queries_client::QueriesClient::new(ch).max_decoding_message_size(256 << 20),
     )
 }
+
+/// One participant of a test ledger: its signing key and bearer token, in memory and on disk.
+#[derive(Clone)]
+pub struct Member {
+    pub name: String,
+    pub id: String,
+    pub secret: [u8; 32],
+    pub key_file: PathBuf,
+    pub token: String,
+    pub token_file: PathBuf,
+}
+
+impl Member {
+    /// `msg` with this member's bearer token.
+    pub fn req<T>(&self, msg: T) -> tonic::Request<T> {
+        let mut r = tonic::Request::new(msg);
+        r.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.token)
+                .parse()
+                .expect("ascii token"),
+        );
+        r
+    }
+    /// The body's canonical bytes, signed by this member.
+    pub fn signed(&self, body: &ree_ledger::v1::EventBody) -> ree_ledger::v1::Submission {
+        let d = ree_server::convert::body_from_pb(body).expect("test body converts");
+        let bytes = d.encode();
+        let s = ree_core::record::Signature::sign(&self.secret, &bytes);
+        ree_ledger::v1::Submission {
+            body: None,
+            canonical_body: bytes,
+            signature: Some(ree_ledger::v1::Signature {
+                public_key: s.public_key.to_vec(),
+                signature: s.signature.to_vec(),
+            }),
+        }
+    }
+    /// A Submit request signed and authenticated as this member.
+    pub fn sub(
+        &self,
+        body: &ree_ledger::v1::EventBody,
+    ) -> tonic::Request<ree_ledger::v1::SubmitRequest> {
+        self.req(ree_ledger::v1::SubmitRequest {
+            submission: Some(self.signed(body)),
+        })
+    }
+    /// Environment for the `ree` CLI acting as this member.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("REE_TOKEN_FILE", self.token_file.display().to_string()),
+            ("REE_KEY", self.key_file.display().to_string()),
+        ]
+    }
+}
+
+/// The server's administrator (from DATA/admin.key and DATA/admin.token) and one participant of
+/// each role, registered by it: two suppliers, a recycler, the plant, a customer, an auditor.
+pub struct Team {
+    pub admin: Member,
+    pub supplier: Member,
+    pub supplier2: Member,
+    pub recycler: Member,
+    pub plant: Member,
+    pub customer: Member,
+    pub auditor: Member,
+}
+
+fn write_member(dir: &Path, name: &str, secret: [u8; 32], token: &str, id: String) -> Member {
+    std::fs::create_dir_all(dir).unwrap();
+    let key_file = dir.join(format!("{name}.key"));
+    if !key_file.exists() {
+        ree_server::bootstrap::write_key(&key_file, &secret).unwrap();
+    }
+    let token_file = dir.join(format!("{name}.token"));
+    if !token_file.exists() {
+        ree_server::bootstrap::write_secret(&token_file, token).unwrap();
+    }
+    Member {
+        name: name.into(),
+        id,
+        secret,
+        key_file,
+        token: token.into(),
+        token_file,
+    }
+}
+
+/// The administrator of the server whose data directory is `data`.
+pub fn admin_of(data: &Path) -> Member {
+    let f = ree_server::bootstrap::AdminFiles::in_dir(data);
+    Member {
+        name: "admin".into(),
+        id: String::new(),
+        secret: ree_server::bootstrap::read_key(&f.key).unwrap(),
+        key_file: f.key,
+        token: ree_server::bootstrap::read_token(&f.token).unwrap(),
+        token_file: f.token,
+    }
+}
+
+impl Team {
+    /// Registers the team (keys derived from `seed`) on the server, as its administrator;
+    /// their credentials go to `creds`. Idempotent for the same seed.
+    pub async fn setup(url: &str, data: &Path, creds: &Path, seed: u64) -> Team {
+        let admin = admin_of(data);
+        let t = ree_core::testkit::Team::new(seed);
+        let (mut w, _) = client(url).await;
+        let mut members = vec![];
+        for m in &t.members()[1..] {
+            let body = ree_core::EventBody {
+                event_id: ree_core::EventId(uuid::Uuid::from_u128(u128::from_le_bytes(
+                    m.secret[..16].try_into().unwrap(),
+                ))),
+                occurred_at: ree_core::UtcMicros(1_760_000_000_000_000),
+                expected_head: None,
+                kind: m.registration(),
+            };
+            let bytes = body.encode();
+            let s = ree_core::record::Signature::sign(&admin.secret, &bytes);
+            w.submit(admin.req(ree_ledger::v1::SubmitRequest {
+                submission: Some(ree_ledger::v1::Submission {
+                    body: None,
+                    canonical_body: bytes,
+                    signature: Some(ree_ledger::v1::Signature {
+                        public_key: s.public_key.to_vec(),
+                        signature: s.signature.to_vec(),
+                    }),
+                }),
+            }))
+            .await
+            .expect("register a team member");
+            members.push(write_member(
+                creds,
+                &m.name,
+                m.secret,
+                &m.token,
+                m.id.to_string(),
+            ));
+        }
+        let mut it = members.into_iter();
+        let mut next = || it.next().expect("member");
+        Team {
+            admin,
+            supplier: next(),
+            supplier2: next(),
+            recycler: next(),
+            plant: next(),
+            customer: next(),
+            auditor: next(),
+        }
+    }
+
+    /// [`Team::setup`] from synchronous code.
+    pub fn setup_blocking(url: &str, data: &Path, creds: &Path, seed: u64) -> Team {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(Team::setup(url, data, creds, seed))
+    }
+
+    /// Who would really submit `body`: ore receipts the supplier, magnet intakes the recycler,
+    /// registry events the administrator, the rest the plant.
+    pub fn signer_for(&self, body: &ree_ledger::v1::EventBody) -> &Member {
+        use ree_ledger::v1::event_body::Kind as K;
+        match &body.kind {
+            Some(K::OreReceipt(_)) => &self.supplier,
+            Some(K::MagnetIntake(_)) => &self.recycler,
+            Some(
+                K::ParticipantRegistered(_)
+                | K::KeyAdded(_)
+                | K::KeyRevoked(_)
+                | K::ParticipantSuspended(_)
+                | K::TokenIssued(_),
+            ) => &self.admin,
+            _ => &self.plant,
+        }
+    }
+
+    /// A Submit request by [`Team::signer_for`].
+    pub fn sub(
+        &self,
+        body: &ree_ledger::v1::EventBody,
+    ) -> tonic::Request<ree_ledger::v1::SubmitRequest> {
+        self.signer_for(body).sub(body)
+    }
+}
+
+/// Runs `ree ARGS` against `url` as `m`.
+pub fn ree_as(url: &str, m: &Member, args: &[&str]) -> Output {
+    Command::new(bin("ree"))
+        .args(args)
+        .env("REE_SERVER", url)
+        .envs(m.env())
+        .output()
+        .expect("run ree")
+}
+
+/// Runs `ree ARGS` as `m`, asserting success; returns stdout.
+pub fn ree_ok_as(url: &str, m: &Member, args: &[&str]) -> String {
+    let out = ree_as(url, m, args);
+    assert!(
+        out.status.success(),
+        "ree {args:?} as {} failed: {}",
+        m.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `ree demo` as the server's administrator (data dir `data`), its participants'
+/// credentials going to `data/creds`; returns the summary it printed.
+pub fn demo_as_admin(url: &str, data: &Path) -> String {
+    let creds = data.join("creds");
+    ree_ok_as(
+        url,
+        &admin_of(data),
+        &["demo", "--creds-dir", creds.to_str().expect("utf-8 path")],
+    )
+}
