@@ -15,9 +15,12 @@ fn demo_loads_and_survives_a_restart_unchanged() {
     let port = free_port();
     let s = Server::start(dir.path(), port);
     let url = s.url();
-    let summary = ree_ok(&url, &["demo", "--seed", "7"]);
+    let admin = admin_of(dir.path());
+    let creds = dir.path().join("creds");
+    let creds = creds.to_str().unwrap();
+    let summary = ree_ok_as(&url, &admin, &["demo", "--seed", "7", "--creds-dir", creds]);
     assert!(summary.contains("demo loaded"), "{summary}");
-    let before = ree_ok(&url, &["lots", "--json"]);
+    let before = ree_ok_as(&url, &admin, &["lots", "--json"]);
     let lots: serde_json::Value = serde_json::from_str(&before).unwrap();
     let lots = lots.as_array().unwrap();
     assert!(lots.len() > 150, "{} lots", lots.len());
@@ -27,10 +30,10 @@ fn demo_loads_and_survives_a_restart_unchanged() {
         }
     }
     let clean = demo_lot(&summary, "clean NdPr oxide lot");
-    let prov_before = ree_ok(&url, &["provenance", &clean, "--json"]);
+    let prov_before = ree_ok_as(&url, &admin, &["provenance", &clean, "--json"]);
     // Loading the same seed again is answered idempotently: nothing changes.
-    ree_ok(&url, &["demo", "--seed", "7"]);
-    assert_eq!(ree_ok(&url, &["lots", "--json"]), before);
+    ree_ok_as(&url, &admin, &["demo", "--seed", "7", "--creds-dir", creds]);
+    assert_eq!(ree_ok_as(&url, &admin, &["lots", "--json"]), before);
     assert!(s.stop().success(), "SIGTERM must exit 0 after draining");
     // Offline check of every chain while stopped.
     let check = std::process::Command::new(bin("ree"))
@@ -46,12 +49,12 @@ fn demo_loads_and_survives_a_restart_unchanged() {
     assert!(String::from_utf8_lossy(&check.stdout).contains("OK"));
     let s = Server::start(dir.path(), port);
     assert_eq!(
-        ree_ok(&s.url(), &["lots", "--json"]),
+        ree_ok_as(&s.url(), &admin, &["lots", "--json"]),
         before,
         "every lot, balance and head unchanged"
     );
     assert_eq!(
-        ree_ok(&s.url(), &["provenance", &clean, "--json"]),
+        ree_ok_as(&s.url(), &admin, &["provenance", &clean, "--json"]),
         prov_before
     );
 }
@@ -60,11 +63,16 @@ fn demo_loads_and_survives_a_restart_unchanged() {
 fn provenance_json_has_the_contract_keys_and_shares_sum_to_one() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), free_port());
-    let summary = ree_ok(&s.url(), &["demo"]);
+    let admin = admin_of(dir.path());
+    let summary = demo_as_admin(&s.url(), dir.path());
     for label in ["clean NdPr oxide lot", "NdPr oxide with Chinese content"] {
         let lot = demo_lot(&summary, label);
-        let v: serde_json::Value =
-            serde_json::from_str(&ree_ok(&s.url(), &["provenance", &lot, "--json"])).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&ree_ok_as(
+            &s.url(),
+            &admin,
+            &["provenance", &lot, "--json"],
+        ))
+        .unwrap();
         for k in [
             "lot",
             "head",
@@ -116,9 +124,7 @@ fn ore_body(lot: &str, mass_g: u64) -> pb::EventBody {
 }
 
 /// Every lot's id, balance, head and event count: what "the store is unchanged" compares.
-async fn store_snapshot(
-    q: &mut pb::queries_client::QueriesClient<tonic::transport::Channel>,
-) -> Vec<(String, u64, String, u64)> {
+async fn store_snapshot(q: &mut Q) -> Vec<(String, u64, String, u64)> {
     let lots = q
         .list_lots(pb::ListLotsRequest::default())
         .await
@@ -151,21 +157,12 @@ fn body(kind: pb::event_body::Kind) -> pb::EventBody {
     }
 }
 
-fn sub(b: pb::EventBody) -> pb::SubmitRequest {
-    pb::SubmitRequest {
-        submission: Some(pb::Submission {
-            body: Some(b),
-            canonical_body: vec![],
-            signature: None,
-        }),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), free_port());
-    let (mut w, mut q) = client(&s.url()).await;
+    let team = Team::setup(&s.url(), dir.path(), &dir.path().join("creds"), 1).await;
+    let (mut w, mut q) = client_as(&s.url(), &team.auditor.token).await;
     let ore = uuid::Uuid::now_v7().to_string();
     let camp = uuid::Uuid::now_v7().to_string();
     let ox = uuid::Uuid::now_v7().to_string();
@@ -460,16 +457,32 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
     ))))
     .await
     .unwrap();
-    let separation = |kinds: Vec<pb::event_body::Kind>| pb::SubmitBatchRequest {
-        atomic: true,
-        submissions: kinds
-            .into_iter()
-            .map(|k| pb::Submission {
-                body: Some(body(k)),
-                canonical_body: vec![],
-                signature: None,
-            })
-            .collect(),
+    let plant = kit().plant;
+    let separation = |kinds: Vec<pb::event_body::Kind>| {
+        let mut r = tonic::Request::new(pb::SubmitBatchRequest {
+            atomic: true,
+            submissions: kinds
+                .into_iter()
+                .map(|k| {
+                    let d = ree_server::convert::body_from_pb(&body(k)).unwrap();
+                    let bytes = d.encode();
+                    let s = plant.sign(&bytes);
+                    pb::Submission {
+                        body: None,
+                        canonical_body: bytes,
+                        signature: Some(pb::Signature {
+                            public_key: s.public_key.to_vec(),
+                            signature: s.signature.to_vec(),
+                        }),
+                    }
+                })
+                .collect(),
+        });
+        r.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {}", plant.token).parse().unwrap(),
+        );
+        r
     };
     let codes = |r: pb::SubmitBatchResponse| -> Vec<i32> {
         r.results
@@ -564,7 +577,8 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
 async fn retries_are_idempotent_and_conflicts_already_exist() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), free_port());
-    let (mut w, mut q) = client(&s.url()).await;
+    let team = Team::setup(&s.url(), dir.path(), &dir.path().join("creds"), 1).await;
+    let (mut w, mut q) = client_as(&s.url(), &team.auditor.token).await;
     let lot = uuid::Uuid::now_v7().to_string();
     let b = ore_body(&lot, 1_000);
     let first = w.submit(sub(b.clone())).await.unwrap().into_inner();
@@ -595,7 +609,8 @@ async fn retries_are_idempotent_and_conflicts_already_exist() {
     let port = s.port;
     assert!(s.stop().success());
     let s = Server::start(dir.path(), port);
-    let (mut w, _) = client(&s.url()).await;
+    let team = Team::setup(&s.url(), dir.path(), &dir.path().join("creds"), 1).await;
+    let (mut w, _) = client_as(&s.url(), &team.auditor.token).await;
     let third = w.submit(sub(b)).await.unwrap().into_inner();
     assert!(third.replayed);
     assert_eq!(third.records, first.records);
@@ -605,31 +620,50 @@ async fn retries_are_idempotent_and_conflicts_already_exist() {
 fn submit_reads_protobuf_json_lines() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), free_port());
+    let team = Team::setup_blocking(&s.url(), dir.path(), &dir.path().join("creds"), 1);
     let lot = uuid::Uuid::now_v7().to_string();
     let file = dir.path().join("events.jsonl");
+    // The supplier's file, then the plant's.
     std::fs::write(
         &file,
         format!(
-            "{{\"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"MP Materials\", \"mineSite\": \"Mountain Pass\", \"country\": \"US\", \"massG\": \"250000000\", \"reoGradePpm\": 620000, \"assay\": [{{\"element\": \"Nd\", \"ppm\": 62000}}], \"documents\": [{{\"kind\": \"DOCUMENT_KIND_CERTIFICATE_OF_ORIGIN\", \"digest\": \"{}\"}}]}}}}\n\
-             {{\"adjustment\": {{\"lot_id\": \"{lot}\", \"delta_g\": \"-1000\", \"reason\": \"sampling\"}}}}\n",
+            "{{\"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"MP Materials\", \"mineSite\": \"Mountain Pass\", \"country\": \"US\", \"massG\": \"250000000\", \"reoGradePpm\": 620000, \"assay\": [{{\"element\": \"Nd\", \"ppm\": 62000}}], \"documents\": [{{\"kind\": \"DOCUMENT_KIND_CERTIFICATE_OF_ORIGIN\", \"digest\": \"{}\"}}]}}}}\n",
             "ab".repeat(32)
         ),
     )
     .unwrap();
-    let out = ree_ok(&s.url(), &["submit", file.to_str().unwrap()]);
+    ree_ok_as(
+        &s.url(),
+        &team.supplier,
+        &["submit", file.to_str().unwrap()],
+    );
+    std::fs::write(
+        &file,
+        format!("{{\"adjustment\": {{\"lot_id\": \"{lot}\", \"delta_g\": \"-1000\", \"reason\": \"sampling\"}}}}\n"),
+    )
+    .unwrap();
+    let out = ree_ok_as(&s.url(), &team.plant, &["submit", file.to_str().unwrap()]);
     let lines: Vec<serde_json::Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 2);
-    assert_eq!(lines[1]["seq"], 1);
-    let l: serde_json::Value =
-        serde_json::from_str(&ree_ok(&s.url(), &["lot", &lot, "--json"])).unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["seq"], 1);
+    let l: serde_json::Value = serde_json::from_str(&ree_ok_as(
+        &s.url(),
+        &team.auditor,
+        &["lot", &lot, "--json"],
+    ))
+    .unwrap();
     assert_eq!(l["balance_g"], 249_999_000u64);
-    assert_eq!(l["head"], lines[1]["head"]);
+    assert_eq!(l["head"], lines[0]["head"]);
     // Invalid UTF-8 and bad JSON: one clear line, non-zero.
     std::fs::write(&file, b"{\"oreReceipt\": \xff}\n").unwrap();
-    let out = ree(&s.url(), &["submit", file.to_str().unwrap()]);
+    let out = ree_as(
+        &s.url(),
+        &team.supplier,
+        &["submit", file.to_str().unwrap()],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 1"));
 }
@@ -640,29 +674,33 @@ fn a_watch_sees_every_event_exactly_once_across_a_server_restart() {
     let port = free_port();
     let s = Server::start(dir.path(), port);
     let url = s.url();
+    let team = Team::setup_blocking(&url, dir.path(), &dir.path().join("creds"), 1);
     let lot = uuid::Uuid::now_v7().to_string();
     let file = dir.path().join("e.jsonl");
     let adjust = |n: usize| -> String {
         (0..n).map(|_| format!("{{\"adjustment\": {{\"lotId\": \"{lot}\", \"deltaG\": \"-1\", \"reason\": \"count\"}}}}\n")).collect()
     };
-    std::fs::write(&file, format!("{{\"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"s\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000000\", \"reoGradePpm\": 1}}}}\n{}", adjust(4))).unwrap();
-    ree_ok(&url, &["submit", file.to_str().unwrap()]);
-    // 5 events so far; the watcher will wait for 15.
+    std::fs::write(&file, format!("{{\"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"s\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000000\", \"reoGradePpm\": 1}}}}\n")).unwrap();
+    ree_ok_as(&url, &team.supplier, &["submit", file.to_str().unwrap()]);
+    std::fs::write(&file, adjust(4)).unwrap();
+    ree_ok_as(&url, &team.plant, &["submit", file.to_str().unwrap()]);
+    // 5 events so far; the watcher (the supplier, watching its own lot) will wait for 15.
     let watcher = std::process::Command::new(bin("ree"))
         .args(["watch", &lot, "--count", "15"])
         .env("REE_SERVER", &url)
+        .envs(team.supplier.env())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
     std::fs::write(&file, adjust(5)).unwrap();
-    ree_ok(&url, &["submit", file.to_str().unwrap()]);
+    ree_ok_as(&url, &team.plant, &["submit", file.to_str().unwrap()]);
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(s.stop().success());
     std::thread::sleep(std::time::Duration::from_millis(300));
     let s = Server::start(dir.path(), port);
-    ree_ok(&s.url(), &["submit", file.to_str().unwrap()]);
+    ree_ok_as(&s.url(), &team.plant, &["submit", file.to_str().unwrap()]);
     let out = watcher.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -741,7 +779,8 @@ async fn health_and_reflection_answer_without_proto_files() {
 async fn a_stuck_watcher_is_disconnected_not_buffered() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), free_port());
-    let (mut w, mut q) = client(&s.url()).await;
+    let team = Team::setup(&s.url(), dir.path(), &dir.path().join("creds"), 1).await;
+    let (mut w, mut q) = client_as(&s.url(), &team.auditor.token).await;
     let lot = uuid::Uuid::now_v7().to_string();
     w.submit(sub(ore_body(&lot, 1_000_000))).await.unwrap();
     // Open a watch on its own connection with HTTP/2's smallest window (64 KiB), and never read
@@ -755,10 +794,10 @@ async fn a_stuck_watcher_is_disconnected_not_buffered() {
         .unwrap();
     let mut wq = pb::queries_client::QueriesClient::new(ch);
     let mut stream = wq
-        .watch(pb::WatchRequest {
+        .watch(team.auditor.req(pb::WatchRequest {
             lot_id: lot.clone(),
             from_seq: 0,
-        })
+        }))
         .await
         .unwrap()
         .into_inner();
@@ -819,10 +858,23 @@ async fn a_stuck_watcher_is_disconnected_not_buffered() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn signed_submissions_are_checked_stored_and_verified() {
+/// A supplier's first submission, step by step as the README shows it: its own key, registered
+/// by the administrator with the CLI, its own token; the record carries its signature.
+#[test]
+fn a_supplier_joins_and_submits_with_its_own_key_and_token() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(&dir.path().join("data"), free_port());
+    let data = dir.path().join("data");
+    let s = Server::start(&data, free_port());
+    let admin = admin_of(&data);
+    #[cfg(unix)]
+    for f in ["admin.key", "admin.token"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join(f))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{f} is readable by its owner only");
+    }
     let key = dir.path().join("mine.key");
     ree_ok(&s.url(), &["keygen", "-o", key.to_str().unwrap()]);
     #[cfg(unix)]
@@ -833,105 +885,297 @@ async fn signed_submissions_are_checked_stored_and_verified() {
             0o600
         );
     }
-    let public = std::fs::read_to_string(format!("{}.pub", key.display()))
+    let public_file = format!("{}.pub", key.display());
+    let public = std::fs::read_to_string(&public_file)
         .unwrap()
         .trim()
         .to_string();
-    let lot = uuid::Uuid::now_v7().to_string();
-    let file = dir.path().join("e.jsonl");
-    std::fs::write(&file, format!("{{\"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"s\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000\", \"reoGradePpm\": 1}}}}\n")).unwrap();
-    ree_ok(
+    let token = dir.path().join("mine.token");
+    let out = ree_ok_as(
         &s.url(),
+        &admin,
         &[
-            "submit",
-            file.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
+            "participant",
+            "add",
+            "--name",
+            "Mine One",
+            "--role",
+            "supplier",
+            "--country",
+            "AU",
+            "--public-key",
+            &public_file,
+            "--token-out",
+            token.to_str().unwrap(),
         ],
     );
+    assert!(out.contains("registered Mine One"), "{out}");
+    let lot = uuid::Uuid::now_v7().to_string();
+    let file = dir.path().join("e.jsonl");
+    std::fs::write(&file, format!("{{\"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"Mine One\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000\", \"reoGradePpm\": 1}}}}\n")).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin("ree"))
+            .args(args)
+            .env("REE_SERVER", s.url())
+            .env("REE_TOKEN_FILE", &token)
+            .env("REE_KEY", &key)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["submit", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let who = run(&["whoami"]);
+    assert!(String::from_utf8_lossy(&who.stdout).contains("Mine One"));
     let evs: serde_json::Value =
-        serde_json::from_str(&ree_ok(&s.url(), &["events", &lot, "--json"])).unwrap();
+        serde_json::from_slice(&run(&["events", &lot, "--json"]).stdout).unwrap();
     assert_eq!(
         evs[0]["signer"],
         public.as_str(),
-        "the stored record carries the signer's key"
+        "the record carries the signer's key"
     );
-    // Forged: a signature that does not match the body, or a body other than the one signed.
-    let (mut w, mut q) = client(&s.url()).await;
-    let mk = |lot_id: &str| {
-        ree_server::convert::body_from_pb(&ore_body(lot_id, 5))
-            .unwrap()
-            .encode()
-    };
-    let secret = [42u8; 32];
-    let signed_a = mk(&uuid::Uuid::now_v7().to_string());
-    let sig = ree_core::record::Signature::sign(&secret, &signed_a);
-    let before = q
-        .list_lots(pb::ListLotsRequest::default())
+    // Without a token: UNAUTHENTICATED, with a message that says how to pass one.
+    let out = ree(&s.url(), &["lots"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Unauthenticated"));
+    // The supplier sees only its own lots.
+    let lots: serde_json::Value = serde_json::from_slice(&run(&["lots", "--json"]).stdout).unwrap();
+    assert_eq!(lots.as_array().unwrap().len(), 1);
+}
+
+async fn lot_count(q: &mut Q) -> usize {
+    q.list_lots(pb::ListLotsRequest::default())
         .await
         .unwrap()
         .into_inner()
         .lots
-        .len();
-    let other_body = mk(&uuid::Uuid::now_v7().to_string());
-    let mut forged = sig;
-    forged.signature[10] ^= 0x40;
-    for (bytes, s2, what) in [
-        (other_body, sig, "a body other than the one signed"),
-        (signed_a.clone(), forged, "an altered signature"),
-    ] {
-        let req = pb::SubmitRequest {
-            submission: Some(pb::Submission {
-                body: None,
-                canonical_body: bytes,
-                signature: Some(pb::Signature {
-                    public_key: s2.public_key.to_vec(),
-                    signature: s2.signature.to_vec(),
-                }),
-            }),
-        };
-        let e = w.submit(req).await.expect_err(what);
-        assert_eq!(e.code(), Code::Unauthenticated, "{what}: {e:?}");
-    }
-    assert_eq!(
-        q.list_lots(pb::ListLotsRequest::default())
-            .await
-            .unwrap()
-            .into_inner()
-            .lots
-            .len(),
-        before,
-        "nothing stored"
-    );
-    // The genuine signature is accepted; the bundle's signatures are checked offline.
-    let req = pb::SubmitRequest {
-        submission: Some(pb::Submission {
-            body: None,
-            canonical_body: signed_a,
-            signature: Some(pb::Signature {
-                public_key: sig.public_key.to_vec(),
-                signature: sig.signature.to_vec(),
-            }),
-        }),
+        .len()
+}
+
+/// Every way to submit what one may not, each with its status code and an unchanged store.
+#[tokio::test(flavor = "multi_thread")]
+async fn signatures_roles_ownership_and_tokens_are_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), free_port());
+    let team = Team::setup(&s.url(), dir.path(), &dir.path().join("creds"), 1).await;
+    let k = kit();
+    let (mut w, mut q) = client_as(&s.url(), &team.auditor.token).await;
+    let lot = uuid::Uuid::now_v7().to_string();
+    let first = w
+        .submit(sub(ore_body(&lot, 1_000_000)))
+        .await
+        .unwrap()
+        .into_inner();
+    let assay = |lot: &str| {
+        body(pb::event_body::Kind::AssayRecorded(pb::AssayRecorded {
+            lot_id: lot.into(),
+            lab: "lab".into(),
+            content: vec![pb::ElementContent {
+                element: "Nd".into(),
+                ppm: 61_000,
+            }],
+            certificate_digest: "cd".repeat(32),
+        }))
     };
-    w.submit(req).await.unwrap();
+    let before = store_snapshot(&mut q).await;
+    let check = |what: &'static str, code: Code, e: tonic::Status| {
+        assert_eq!(e.code(), code, "{what}: {e:?}");
+        what
+    };
+    // A forged signature: one bit of it flipped.
+    let mut r = sub_as(&k.supplier, &ore_body(&uuid::Uuid::now_v7().to_string(), 5));
+    if let Some(sig) = r
+        .get_mut()
+        .submission
+        .as_mut()
+        .and_then(|s| s.signature.as_mut())
+    {
+        sig.signature[10] ^= 0x40;
+    }
+    check(
+        "forged signature",
+        Code::Unauthenticated,
+        w.submit(r).await.unwrap_err(),
+    );
+    // A signed body altered to name another lot: the signature no longer matches.
+    let mut r = sub_as(&k.supplier, &ore_body(&uuid::Uuid::now_v7().to_string(), 5));
+    let other = ree_server::convert::body_from_pb(&ore_body(&uuid::Uuid::now_v7().to_string(), 5))
+        .unwrap()
+        .encode();
+    r.get_mut().submission.as_mut().unwrap().canonical_body = other;
+    check(
+        "body altered after signing",
+        Code::Unauthenticated,
+        w.submit(r).await.unwrap_err(),
+    );
+    // Unsigned.
+    let mut r = sub_as(&k.supplier, &ore_body(&uuid::Uuid::now_v7().to_string(), 5));
+    r.get_mut().submission.as_mut().unwrap().signature = None;
+    check(
+        "unsigned",
+        Code::Unauthenticated,
+        w.submit(r).await.unwrap_err(),
+    );
+    // A valid signature by the wrong role: the plant receiving ore, a customer assaying.
+    check(
+        "plant receiving ore",
+        Code::PermissionDenied,
+        w.submit(sub_as(
+            &k.plant,
+            &ore_body(&uuid::Uuid::now_v7().to_string(), 5),
+        ))
+        .await
+        .unwrap_err(),
+    );
+    check(
+        "customer assaying",
+        Code::PermissionDenied,
+        w.submit(sub_as(&k.customer, &assay(&lot)))
+            .await
+            .unwrap_err(),
+    );
+    // A supplier appending to another supplier's lot.
+    check(
+        "other supplier's lot",
+        Code::PermissionDenied,
+        w.submit(sub_as(&k.supplier2, &assay(&lot)))
+            .await
+            .unwrap_err(),
+    );
+    // A missing token; a wrong token; another participant's token with the supplier's key.
+    let mut r = sub_as(&k.supplier, &assay(&lot));
+    r.metadata_mut().remove("authorization");
+    let (mut bare, _) = client(&s.url()).await;
+    check(
+        "missing token",
+        Code::Unauthenticated,
+        bare.submit(r).await.unwrap_err(),
+    );
+    let mut r = sub_as(&k.supplier, &assay(&lot));
+    r.metadata_mut()
+        .insert("authorization", "Bearer reetok_nope".parse().unwrap());
+    check(
+        "unknown token",
+        Code::Unauthenticated,
+        w.submit(r).await.unwrap_err(),
+    );
+    let mut r = sub_as(&k.supplier, &assay(&lot));
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", k.supplier2.token).parse().unwrap(),
+    );
+    check(
+        "another participant's token",
+        Code::PermissionDenied,
+        w.submit(r).await.unwrap_err(),
+    );
+    // Reading another supplier's lot.
+    let mut r = tonic::Request::new(pb::GetLotRequest {
+        lot_id: lot.clone(),
+    });
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", k.supplier2.token).parse().unwrap(),
+    );
+    check(
+        "reading another's lot",
+        Code::PermissionDenied,
+        q.get_lot(r).await.unwrap_err(),
+    );
+    // Registry events by a non-administrator.
+    let revoke = body(pb::event_body::Kind::KeyRevoked(pb::KeyRevoked {
+        participant_id: team.supplier.id.clone(),
+        public_key: ree_core::Hash32(k.supplier.public_key).to_hex(),
+        reason: "stolen".into(),
+    }));
+    check(
+        "plant revoking a key",
+        Code::PermissionDenied,
+        w.submit(sub_as(&k.plant, &revoke)).await.unwrap_err(),
+    );
+    assert_eq!(
+        store_snapshot(&mut q).await,
+        before,
+        "nothing stored by any refusal"
+    );
+    // The original submission replayed as it is: the original result, no second event.
+    let n = lot_count(&mut q).await;
+    let again = w
+        .submit(sub_as(&k.supplier, &ore_body(&lot, 1_000_000)))
+        .await;
+    // (a fresh event id: a new receipt for an existing lot is ALREADY_EXISTS)
+    assert_eq!(again.unwrap_err().code(), Code::AlreadyExists);
+    let b = ore_body(&uuid::Uuid::now_v7().to_string(), 7);
+    let one = w
+        .submit(sub_as(&k.supplier, &b))
+        .await
+        .unwrap()
+        .into_inner();
+    let two = w
+        .submit(sub_as(&k.supplier, &b))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(two.replayed && !one.replayed && two.records == one.records);
+    assert_eq!(lot_count(&mut q).await, n + 1, "one lot, not two");
+    let _ = first;
+    // A revoked key: refused from the revocation on; what it signed before still verifies.
+    let before_revoke = ree_ok_as(&s.url(), &team.auditor, &["lot", &lot, "--json"]);
+    let admin_kit = ree_core::testkit::Member {
+        secret: team.admin.secret,
+        token: team.admin.token.clone(),
+        ..k.admin.clone()
+    };
+    w.submit(sub_as(&admin_kit, &revoke)).await.unwrap();
+    let e = w
+        .submit(sub_as(&k.supplier, &assay(&lot)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+    assert!(e.message().contains("revoked"), "{}", e.message());
+    assert_eq!(
+        ree_ok_as(&s.url(), &team.auditor, &["lot", &lot, "--json"]),
+        before_revoke
+    );
     let bundle = dir.path().join("b.bundle");
-    ree_ok(&s.url(), &["export", &lot, "-o", bundle.to_str().unwrap()]);
+    ree_ok_as(
+        &s.url(),
+        &team.auditor,
+        &["export", &lot, "-o", bundle.to_str().unwrap()],
+    );
     let out = std::process::Command::new(bin("ree-verify"))
         .arg(&bundle)
+        .arg("--trust")
+        .arg(dir.path().join("admin.key.pub"))
         .arg("--json")
         .output()
         .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["signatures_verified"], 1);
+    assert_eq!(v["registry_trusted"], true);
+    assert!(v["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["role"] == "supplier"));
 }
 
 #[test]
 fn the_load_generator_reports_json_and_its_signed_events_are_stored_signed() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), free_port());
-    let out = ree_ok(
+    let admin = admin_of(dir.path());
+    let out = ree_ok_as(
         &s.url(),
+        &admin,
         &[
             "bench",
             "--count",
@@ -942,7 +1186,6 @@ fn the_load_generator_reports_json_and_its_signed_events_are_stored_signed() {
             "2",
             "--batch",
             "10",
-            "--sign",
             "--json",
         ],
     );
@@ -953,8 +1196,12 @@ fn the_load_generator_reports_json_and_its_signed_events_are_stored_signed() {
     assert_eq!(v["events"], 200);
     assert_eq!(v["errors"], serde_json::json!({}));
     assert!(v["events_per_s"].as_f64().unwrap() > 0.0);
-    let lots: serde_json::Value =
-        serde_json::from_str(&ree_ok(&s.url(), &["lots", "--json"])).unwrap();
+    let lots: serde_json::Value = serde_json::from_str(&ree_ok_as(
+        &s.url(),
+        &admin,
+        &["lots", "--kind", "ore", "--json"],
+    ))
+    .unwrap();
     let lots = lots.as_array().unwrap();
     assert_eq!(lots.len(), 4, "one lot per concurrent submitter");
     assert_eq!(
@@ -964,8 +1211,9 @@ fn the_load_generator_reports_json_and_its_signed_events_are_stored_signed() {
         204,
         "200 events + 4 receipts, none lost"
     );
-    let evs: serde_json::Value = serde_json::from_str(&ree_ok(
+    let evs: serde_json::Value = serde_json::from_str(&ree_ok_as(
         &s.url(),
+        &admin,
         &["events", lots[0]["lot"].as_str().unwrap(), "--json"],
     ))
     .unwrap();

@@ -368,3 +368,105 @@ pub fn demo_as_admin(url: &str, data: &Path) -> String {
         &["demo", "--creds-dir", creds.to_str().expect("utf-8 path")],
     )
 }
+
+/// Adds a participant's bearer token to calls that do not carry one already.
+#[derive(Clone)]
+pub struct DefaultAuth(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for DefaultAuth {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if !req.metadata().contains_key("authorization") {
+            req.metadata_mut().insert("authorization", self.0.clone());
+        }
+        Ok(req)
+    }
+}
+
+pub type Authed =
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, DefaultAuth>;
+pub type W = ree_ledger::v1::submissions_client::SubmissionsClient<Authed>;
+pub type Q = ree_ledger::v1::queries_client::QueriesClient<Authed>;
+
+/// Clients that act as `token`'s participant unless a request says otherwise.
+pub async fn client_as(url: &str, token: &str) -> (W, Q) {
+    let ch = tonic::transport::Endpoint::from_shared(url.to_string())
+        .unwrap()
+        .tcp_nodelay(true)
+        .initial_stream_window_size(Some(4 << 20))
+        .initial_connection_window_size(Some(8 << 20))
+        .connect()
+        .await
+        .unwrap();
+    let auth = DefaultAuth(format!("Bearer {token}").parse().unwrap());
+    (
+        ree_ledger::v1::submissions_client::SubmissionsClient::with_interceptor(
+            ch.clone(),
+            auth.clone(),
+        ),
+        ree_ledger::v1::queries_client::QueriesClient::with_interceptor(ch, auth)
+            .max_decoding_message_size(256 << 20),
+    )
+}
+
+/// The test team's deterministic members (seed 1), for requests built without a [`Team`].
+pub fn kit() -> ree_core::testkit::Team {
+    ree_core::testkit::Team::new(1)
+}
+
+/// A Submit request by whoever would really submit `b` (the test team of seed 1): signed over
+/// its canonical bytes when it converts and validates, else sent as a structured body so that
+/// the server's own validation answers.
+pub fn sub(b: ree_ledger::v1::EventBody) -> tonic::Request<ree_ledger::v1::SubmitRequest> {
+    let k = kit();
+    let Ok(d) = ree_server::convert::body_from_pb(&b) else {
+        return unsigned(&k.plant, b);
+    };
+    if d.validate(ree_core::UtcMicros(i64::MAX / 2)).is_err() {
+        return unsigned(k.signer_for(&d.kind), b);
+    }
+    let m = k.signer_for(&d.kind).clone();
+    sub_as(&m, &b)
+}
+
+/// A Submit request of `b` signed and authenticated as testkit member `m`.
+pub fn sub_as(
+    m: &ree_core::testkit::Member,
+    b: &ree_ledger::v1::EventBody,
+) -> tonic::Request<ree_ledger::v1::SubmitRequest> {
+    let d = ree_server::convert::body_from_pb(b).expect("convertible body");
+    let bytes = d.encode();
+    let s = m.sign(&bytes);
+    let mut r = tonic::Request::new(ree_ledger::v1::SubmitRequest {
+        submission: Some(ree_ledger::v1::Submission {
+            body: None,
+            canonical_body: bytes,
+            signature: Some(ree_ledger::v1::Signature {
+                public_key: s.public_key.to_vec(),
+                signature: s.signature.to_vec(),
+            }),
+        }),
+    });
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", m.token).parse().unwrap(),
+    );
+    r
+}
+
+fn unsigned(
+    m: &ree_core::testkit::Member,
+    b: ree_ledger::v1::EventBody,
+) -> tonic::Request<ree_ledger::v1::SubmitRequest> {
+    let mut r = tonic::Request::new(ree_ledger::v1::SubmitRequest {
+        submission: Some(ree_ledger::v1::Submission {
+            body: Some(b),
+            canonical_body: vec![],
+            signature: None,
+        }),
+    });
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", m.token).parse().unwrap(),
+    );
+    r
+}

@@ -250,12 +250,6 @@ pub async fn run(o: Options) -> Result<()> {
                     Mode::Submit => batch as u64,
                     _ => 1,
                 };
-                if budget
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(n))
-                    .is_err()
-                {
-                    break;
-                }
                 // Signed before the run; never reused (a reused one would be a retry).
                 let req = match mine.as_mut().map(|m| m.next()) {
                     Some(None) => {
@@ -265,6 +259,12 @@ pub async fn run(o: Options) -> Result<()> {
                     Some(Some(r)) => Some(r),
                     None => None,
                 };
+                if budget
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(n))
+                    .is_err()
+                {
+                    break;
+                }
                 let t = Instant::now();
                 let res: Result<u64, tonic::Status> = match (mode, req) {
                     (Mode::Submit, Some(mut subs)) if batch == 1 => {

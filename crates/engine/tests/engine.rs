@@ -150,8 +150,8 @@ fn separation_links_chains_and_attributes_by_element() {
     assert!(lots.contains(&a) && lots.contains(&b) && lots.contains(&c));
     assert_eq!(
         up.record_count(),
-        2 + 2 + 4 + 1,
-        "ore a, ore b, campaign (open, 2 charges, debit), oxide genesis"
+        2 + 2 + 4 + 1 + 7,
+        "ore a, ore b, campaign (open, 2 charges, debit), oxide genesis, and the registry (7 participants) that authorised their signers"
     );
     // The cheaper walk used for provenance names the same lots at the same heads.
     let (_, heads) = e.provenance_upstream(ox).unwrap().unwrap();
