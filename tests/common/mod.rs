@@ -38,6 +38,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path, port: u16) -> Server {
+        Server::start_with(dir, port, &[])
+    }
+
+    /// [`Server::start`] with more `ree serve` arguments.
+    pub fn start_with(dir: &Path, port: u16, extra: &[&str]) -> Server {
         let mut child = Command::new(bin("ree"))
             .args([
                 "serve",
@@ -46,6 +51,7 @@ impl Server {
                 "--data-dir",
             ])
             .arg(dir)
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -183,7 +183,7 @@ pub async fn run(o: Options) -> Result<()> {
     };
     let mut clients = Vec::with_capacity(o.connections.max(1));
     for _ in 0..o.connections.max(1) {
-        clients.push(connect(&o.creds.server, token.as_deref()).await?);
+        clients.push(connect(&o.creds.server, token.as_deref(), o.creds.tls()?).await?);
     }
     // Every payload signed before the clock starts: each submitter cycles through its own.
     let events_needed = match (o.count, o.duration) {

@@ -56,14 +56,23 @@ impl Client {
 
 /// Connects to `url` (e.g. http://127.0.0.1:50051) with `token` (None: calls will be refused
 /// as UNAUTHENTICATED, with a message that says how to pass one).
-pub async fn connect(url: &str, token: Option<&str>) -> Result<Client> {
-    let ep = Endpoint::from_shared(url.to_string())
+pub async fn connect(
+    url: &str,
+    token: Option<&str>,
+    tls: Option<tonic::transport::ClientTlsConfig>,
+) -> Result<Client> {
+    let mut ep = Endpoint::from_shared(url.to_string())
         .with_context(|| format!("invalid server URL {url:?}"))?
         .connect_timeout(std::time::Duration::from_secs(5))
         .tcp_nodelay(true)
         // Large answers (event lists, bundles) would otherwise stall on HTTP/2's 64 KiB window.
         .initial_stream_window_size(Some(4 << 20))
         .initial_connection_window_size(Some(8 << 20));
+    if let Some(t) = tls {
+        ep = ep
+            .tls_config(t)
+            .map_err(|e| anyhow!("TLS settings for {url}: {e}"))?;
+    }
     let channel = ep.connect().await.map_err(|e| {
         anyhow!("cannot connect to {url}: {e} (is `ree serve` running? set --server or REE_SERVER)")
     })?;

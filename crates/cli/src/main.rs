@@ -51,6 +51,15 @@ enum Cmd {
         /// Where the demo writes its participants' keys and tokens.
         #[arg(long, default_value = "./ree-demo-creds")]
         creds_dir: PathBuf,
+        /// Serve TLS with this certificate (PEM; needs --tls-key).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Require client certificates signed by this CA (mutual TLS; needs --tls-cert).
+        #[arg(long, requires = "tls_cert")]
+        client_ca: Option<PathBuf>,
     },
     /// Create a data directory with its administrator (what the first `ree serve` does).
     Init {
@@ -295,7 +304,20 @@ async fn run(cmd: Cmd) -> Result<()> {
             demo,
             seed,
             creds_dir,
-        } => serve(data_dir, listen, demo.then_some((seed, creds_dir))).await,
+            tls_cert,
+            tls_key,
+            client_ca,
+        } => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(ree_server::TlsFiles {
+                    cert,
+                    key,
+                    client_ca,
+                }),
+                _ => None,
+            };
+            serve(data_dir, listen, tls, demo.then_some((seed, creds_dir))).await
+        }
         Cmd::Init { data_dir } => init(data_dir).await,
         Cmd::Demo {
             server,
@@ -498,16 +520,27 @@ async fn run(cmd: Cmd) -> Result<()> {
     }
 }
 
-async fn serve(data_dir: PathBuf, listen: SocketAddr, demo: Option<(u64, PathBuf)>) -> Result<()> {
+async fn serve(
+    data_dir: PathBuf,
+    listen: SocketAddr,
+    tls: Option<ree_server::TlsFiles>,
+    demo: Option<(u64, PathBuf)>,
+) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
+    if demo.is_some() && tls.is_some() {
+        bail!(
+            "--demo runs over plaintext loopback: start the demo without TLS, then restart with it"
+        );
+    }
     let cfg = ree_server::Config {
         data_dir: data_dir.clone(),
         listen,
+        tls,
     };
     let bound = ree_server::bind(&cfg).await?;
     let addr = bound.addr;
@@ -523,6 +556,9 @@ async fn serve(data_dir: PathBuf, listen: SocketAddr, demo: Option<(u64, PathBuf
             token: None,
             token_file: Some(admin.token),
             key: Some(admin.key),
+            ca_cert: None,
+            tls_cert: None,
+            tls_key: None,
         };
         let mut c = creds.connect().await?;
         let existing = c

@@ -28,6 +28,15 @@ pub struct Creds {
     /// ed25519 signing key file (from `ree keygen`), for commands that submit events.
     #[arg(long, env = "REE_KEY")]
     pub key: Option<PathBuf>,
+    /// CA certificate (PEM) that signed the server's certificate, for an https:// server.
+    #[arg(long, env = "REE_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM) for a server that requires mutual TLS.
+    #[arg(long, env = "REE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, env = "REE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Creds {
@@ -46,9 +55,28 @@ impl Creds {
         })?;
         Ok(bootstrap::read_key(p)?)
     }
+    /// TLS settings for an https:// server (None: plaintext).
+    pub fn tls(&self) -> Result<Option<tonic::transport::ClientTlsConfig>> {
+        if self.ca_cert.is_none() && self.tls_cert.is_none() {
+            return Ok(None);
+        }
+        let read =
+            |p: &PathBuf| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
+        let mut c = tonic::transport::ClientTlsConfig::new();
+        if let Some(ca) = &self.ca_cert {
+            c = c.ca_certificate(tonic::transport::Certificate::from_pem(read(ca)?));
+        }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            c = c.identity(tonic::transport::Identity::from_pem(
+                read(cert)?,
+                read(key)?,
+            ));
+        }
+        Ok(Some(c))
+    }
     /// Connects as the token's participant.
     pub async fn connect(&self) -> Result<Client> {
-        connect(&self.server, self.token()?.as_deref()).await
+        connect(&self.server, self.token()?.as_deref(), self.tls()?).await
     }
 }
 

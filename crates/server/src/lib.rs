@@ -37,6 +37,35 @@ pub const CONCURRENCY_PER_CONNECTION: usize = 256;
 pub struct Config {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
+    /// Serve TLS (rustls) instead of plaintext HTTP/2.
+    pub tls: Option<TlsFiles>,
+}
+
+/// PEM files for TLS. With `client_ca`, every client must present a certificate it signed
+/// (mutual TLS), in addition to its bearer token.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    fn load(&self) -> Result<tonic::transport::ServerTlsConfig, ServeError> {
+        let read = |p: &PathBuf| {
+            std::fs::read(p).map_err(|source| ServeError::Tls {
+                path: p.clone(),
+                source,
+            })
+        };
+        let mut c = tonic::transport::ServerTlsConfig::new().identity(
+            tonic::transport::Identity::from_pem(read(&self.cert)?, read(&self.key)?),
+        );
+        if let Some(ca) = &self.client_ca {
+            c = c.client_ca_root(tonic::transport::Certificate::from_pem(read(ca)?));
+        }
+        Ok(c)
+    }
 }
 
 /// Errors starting the server.
@@ -54,6 +83,11 @@ pub enum ServeError {
     },
     #[error("administrator credentials: {0}")]
     Credentials(#[from] bootstrap::CredError),
+    #[error("TLS file {path}: {source}")]
+    Tls {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
     #[error("reflection: {0}")]
@@ -63,6 +97,7 @@ pub enum ServeError {
 /// A bound, not yet running server.
 pub struct Bound {
     listener: TcpListener,
+    tls: Option<tonic::transport::ServerTlsConfig>,
     engine: Arc<Engine>,
     hub: watch::Hub,
     pub addr: SocketAddr,
@@ -121,8 +156,10 @@ pub async fn bind(cfg: &Config) -> Result<Bound, ServeError> {
         addr: cfg.listen,
         source,
     })?;
+    let tls = cfg.tls.as_ref().map(TlsFiles::load).transpose()?;
     Ok(Bound {
         listener,
+        tls,
         engine,
         hub,
         addr,
@@ -169,7 +206,11 @@ impl Bound {
             }
             s
         });
-        tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = self.tls.clone() {
+            builder = builder.tls_config(tls)?;
+        }
+        builder
             .timeout(REQUEST_TIMEOUT)
             .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
             .tcp_nodelay(true)
