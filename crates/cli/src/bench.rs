@@ -31,6 +31,9 @@ pub struct Options {
     pub batch: usize,
     pub json: bool,
     pub mode: Mode,
+    /// Register nobody and create no lots: drive a server that answers without checking
+    /// (the no-op ceiling of `bench/compare.sh`) with the same signed payloads.
+    pub no_setup: bool,
 }
 
 /// For a timed run, payloads are signed for this many events per second at most (above the
@@ -167,6 +170,13 @@ pub async fn run(o: Options) -> Result<()> {
     let batch = o.batch.clamp(1, ree_engine::MAX_BATCH);
     // Submissions act as a plant operator registered for the run; queries with the given token.
     let (plant, lots) = match o.mode {
+        Mode::Submit if o.no_setup => (
+            Some(Actor {
+                secret: ree_server::bootstrap::random32()?,
+                token: String::new(),
+            }),
+            (0..conc).map(|_| LotId::new_v7()).collect(),
+        ),
         Mode::Submit => {
             let admin_key = o.creds.secret()?;
             let supplier = register(&mut admin, &admin_key, Role::Supplier).await?;
@@ -178,6 +188,7 @@ pub async fn run(o: Options) -> Result<()> {
         _ => (None, vec![]),
     };
     let token = match &plant {
+        Some(p) if o.no_setup => o.creds.token()?.or(Some(p.token.clone())),
         Some(p) => Some(p.token.clone()),
         None => o.creds.token()?,
     };

@@ -197,6 +197,9 @@ enum Cmd {
         batch: usize,
         #[arg(long, value_enum, default_value = "submit")]
         mode: bench::Mode,
+        /// Register nobody, create no lots (for a server that checks nothing: the no-op ceiling).
+        #[arg(long, hide = true)]
+        no_setup: bool,
         #[arg(long)]
         json: bool,
     },
@@ -498,6 +501,7 @@ async fn run(cmd: Cmd) -> Result<()> {
             connections,
             batch,
             mode,
+            no_setup,
             json,
         } => {
             let duration = if count.is_none() {
@@ -514,6 +518,7 @@ async fn run(cmd: Cmd) -> Result<()> {
                 batch,
                 json,
                 mode,
+                no_setup,
             })
             .await
         }
