@@ -47,6 +47,8 @@ pub struct KeyState {
     pub participant: ParticipantId,
     pub added_at: u64,
     pub revoked_at: Option<u64>,
+    /// The key decompressed once, for signature checks.
+    pub verifying: Option<ed25519_dalek::VerifyingKey>,
 }
 
 /// Every participant and key. Keys and token hashes belong to one participant forever.
@@ -166,6 +168,7 @@ impl Registry {
                         participant: e.participant,
                         added_at: global_seq,
                         revoked_at: None,
+                        verifying: ed25519_dalek::VerifyingKey::from_bytes(&e.public_key).ok(),
                     },
                 );
                 if e.token_hash != Hash32::ZERO {
@@ -194,6 +197,7 @@ impl Registry {
                         participant: e.participant,
                         added_at: global_seq,
                         revoked_at: None,
+                        verifying: ed25519_dalek::VerifyingKey::from_bytes(&e.public_key).ok(),
                     },
                 );
                 if let Some(p) = self.participants.get_mut(&e.participant) {

@@ -289,6 +289,7 @@ impl Engine {
             .into_iter()
             .map(|s| prepare(s, now, registry.as_deref()))
             .collect();
+        check_signatures(&mut items, registry.as_deref());
         // Two events of one request with the same id: the later one is refused outright.
         let mut seen = HashMap::new();
         let mut charged = HashMap::new();
@@ -563,8 +564,7 @@ fn prepare(
             "the event is not signed: sign the body bytes with your key (ree submit --key)".into(),
         ));
     };
-    // Checked here, on the caller's thread, so signature checks run in parallel.
-    sig.verify(&s.body).map_err(SubmitError::BadSignature)?;
+    // The signature itself is checked by `check_signatures`, batched over the request.
     // A key belongs to one participant forever, so this check cannot race a registry change;
     // whether the key is still valid is checked again, in order, by the rules.
     if let (Some(caller), Some(reg)) = (s.caller, registry) {
@@ -584,6 +584,25 @@ fn prepare(
         body_hash,
         signature: s.signature,
     })
+}
+
+/// Checks the signatures of every prepared submission of a request at once (batch verification,
+/// on the caller's thread so that requests verify in parallel), with the registry's decompressed
+/// keys; a bad one turns its item into `BadSignature`.
+fn check_signatures(items: &mut [Result<Prepared, SubmitError>], registry: Option<&Registry>) {
+    let cached = |k: &[u8; 32]| registry.and_then(|r| r.key(k)).and_then(|s| s.verifying);
+    let (idx, refs): (Vec<usize>, Vec<(&[u8], &Signature)>) = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, it)| match it {
+            Ok(p) => p.signature.as_ref().map(|s| (i, (p.bytes.as_slice(), s))),
+            Err(_) => None,
+        })
+        .unzip();
+    let bad = ree_core::record::bad_signatures(&refs, &cached);
+    for (j, why) in bad {
+        items[idx[j]] = Err(SubmitError::BadSignature(why));
+    }
 }
 
 fn outcome_of(event_id: EventId, appended: &[Appended], replayed: bool) -> Outcome {
