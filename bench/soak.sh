@@ -20,15 +20,24 @@ SERVER=$!
 # The store grows by ~700 bytes per event: remove it afterwards unless KEEP=1.
 trap 'kill $SERVER 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$DIR"' EXIT
 for _ in $(seq 100); do grep -q listening "$DIR/serve.out" 2>/dev/null && break; sleep 0.1; done
+# Participants: the administrator (created by the first start), a supplier and the plant.
+ADMIN=(--token-file "$DIR/data/admin.token" --key "$DIR/data/admin.key")
+for who in supplier plant_operator; do
+  $REE keygen -o "$DIR/$who.key" > /dev/null
+  $REE participant add "${ADMIN[@]}" --name "soak $who" --role $who --country FR \
+    --public-key "$DIR/$who.key.pub" --token-out "$DIR/$who.token" > /dev/null
+done
+AS_SUPPLIER=(--token-file "$DIR/supplier.token" --key "$DIR/supplier.key")
+AS_PLANT=(--token-file "$DIR/plant_operator.token" --key "$DIR/plant_operator.key")
 
 # A watched lot that receives a steady trickle of events during the run.
 LOT=$(python3 -c 'import uuid; print(uuid.uuid4())')
-echo "{\"oreReceipt\": {\"lotId\": \"$LOT\", \"supplier\": \"soak\", \"mineSite\": \"soak\", \"country\": \"AU\", \"massG\": \"1000000000\", \"reoGradePpm\": 1}}" | $REE submit - > /dev/null
-for w in 1 2; do $REE watch "$LOT" > "$DIR/watch$w.out" 2> "$DIR/watch$w.err" & done
+echo "{\"oreReceipt\": {\"lotId\": \"$LOT\", \"supplier\": \"soak\", \"mineSite\": \"soak\", \"country\": \"AU\", \"massG\": \"1000000000\", \"reoGradePpm\": 1}}" | $REE submit "${AS_SUPPLIER[@]}" - > /dev/null
+for w in 1 2; do $REE watch "${AS_PLANT[@]}" "$LOT" > "$DIR/watch$w.out" 2> "$DIR/watch$w.err" & done
 (
   end=$((SECONDS + DURATION))
   while [ $SECONDS -lt $end ]; do
-    echo "{\"adjustment\": {\"lotId\": \"$LOT\", \"deltaG\": \"-1\", \"reason\": \"soak\"}}" | $REE submit - > /dev/null 2>> "$DIR/trickle.err" || true
+    echo "{\"adjustment\": {\"lotId\": \"$LOT\", \"deltaG\": \"-1\", \"reason\": \"soak\"}}" | $REE submit "${AS_PLANT[@]}" - > /dev/null 2>> "$DIR/trickle.err" || true
     sleep 0.5
   done
 ) &
@@ -44,11 +53,11 @@ echo "t_s,rss_kib,store_bytes" > "$DIR/rss.csv"
   done
 ) &
 
-$REE bench --duration "$DURATION" --concurrency "$CONC" --connections 4 --batch "$BATCH" --json > "$DIR/bench.json"
+$REE bench "${ADMIN[@]}" --duration "$DURATION" --concurrency "$CONC" --connections 4 --batch "$BATCH" --json > "$DIR/bench.json"
 wait $TRICKLE
 sleep 1
-TOTAL=$($REE lots --json | python3 -c 'import json,sys; print(sum(l["events"] for l in json.load(sys.stdin)))')
-WATCHED=$($REE lot "$LOT" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])')
+TOTAL=$($REE lots "${ADMIN[@]}" --json | python3 -c 'import json,sys; print(sum(l["events"] for l in json.load(sys.stdin) if l["kind"] != "registry"))')
+WATCHED=$($REE lot "${ADMIN[@]}" "$LOT" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])')
 kill -TERM $SERVER; wait $SERVER || true
 CHECK_START=$SECONDS
 $REE check --data-dir "$DIR/data" > "$DIR/check.out"

@@ -39,6 +39,9 @@ pub struct Options {
 /// For a timed run, payloads are signed for this many events per second at most (above the
 /// 50k/s target); a submitter that uses all of its payloads stops, and the report says so.
 const PRESIGN_RATE: f64 = 80_000.0;
+/// Beyond this many events (long soaks), payloads are signed by each submitter just before its
+/// request's clock starts instead: on the same machine that signing competes with the server.
+const PRESIGN_CAP: f64 = 2_000_000.0;
 
 /// What each request does.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
@@ -202,8 +205,15 @@ pub async fn run(o: Options) -> Result<()> {
         (None, Some(d)) => d * PRESIGN_RATE,
         (None, None) => PRESIGN_RATE,
     };
-    let per_worker = ((events_needed / (conc * batch) as f64).ceil() as usize).max(1);
-    if o.mode == Mode::Submit && !o.json {
+    let live = events_needed > PRESIGN_CAP;
+    let per_worker = if live {
+        0
+    } else {
+        ((events_needed / (conc * batch) as f64).ceil() as usize).max(1)
+    };
+    if o.mode == Mode::Submit && !o.json && live {
+        eprintln!("signing each request just before it is sent (more than {PRESIGN_CAP} events)");
+    } else if o.mode == Mode::Submit && !o.json {
         eprintln!(
             "signing {} events before the timed phase ({} requests of {batch} per submitter)...",
             per_worker * conc * batch,
@@ -211,7 +221,7 @@ pub async fn run(o: Options) -> Result<()> {
         );
     }
     let mut presigned: Vec<Vec<Vec<pb::Submission>>> = vec![];
-    if let Some(p) = &plant {
+    if let (Some(p), false) = (&plant, live) {
         // Split over the machine's cores; joined in order.
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let mut handles = vec![];
@@ -244,6 +254,10 @@ pub async fn run(o: Options) -> Result<()> {
     for i in 0..conc {
         let mut c = clients[i % clients.len()].clone();
         let mut mine = (i < presigned.len()).then(|| std::mem::take(&mut presigned[i]).into_iter());
+        let live_key = match (&plant, live) {
+            (Some(p), true) => lots.get(i).map(|l| (*l, p.secret)),
+            _ => None,
+        };
         let exhausted = exhausted.clone();
         let oxide = oxide.clone();
         let (stop, budget) = (stop.clone(), budget.clone());
@@ -262,13 +276,16 @@ pub async fn run(o: Options) -> Result<()> {
                     _ => 1,
                 };
                 // Signed before the run; never reused (a reused one would be a retry).
-                let req = match mine.as_mut().map(|m| m.next()) {
-                    Some(None) => {
+                let req = match (mine.as_mut().map(|m| m.next()), &live_key) {
+                    (_, Some((lot, key))) => {
+                        Some((0..batch).map(|_| adjustment(*lot, key)).collect())
+                    }
+                    (Some(None), None) => {
                         exhausted.store(true, Ordering::Relaxed);
                         break;
                     }
-                    Some(Some(r)) => Some(r),
-                    None => None,
+                    (Some(Some(r)), None) => Some(r),
+                    (None, None) => None,
                 };
                 if budget
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(n))
@@ -368,6 +385,7 @@ pub async fn run(o: Options) -> Result<()> {
         "connections": clients.len(),
         "batch": batch,
         "signed": true,
+        "signing": if live { "live" } else { "presigned" },
         "presigned_events": if o.mode == Mode::Submit { per_worker * batch * conc } else { 0 },
         "presigned_exhausted": exhausted.load(Ordering::Relaxed),
         "requests": total.requests,
