@@ -4,18 +4,19 @@
 # errors by status code, server RSS over time, store size on disk per acknowledged event, and
 # checks that nothing acknowledged was lost and that every watcher saw every event exactly once.
 #
-#   bench/soak.sh [DURATION_SECS=600] [CONCURRENCY=32] [BATCH=10]
+#   [STORE=sled|log] bench/soak.sh [DURATION_SECS=600] [CONCURRENCY=32] [BATCH=10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-600}
 CONC=${2:-32}
 BATCH=${3:-10}
+STORE=${STORE:-sled}   # STORE=log: the append-only segment log
 cargo build --release -q -p ree-cli
 REE=target/release/ree
 DIR=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export REE_SERVER="http://127.0.0.1:$PORT"
-RUST_LOG=warn $REE serve --data-dir "$DIR/data" --listen "127.0.0.1:$PORT" > "$DIR/serve.out" 2> "$DIR/serve.err" &
+RUST_LOG=warn $REE serve --store "$STORE" --data-dir "$DIR/data" --listen "127.0.0.1:$PORT" > "$DIR/serve.out" 2> "$DIR/serve.err" &
 SERVER=$!
 # The store grows by ~700 bytes per event: remove it afterwards unless KEEP=1.
 trap 'kill $SERVER 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$DIR"' EXIT

@@ -280,7 +280,7 @@ async fn check(url: &str, log: &Mutex<Log>, rng: &mut rand::rngs::StdRng) {
         let mut have: HashMap<u64, String> = HashMap::new();
         loop {
             let page = q
-                .list_events(team().admin.req(pb::ListEventsRequest {
+                .list_events(team().auditor.req(pb::ListEventsRequest {
                     lot_id: lot.clone(),
                     from_seq: have.len() as u64,
                     limit: 10_000,
@@ -326,7 +326,7 @@ async fn check(url: &str, log: &Mutex<Log>, rng: &mut rand::rngs::StdRng) {
     }
     for (lot, d) in debits {
         let l = q
-            .get_lot(team().admin.req(pb::GetLotRequest {
+            .get_lot(team().auditor.req(pb::GetLotRequest {
                 lot_id: lot.clone(),
             }))
             .await
@@ -349,10 +349,20 @@ async fn check(url: &str, log: &Mutex<Log>, rng: &mut rand::rngs::StdRng) {
 
 #[test]
 fn sigkill_at_random_moments_loses_nothing_acknowledged() {
+    crash_run(&[], 30);
+}
+
+/// The same with the segment-log store (`ree serve --store log`).
+#[test]
+fn sigkill_at_random_moments_loses_nothing_acknowledged_log_store() {
+    crash_run(&["--store", "log"], 20);
+}
+
+fn crash_run(serve_args: &[&str], default_kills: usize) {
     let kills: usize = std::env::var("REE_CRASH_KILLS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+        .unwrap_or(default_kills);
     let seed: u64 = std::env::var("REE_CRASH_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -362,7 +372,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
     let port = free_port();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let log = Arc::new(Mutex::new(Log::default()));
-    let mut server = Server::start(dir.path(), port);
+    let mut server = Server::start_with(dir.path(), port, serve_args);
     let url = server.url();
     let t = rt.block_on(Team::setup(
         &url,
@@ -396,7 +406,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
             rt.block_on(t).unwrap();
         }
         // Restart: the server replays and checks every record before it listens.
-        server = Server::start(dir.path(), port);
+        server = Server::start_with(dir.path(), port, serve_args);
         rt.block_on(check(&url, &log, &mut rng));
     }
     let sent = log.lock().unwrap().sent.len();

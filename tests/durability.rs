@@ -10,6 +10,16 @@ use std::process::{Command, Stdio};
 
 #[test]
 fn every_acknowledged_submission_is_covered_by_an_fdatasync_of_the_log() {
+    durability(&[], "sled/db>");
+}
+
+/// The same for the segment-log store: the synced file is `DATA/log/records.log`.
+#[test]
+fn every_acknowledged_submission_is_covered_by_an_fdatasync_of_the_segment_log() {
+    durability(&["--store", "log"], "log/records.log>");
+}
+
+fn durability(serve_args: &[&str], synced_file: &str) {
     if Command::new("strace").arg("-V").output().is_err() {
         // .ci/run installs strace; only a developer machine without it gets here.
         assert!(std::env::var("CI").is_err(), "strace is required in CI");
@@ -37,6 +47,7 @@ fn every_acknowledged_submission_is_covered_by_an_fdatasync_of_the_log() {
             "--data-dir",
         ])
         .arg(&data)
+        .args(serve_args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -52,7 +63,7 @@ fn every_acknowledged_submission_is_covered_by_an_fdatasync_of_the_log() {
     }
     let count = |t: &str| {
         t.lines()
-            .filter(|l| l.contains("fdatasync(") && l.contains("sled/db>") && l.ends_with("= 0"))
+            .filter(|l| l.contains("fdatasync(") && l.contains(synced_file) && l.ends_with("= 0"))
             .count()
     };
     let team = Team::setup_blocking(&url, &data, &dir.path().join("creds"), 1);
@@ -76,7 +87,7 @@ fn every_acknowledged_submission_is_covered_by_an_fdatasync_of_the_log() {
     let synced = count(&t) - at_start;
     assert!(
         synced > n,
-        "{synced} fdatasync calls on sled/db for {} acknowledged submissions:\n{t}",
+        "{synced} fdatasync calls on {synced_file} for {} acknowledged submissions:\n{t}",
         n + 1
     );
 }

@@ -10,7 +10,6 @@ mod participants;
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -60,6 +59,10 @@ enum Cmd {
         /// Require client certificates signed by this CA (mutual TLS; needs --tls-cert).
         #[arg(long, requires = "tls_cert")]
         client_ca: Option<PathBuf>,
+        /// Store of a new data directory: sled (default) or log (append-only segment log; flat
+        /// memory, ~1.2x the record bytes on disk). An existing directory keeps its store.
+        #[arg(long, default_value = "sled", value_parser = parse_store)]
+        store: ree_store::StoreKind,
     },
     /// Create a data directory with its administrator (what the first `ree serve` does).
     Init {
@@ -175,6 +178,9 @@ enum Cmd {
         file: PathBuf,
         #[arg(long)]
         data_dir: PathBuf,
+        /// Store of the new directory: sled or log.
+        #[arg(long, default_value = "sled", value_parser = parse_store)]
+        store: ree_store::StoreKind,
     },
     /// Load generator: durable appends (or queries) against a running server.
     Bench {
@@ -274,6 +280,10 @@ enum ParticipantCmd {
     },
 }
 
+fn parse_store(s: &str) -> Result<ree_store::StoreKind, String> {
+    ree_store::StoreKind::parse(s).ok_or_else(|| format!("{s:?}: expected sled or log"))
+}
+
 fn main() {
     // Like any Unix filter: a closed pipe (`ree events X | head`) ends the process quietly
     // instead of panicking on the next write.
@@ -310,6 +320,7 @@ async fn run(cmd: Cmd) -> Result<()> {
             tls_cert,
             tls_key,
             client_ca,
+            store,
         } => {
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(ree_server::TlsFiles {
@@ -319,7 +330,14 @@ async fn run(cmd: Cmd) -> Result<()> {
                 }),
                 _ => None,
             };
-            serve(data_dir, listen, tls, demo.then_some((seed, creds_dir))).await
+            serve(
+                data_dir,
+                listen,
+                tls,
+                store,
+                demo.then_some((seed, creds_dir)),
+            )
+            .await
         }
         Cmd::Init { data_dir } => init(data_dir).await,
         Cmd::Demo {
@@ -492,7 +510,11 @@ async fn run(cmd: Cmd) -> Result<()> {
             data_dir,
             output,
         } => backup(&server, data_dir, output).await,
-        Cmd::Restore { file, data_dir } => restore(file, data_dir).await,
+        Cmd::Restore {
+            file,
+            data_dir,
+            store,
+        } => restore(file, data_dir, store).await,
         Cmd::Bench {
             server,
             duration,
@@ -529,6 +551,7 @@ async fn serve(
     data_dir: PathBuf,
     listen: SocketAddr,
     tls: Option<ree_server::TlsFiles>,
+    store: ree_store::StoreKind,
     demo: Option<(u64, PathBuf)>,
 ) -> Result<()> {
     tracing_subscriber::fmt()
@@ -546,6 +569,7 @@ async fn serve(
         data_dir: data_dir.clone(),
         listen,
         tls,
+        store,
     };
     let bound = ree_server::bind(&cfg).await?;
     let addr = bound.addr;
@@ -722,9 +746,8 @@ async fn watch(server: &Creds, lot_id: &str, from: u64, count: Option<u64>) -> R
 async fn check(data_dir: PathBuf) -> Result<()> {
     let dir = data_dir.clone();
     let r = tokio::task::spawn_blocking(move || -> Result<ree_engine::OpenReport> {
-        let store = ree_store::SledStore::open(&dir)
+        let (store, _) = ree_store::open(&dir, ree_store::StoreKind::Sled)
             .with_context(|| format!("cannot open {}", dir.display()))?;
-        let store: Arc<dyn ree_store::Store> = Arc::new(store);
         let (_, report) = ree_engine::replay_store(&*store)?;
         Ok(report)
     })
@@ -748,12 +771,13 @@ async fn backup(server: &Creds, data_dir: Option<PathBuf>, output: PathBuf) -> R
         Some(dir) => {
             let out = tokio::task::spawn_blocking(
                 move || -> Result<(u64, std::io::BufWriter<std::fs::File>)> {
-                    let store = ree_store::SledStore::open(&dir).with_context(|| {
-                        format!("cannot open {} (is a server running on it?)", dir.display())
-                    })?;
-                    let (state, _) = ree_engine::replay_store(&store)?;
+                    let (store, _) = ree_store::open(&dir, ree_store::StoreKind::Sled)
+                        .with_context(|| {
+                            format!("cannot open {} (is a server running on it?)", dir.display())
+                        })?;
+                    let (state, _) = ree_engine::replay_store(&*store)?;
                     let n = ree_engine::backup::backup_store(
-                        &store,
+                        &*store,
                         state.next_global_seq() - 1,
                         &mut f,
                     )?;
@@ -800,7 +824,7 @@ async fn backup(server: &Creds, data_dir: Option<PathBuf>, output: PathBuf) -> R
     Ok(())
 }
 
-async fn restore(file: PathBuf, data_dir: PathBuf) -> Result<()> {
+async fn restore(file: PathBuf, data_dir: PathBuf, kind: ree_store::StoreKind) -> Result<()> {
     if data_dir.exists() && std::fs::read_dir(&data_dir)?.next().is_some() {
         bail!(
             "{} is not empty: restore into a new directory",
@@ -813,8 +837,8 @@ async fn restore(file: PathBuf, data_dir: PathBuf) -> Result<()> {
             std::fs::File::open(&file)
                 .with_context(|| format!("cannot open {}", file.display()))?,
         );
-        let store = ree_store::SledStore::open(&dir)?;
-        Ok(ree_engine::backup::restore(&mut r, &store)?)
+        let (store, _) = ree_store::open(&dir, kind)?;
+        Ok(ree_engine::backup::restore(&mut r, &*store)?)
     })
     .await?;
     match report {
@@ -837,9 +861,9 @@ async fn restore(file: PathBuf, data_dir: PathBuf) -> Result<()> {
 async fn init(data_dir: PathBuf) -> Result<()> {
     let dir = data_dir.clone();
     let created = tokio::task::spawn_blocking(move || -> Result<_> {
-        let store = ree_store::SledStore::open(&dir)
+        let (store, _) = ree_store::open(&dir, ree_store::StoreKind::Sled)
             .with_context(|| format!("cannot open {}", dir.display()))?;
-        let engine = ree_engine::Engine::open(Arc::new(store), None)?;
+        let engine = ree_engine::Engine::open(store, None)?;
         let r = ree_server::bootstrap::bootstrap(&engine, &dir)?;
         engine.shutdown();
         Ok(r)

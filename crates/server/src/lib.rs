@@ -16,7 +16,6 @@ use std::time::Duration;
 use ree_engine::Engine;
 use ree_ledger::v1::queries_server::QueriesServer;
 use ree_ledger::v1::submissions_server::SubmissionsServer;
-use ree_store::SledStore;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::interceptor::InterceptedService;
@@ -39,6 +38,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Serve TLS (rustls) instead of plaintext HTTP/2.
     pub tls: Option<TlsFiles>,
+    /// The store a new data directory gets (an existing one keeps its own).
+    pub store: ree_store::StoreKind,
 }
 
 /// PEM files for TLS. With `client_ca`, every client must present a certificate it signed
@@ -108,9 +109,12 @@ pub async fn bind(cfg: &Config) -> Result<Bound, ServeError> {
     let hub = watch::Hub::new();
     let observer = hub.observer();
     let dir = cfg.data_dir.clone();
+    let new_kind = cfg.store;
     let engine = tokio::task::spawn_blocking(move || -> Result<Engine, ree_engine::EngineError> {
-        let store = SledStore::open(&dir).map_err(ree_engine::EngineError::Store)?;
-        Engine::open(Arc::new(store), Some(observer))
+        let (store, kind) =
+            ree_store::open(&dir, new_kind).map_err(ree_engine::EngineError::Store)?;
+        tracing::info!(store = ?kind, "store opened");
+        Engine::open(store, Some(observer))
     })
     .await
     .map_err(|e| ServeError::Open {

@@ -4,11 +4,59 @@
 //! it durable and atomic. Two implementations: [`SledStore`] (the embedded default) and
 //! [`MemStore`] (tests).
 
+mod log_store;
 mod mem;
 mod sled_store;
 
+pub use log_store::{LogRecovery, LogStore};
 pub use mem::MemStore;
 pub use sled_store::SledStore;
+
+/// Which durable store a data directory holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StoreKind {
+    /// sled under `DATA/sled` (the default).
+    Sled,
+    /// The append-only segment log under `DATA/log`: flat memory, ~1.2x the raw record bytes on
+    /// disk (BENCHMARKS.md).
+    Log,
+}
+
+impl StoreKind {
+    /// Parses `sled` or `log`.
+    pub fn parse(s: &str) -> Option<StoreKind> {
+        match s {
+            "sled" => Some(StoreKind::Sled),
+            "log" => Some(StoreKind::Log),
+            _ => None,
+        }
+    }
+}
+
+/// Opens the store in `dir`: the kind it already holds, else `new_kind` for an empty directory.
+/// A directory holding both is refused.
+pub fn open(
+    dir: &std::path::Path,
+    new_kind: StoreKind,
+) -> Result<(std::sync::Arc<dyn Store>, StoreKind), StoreError> {
+    let has_log = LogStore::exists(dir);
+    let has_sled = dir.join("sled").join("db").exists();
+    let kind = match (has_log, has_sled) {
+        (true, true) => {
+            return Err(StoreError::Corrupt(format!(
+                "{} holds both a sled store and a log store",
+                dir.display()
+            )))
+        }
+        (true, false) => StoreKind::Log,
+        (false, true) => StoreKind::Sled,
+        (false, false) => new_kind,
+    };
+    Ok(match kind {
+        StoreKind::Sled => (std::sync::Arc::new(SledStore::open(dir)?), kind),
+        StoreKind::Log => (std::sync::Arc::new(LogStore::open(dir)?.0), kind),
+    })
+}
 
 use ree_core::{EventId, Hash32, LotId};
 

@@ -1,0 +1,804 @@
+//! The log store: record bytes in one append-only, checksummed log file, fdatasync'd once per
+//! group commit; every index derived from the log and rebuilt from it on open, kept in files read
+//! with `pread` (the page cache, not the process, holds them), so memory does not grow with the
+//! number of events and disk holds each record once plus ~50 bytes of index.
+//!
+//! Layout under `DATA/log/`:
+//! - `records.log`: frames. A frame is `kind u8 | len u32 LE | payload | check u64 LE` where
+//!   `check` is the first 8 bytes of blake3(kind, len, payload). Kind 1: a record (payload = the
+//!   record's exact bytes). Kind 2: the end of a group commit (payload = 16-byte magic, then the
+//!   group's last global sequence number, u64 LE). A group is acknowledged only after its commit
+//!   frame is fdatasync'd; on open, frames after the last commit frame (a torn tail) are cut off,
+//!   but a damaged frame followed by any valid commit frame is refused as corruption.
+//! - `gseq.idx`: u64 LE file offset of record `g`'s frame at `(g-1)*8`.
+//! - `lotprev.idx`: u64 LE global sequence number of the previous record of the same lot (0 for a
+//!   lot's genesis) at `(g-1)*8`.
+//! - `idem.tbl`: open-addressing hash table of 16-byte slots (fingerprint of the event id, never
+//!   0; global sequence number of the submission's first record), linear probing, at most half
+//!   full; a fingerprint match is confirmed against the event id in the stored record.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock};
+
+use ree_core::{EventId, Hash32, LotId, Record};
+
+use crate::{Batch, IdempotencyEntry, ScanFn, Store, StoreError};
+
+const KIND_RECORD: u8 = 1;
+const KIND_COMMIT: u8 = 2;
+const COMMIT_MAGIC: &[u8; 16] = b"ree-log-commit\x00\x01";
+/// Frame overhead: kind, length, check.
+const FRAME_OVERHEAD: usize = 1 + 4 + 8;
+/// Largest payload a frame may claim (a record is at most ~16.5 KB).
+const MAX_PAYLOAD: usize = 1 << 20;
+/// Initial idempotency table capacity (slots).
+const IDEM_INITIAL: u64 = 1 << 16;
+
+fn check(kind: u8, payload: &[u8]) -> u64 {
+    let mut h = blake3::Hasher::new();
+    h.update(&[kind]);
+    h.update(&(payload.len() as u32).to_le_bytes());
+    h.update(payload);
+    let out = h.finalize();
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&out.as_bytes()[..8]);
+    u64::from_le_bytes(b)
+}
+
+fn frame(out: &mut Vec<u8>, kind: u8, payload: &[u8]) {
+    out.push(kind);
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(payload);
+    out.extend_from_slice(&check(kind, payload).to_le_bytes());
+}
+
+fn fingerprint(id: &EventId) -> u64 {
+    let h = blake3::hash(&id.bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h.as_bytes()[..8]);
+    u64::from_le_bytes(b).max(1)
+}
+
+/// The event id of a record's body: bytes 2..18 of the body (docs/format.md, "Event body").
+fn body_event_id(rec: &Record) -> Option<EventId> {
+    let b = rec.body.get(2..18)?;
+    Some(EventId(uuid::Uuid::from_bytes(b.try_into().ok()?)))
+}
+
+/// One frame read back.
+enum Frame {
+    Record(Vec<u8>),
+    Commit(u64),
+}
+
+/// Reads the frame at the reader's position: Ok(None) at a clean end, Err(()) for a frame that
+/// is incomplete or does not check.
+fn read_frame(r: &mut impl Read) -> Result<Option<(Frame, usize)>, ()> {
+    let mut head = [0u8; 5];
+    let mut got = 0;
+    while got < 5 {
+        match r.read(&mut head[got..]) {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => return Err(()),
+            Ok(n) => got += n,
+            Err(_) => return Err(()),
+        }
+    }
+    let kind = head[0];
+    let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    if len > MAX_PAYLOAD || (kind != KIND_RECORD && kind != KIND_COMMIT) {
+        return Err(());
+    }
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload).map_err(|_| ())?;
+    let mut c = [0u8; 8];
+    r.read_exact(&mut c).map_err(|_| ())?;
+    if u64::from_le_bytes(c) != check(kind, &payload) {
+        return Err(());
+    }
+    let size = FRAME_OVERHEAD + len;
+    match kind {
+        KIND_RECORD => Ok(Some((Frame::Record(payload), size))),
+        _ => {
+            if len != 24 || &payload[..16] != COMMIT_MAGIC {
+                return Err(());
+            }
+            let mut g = [0u8; 8];
+            g.copy_from_slice(&payload[16..]);
+            Ok(Some((Frame::Commit(u64::from_le_bytes(g)), size)))
+        }
+    }
+}
+
+/// True when a valid commit frame starts anywhere in `data` (used to tell a torn tail, which
+/// never holds one, from damage in the middle of acknowledged data).
+fn holds_valid_commit(data: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(p) = find(&data[i..], COMMIT_MAGIC) {
+        let at = i + p;
+        if at >= 5 {
+            let mut slice = &data[at - 5..];
+            if let Ok(Some((Frame::Commit(_), _))) = read_frame(&mut slice) {
+                return true;
+            }
+        }
+        i = at + 1;
+    }
+    false
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+struct Idem {
+    file: File,
+    path: PathBuf,
+    capacity: u64,
+    count: u64,
+}
+
+impl Idem {
+    fn create(path: &Path, capacity: u64) -> Result<Idem, StoreError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        file.set_len(capacity * 16)?;
+        Ok(Idem {
+            file,
+            path: path.to_path_buf(),
+            capacity,
+            count: 0,
+        })
+    }
+    fn slot(&self, i: u64) -> Result<(u64, u64), StoreError> {
+        let mut b = [0u8; 16];
+        self.file.read_exact_at(&mut b, i * 16)?;
+        let mut f = [0u8; 8];
+        let mut g = [0u8; 8];
+        f.copy_from_slice(&b[..8]);
+        g.copy_from_slice(&b[8..]);
+        Ok((u64::from_le_bytes(f), u64::from_le_bytes(g)))
+    }
+    /// Every gseq stored under `fp`, in probe order.
+    fn candidates(&self, fp: u64) -> Result<Vec<u64>, StoreError> {
+        let mut out = vec![];
+        let mut i = fp & (self.capacity - 1);
+        loop {
+            let (f, g) = self.slot(i)?;
+            if f == 0 {
+                return Ok(out);
+            }
+            if f == fp {
+                out.push(g);
+            }
+            i = (i + 1) & (self.capacity - 1);
+        }
+    }
+    fn insert_raw(&mut self, fp: u64, gseq: u64) -> Result<(), StoreError> {
+        let mut i = fp & (self.capacity - 1);
+        loop {
+            let (f, _) = self.slot(i)?;
+            if f == 0 {
+                let mut b = [0u8; 16];
+                b[..8].copy_from_slice(&fp.to_le_bytes());
+                b[8..].copy_from_slice(&gseq.to_le_bytes());
+                self.file.write_all_at(&b, i * 16)?;
+                self.count += 1;
+                return Ok(());
+            }
+            i = (i + 1) & (self.capacity - 1);
+        }
+    }
+    fn insert(&mut self, fp: u64, gseq: u64) -> Result<(), StoreError> {
+        if (self.count + 1) * 2 > self.capacity {
+            self.grow()?;
+        }
+        self.insert_raw(fp, gseq)
+    }
+    /// Doubles the table: rehashes every slot into a new file, then renames it over the old.
+    fn grow(&mut self) -> Result<(), StoreError> {
+        let tmp = self.path.with_extension("tbl.new");
+        let mut bigger = Idem::create(&tmp, self.capacity * 2)?;
+        let mut r = BufReader::with_capacity(1 << 20, &self.file);
+        r.seek(SeekFrom::Start(0))?;
+        let mut b = [0u8; 16];
+        for _ in 0..self.capacity {
+            r.read_exact(&mut b)?;
+            let mut f = [0u8; 8];
+            let mut g = [0u8; 8];
+            f.copy_from_slice(&b[..8]);
+            g.copy_from_slice(&b[8..]);
+            let f = u64::from_le_bytes(f);
+            if f != 0 {
+                bigger.insert_raw(f, u64::from_le_bytes(g))?;
+            }
+        }
+        std::fs::rename(&tmp, &self.path)?;
+        bigger.path = self.path.clone();
+        *self = bigger;
+        Ok(())
+    }
+}
+
+struct Writer {
+    log: File,
+    log_len: u64,
+    gseq_idx: File,
+    lotprev_idx: File,
+    records: u64,
+}
+
+/// The segment-log store under a data directory (`DATA/log`).
+pub struct LogStore {
+    dir: PathBuf,
+    /// Held (flock) for the store's life: one process at a time.
+    _lock: File,
+    /// Read handle of the log (pread).
+    log: File,
+    gseq_idx: File,
+    lotprev_idx: File,
+    writer: Mutex<Writer>,
+    /// Each lot's last (seq, gseq): O(lots), not O(events).
+    heads: RwLock<HashMap<LotId, (u64, u64)>>,
+    idem: Mutex<Idem>,
+    /// Records durable and indexed.
+    records: RwLock<u64>,
+}
+
+/// What opening a log found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogRecovery {
+    pub records: u64,
+    /// Bytes of an unacknowledged torn tail cut off.
+    pub truncated_bytes: u64,
+}
+
+impl LogStore {
+    /// True when `dir` holds a log store.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join("log").join("records.log").exists()
+    }
+
+    /// Opens or creates the store in `dir/log`: validates the log, cuts off a torn tail, refuses
+    /// damage in acknowledged data, and rebuilds every index from the log.
+    pub fn open(dir: &Path) -> Result<(Self, LogRecovery), StoreError> {
+        let dir = dir.join("log");
+        std::fs::create_dir_all(&dir)?;
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join("LOCK"))?;
+        lock.try_lock().map_err(|_| {
+            StoreError::Io(std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                format!(
+                    "{} is in use by another process (is a server running on it?)",
+                    dir.display()
+                ),
+            ))
+        })?;
+        let log_path = dir.join("records.log");
+        let mut log_w = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&log_path)?;
+        let total = log_w.metadata()?.len();
+        // Indexes are derived: rebuilt from scratch on every open.
+        let open_idx = |name: &str| -> Result<File, StoreError> {
+            Ok(OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(dir.join(name))?)
+        };
+        let gseq_idx = open_idx("gseq.idx")?;
+        let lotprev_idx = open_idx("lotprev.idx")?;
+        let mut idem = Idem::create(&dir.join("idem.tbl"), IDEM_INITIAL)?;
+        let mut heads: HashMap<LotId, (u64, u64)> = HashMap::new();
+        let mut offsets: Vec<u8> = Vec::new();
+        let mut prevs: Vec<u8> = Vec::new();
+        // (offset, bytes) of records of the group not yet closed by a commit frame.
+        let mut pending: Vec<(u64, Record)> = Vec::new();
+        let mut records = 0u64;
+        let mut committed_end = 0u64;
+        let mut pos = 0u64;
+        let mut reader = BufReader::with_capacity(1 << 20, File::open(&log_path)?);
+        let damaged = loop {
+            match read_frame(&mut reader) {
+                Ok(None) => break false,
+                Err(()) => break true,
+                Ok(Some((Frame::Record(bytes), size))) => {
+                    let rec = Record::decode(&bytes).map_err(|e| {
+                        StoreError::Corrupt(format!("log record at offset {pos}: {e}"))
+                    })?;
+                    pending.push((pos, rec));
+                    pos += size as u64;
+                }
+                Ok(Some((Frame::Commit(last), size))) => {
+                    for (off, rec) in pending.drain(..) {
+                        let g = records + 1;
+                        if rec.global_seq != g {
+                            return Err(StoreError::Corrupt(format!(
+                                "log record at offset {off} has global sequence {}, expected {g}",
+                                rec.global_seq
+                            )));
+                        }
+                        let prev = heads.get(&rec.lot).map_or(0, |h| h.1);
+                        heads.insert(rec.lot, (rec.seq, g));
+                        offsets.extend_from_slice(&off.to_le_bytes());
+                        prevs.extend_from_slice(&prev.to_le_bytes());
+                        if rec.link.is_none() {
+                            if let Some(id) = body_event_id(&rec) {
+                                idem.insert(fingerprint(&id), g)?;
+                            }
+                        }
+                        records = g;
+                        if offsets.len() >= 1 << 20 {
+                            (&gseq_idx).write_all(&offsets)?;
+                            (&lotprev_idx).write_all(&prevs)?;
+                            offsets.clear();
+                            prevs.clear();
+                        }
+                    }
+                    if last != records {
+                        return Err(StoreError::Corrupt(format!(
+                            "commit frame at offset {pos} says {last} records, the log holds {records}"
+                        )));
+                    }
+                    pos += size as u64;
+                    committed_end = pos;
+                }
+            }
+        };
+        (&gseq_idx).write_all(&offsets)?;
+        (&lotprev_idx).write_all(&prevs)?;
+        let mut truncated = 0;
+        if committed_end < total {
+            if damaged {
+                let mut rest = Vec::new();
+                let mut f = File::open(&log_path)?;
+                f.seek(SeekFrom::Start(committed_end))?;
+                f.read_to_end(&mut rest)?;
+                if holds_valid_commit(&rest) {
+                    return Err(StoreError::Corrupt(format!(
+                        "records.log is damaged at offset {committed_end} and acknowledged groups follow: refusing to drop them (restore from a backup)"
+                    )));
+                }
+            }
+            // An unacknowledged torn tail: the group being written when the process stopped.
+            truncated = total - committed_end;
+            log_w.set_len(committed_end)?;
+            log_w.sync_all()?;
+        }
+        log_w.seek(SeekFrom::End(0))?;
+        let store = LogStore {
+            log: File::open(&log_path)?,
+            gseq_idx: gseq_idx.try_clone()?,
+            lotprev_idx: lotprev_idx.try_clone()?,
+            writer: Mutex::new(Writer {
+                log: log_w,
+                log_len: committed_end,
+                gseq_idx,
+                lotprev_idx,
+                records,
+            }),
+            heads: RwLock::new(heads),
+            idem: Mutex::new(idem),
+            records: RwLock::new(records),
+            dir,
+            _lock: lock,
+        };
+        Ok((
+            store,
+            LogRecovery {
+                records,
+                truncated_bytes: truncated,
+            },
+        ))
+    }
+
+    fn offset_of(&self, g: u64) -> Result<Option<u64>, StoreError> {
+        if g == 0 || g > *self.records.read().unwrap_or_else(|e| e.into_inner()) {
+            return Ok(None);
+        }
+        let mut b = [0u8; 8];
+        self.gseq_idx.read_exact_at(&mut b, (g - 1) * 8)?;
+        Ok(Some(u64::from_le_bytes(b)))
+    }
+
+    fn read_at(&self, off: u64) -> Result<Vec<u8>, StoreError> {
+        let mut head = [0u8; 5];
+        self.log.read_exact_at(&mut head, off)?;
+        let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        if head[0] != KIND_RECORD || len > MAX_PAYLOAD {
+            return Err(StoreError::Corrupt(format!(
+                "no record frame at offset {off}"
+            )));
+        }
+        let mut payload = vec![0u8; len + 8];
+        self.log.read_exact_at(&mut payload, off + 5)?;
+        let mut c = [0u8; 8];
+        c.copy_from_slice(&payload[len..]);
+        payload.truncate(len);
+        if u64::from_le_bytes(c) != check(KIND_RECORD, &payload) {
+            return Err(StoreError::Corrupt(format!(
+                "record frame at offset {off} fails its checksum"
+            )));
+        }
+        Ok(payload)
+    }
+
+    fn lot_prev(&self, g: u64) -> Result<u64, StoreError> {
+        let mut b = [0u8; 8];
+        self.lotprev_idx.read_exact_at(&mut b, (g - 1) * 8)?;
+        Ok(u64::from_le_bytes(b))
+    }
+}
+
+impl Store for LogStore {
+    fn append(&self, batch: &Batch) -> Result<(), StoreError> {
+        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buf = Vec::with_capacity(batch.records.len() * 400 + 64);
+        let mut offsets = Vec::with_capacity(batch.records.len() * 8);
+        let mut prevs = Vec::with_capacity(batch.records.len() * 8);
+        let mut heads = self.heads.write().unwrap_or_else(|e| e.into_inner());
+        let mut new_heads: HashMap<LotId, (u64, u64)> = HashMap::new();
+        let mut g = w.records;
+        for r in &batch.records {
+            g += 1;
+            if r.global_seq != g {
+                return Err(StoreError::Corrupt(format!(
+                    "append of global sequence {} after {}",
+                    r.global_seq,
+                    g - 1
+                )));
+            }
+            offsets.extend_from_slice(&(w.log_len + buf.len() as u64).to_le_bytes());
+            let prev = new_heads
+                .get(&r.lot)
+                .or_else(|| heads.get(&r.lot))
+                .map_or(0, |h| h.1);
+            prevs.extend_from_slice(&prev.to_le_bytes());
+            new_heads.insert(r.lot, (r.seq, g));
+            frame(&mut buf, KIND_RECORD, &r.bytes);
+        }
+        let mut commit = Vec::with_capacity(24);
+        commit.extend_from_slice(COMMIT_MAGIC);
+        commit.extend_from_slice(&g.to_le_bytes());
+        frame(&mut buf, KIND_COMMIT, &commit);
+        // One write and one fdatasync per group: the group is durable, or it is a torn tail
+        // that the next open cuts off.
+        let write = w.log.write_all(&buf).and_then(|_| w.log.sync_data());
+        if let Err(e) = write {
+            // Leave no partial group behind for readers or the next append.
+            let _ = w.log.set_len(w.log_len);
+            return Err(e.into());
+        }
+        w.log_len += buf.len() as u64;
+        (&w.gseq_idx).write_all(&offsets)?;
+        (&w.lotprev_idx).write_all(&prevs)?;
+        let mut idem = self.idem.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, e) in &batch.idempotency {
+            idem.insert(fingerprint(id), e.first_global_seq)?;
+        }
+        heads.extend(new_heads);
+        w.records = g;
+        *self.records.write().unwrap_or_else(|e| e.into_inner()) = g;
+        Ok(())
+    }
+
+    fn record(&self, global_seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.offset_of(global_seq)? {
+            None => Ok(None),
+            Some(off) => self.read_at(off).map(Some),
+        }
+    }
+
+    fn lot_records(
+        &self,
+        lot: LotId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let Some((last_seq, last_g)) = self
+            .heads
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&lot)
+            .copied()
+        else {
+            return Ok(vec![]);
+        };
+        if from_seq > last_seq || limit == 0 {
+            return Ok(vec![]);
+        }
+        let end = last_seq.min(from_seq.saturating_add(limit as u64 - 1));
+        // Walk back along the lot's chain of global sequence numbers from its head.
+        let mut gseqs = Vec::with_capacity((end - from_seq + 1) as usize);
+        let (mut seq, mut g) = (last_seq, last_g);
+        while seq >= from_seq {
+            if seq <= end {
+                gseqs.push((seq, g));
+            }
+            if seq == 0 {
+                break;
+            }
+            g = self.lot_prev(g)?;
+            if g == 0 {
+                return Err(StoreError::Corrupt(format!(
+                    "lot {lot}: the chain index ends before seq {from_seq}"
+                )));
+            }
+            seq -= 1;
+        }
+        gseqs.reverse();
+        gseqs
+            .into_iter()
+            .map(|(s, g)| {
+                self.record(g)?.map(|b| (s, b)).ok_or_else(|| {
+                    StoreError::Corrupt(format!("lot {lot} seq {s}: record {g} missing"))
+                })
+            })
+            .collect()
+    }
+
+    fn idempotency(&self, id: EventId) -> Result<Option<IdempotencyEntry>, StoreError> {
+        let candidates = self
+            .idem
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .candidates(fingerprint(&id))?;
+        for g in candidates {
+            let Some(bytes) = self.record(g)? else {
+                continue;
+            };
+            let rec = Record::decode(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("record {g}: {e}")))?;
+            if body_event_id(&rec) != Some(id) {
+                continue;
+            }
+            // The submission's records are consecutive and carry the same body.
+            let mut count = 1u8;
+            while let Some(next) = self.record(g + count as u64)? {
+                let n = Record::decode(&next).map_err(|e| {
+                    StoreError::Corrupt(format!("record {}: {e}", g + count as u64))
+                })?;
+                if n.link.is_none() || n.body != rec.body {
+                    break;
+                }
+                count += 1;
+            }
+            return Ok(Some(IdempotencyEntry {
+                body_hash: Hash32(*blake3::hash(&rec.body).as_bytes()),
+                first_global_seq: g,
+                count,
+            }));
+        }
+        Ok(None)
+    }
+
+    fn scan(&self, from: u64, f: &mut ScanFn<'_>) -> Result<(), StoreError> {
+        let last = *self.records.read().unwrap_or_else(|e| e.into_inner());
+        let Some(start) = self.offset_of(from.max(1))? else {
+            return Ok(());
+        };
+        let mut r = BufReader::with_capacity(1 << 20, File::open(self.dir.join("records.log"))?);
+        r.seek(SeekFrom::Start(start))?;
+        let mut g = from.max(1);
+        while g <= last {
+            match read_frame(&mut r) {
+                Ok(Some((Frame::Record(bytes), _))) => {
+                    f(g, &bytes)?;
+                    g += 1;
+                }
+                Ok(Some((Frame::Commit(_), _))) => {}
+                Ok(None) | Err(()) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "records.log ends or is damaged before record {g}"
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn records(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        let mut g = from.max(1);
+        while out.len() < limit {
+            match self.record(g)? {
+                Some(b) => out.push((g, b)),
+                None => break,
+            }
+            g += 1;
+        }
+        Ok(out)
+    }
+
+    fn idempotency_count(&self) -> Result<u64, StoreError> {
+        Ok(self.idem.lock().unwrap_or_else(|e| e.into_inner()).count)
+    }
+
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for e in std::fs::read_dir(&self.dir)? {
+            n += e?.metadata()?.len();
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NewRecord;
+    use ree_core::event::{Adjustment, EventBody, EventKind};
+    use ree_core::UtcMicros;
+
+    fn rec(g: u64, lot: LotId, seq: u64, id: EventId) -> NewRecord {
+        let body = EventBody {
+            event_id: id,
+            occurred_at: UtcMicros(1_760_000_000_000_000),
+            expected_head: None,
+            kind: EventKind::Adjustment(Adjustment {
+                lot,
+                delta_g: -1,
+                reason: "r".into(),
+            }),
+        }
+        .encode();
+        let r = Record {
+            lot,
+            seq,
+            global_seq: g,
+            prev: Hash32([seq as u8; 32]),
+            recorded_at: UtcMicros(1),
+            registry: Hash32::ZERO,
+            link: None,
+            body,
+            signature: None,
+        };
+        NewRecord {
+            global_seq: g,
+            lot,
+            seq,
+            bytes: r.encode(),
+        }
+    }
+
+    fn batch(from: u64, n: u64, lots: &[LotId], seqs: &mut HashMap<LotId, u64>) -> Batch {
+        let mut b = Batch::default();
+        for g in from..from + n {
+            let lot = lots[(g % lots.len() as u64) as usize];
+            let s = seqs.entry(lot).or_insert(0);
+            let id = EventId::new_v7();
+            b.records.push(rec(g, lot, *s, id));
+            b.idempotency.push((
+                id,
+                IdempotencyEntry {
+                    body_hash: Hash32::ZERO,
+                    first_global_seq: g,
+                    count: 1,
+                },
+            ));
+            *s += 1;
+        }
+        b
+    }
+
+    #[test]
+    fn appends_reopen_and_indexes_agree_with_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let lots = [LotId::new_v7(), LotId::new_v7(), LotId::new_v7()];
+        let mut seqs = HashMap::new();
+        let mut all = vec![];
+        {
+            let (s, r) = LogStore::open(dir.path()).unwrap();
+            assert_eq!(r.records, 0);
+            for k in 0..300 {
+                let b = batch(k * 100 + 1, 100, &lots, &mut seqs);
+                s.append(&b).unwrap();
+                all.extend(b.records.iter().map(|r| r.bytes.clone()));
+                all.extend([]);
+                for (id, e) in &b.idempotency {
+                    if k % 50 == 0 {
+                        let got = s.idempotency(*id).unwrap().unwrap();
+                        assert_eq!(got.first_global_seq, e.first_global_seq);
+                    }
+                }
+            }
+        }
+        let (s, r) = LogStore::open(dir.path()).unwrap();
+        assert_eq!(r.records, 30_000);
+        assert_eq!(r.truncated_bytes, 0);
+        assert_eq!(s.idempotency_count().unwrap(), 30_000);
+        assert_eq!(s.record(12_345).unwrap().unwrap(), all[12_344]);
+        assert!(s.record(30_001).unwrap().is_none());
+        let chain = s.lot_records(lots[1], 5, 7).unwrap();
+        assert_eq!(
+            chain.iter().map(|c| c.0).collect::<Vec<_>>(),
+            (5..12).collect::<Vec<_>>()
+        );
+        for (seq, bytes) in &chain {
+            let d = Record::decode(bytes).unwrap();
+            assert_eq!((d.lot, d.seq), (lots[1], *seq));
+        }
+        let mut n = 0;
+        s.scan(29_990, &mut |g, b| {
+            assert_eq!(b, all[g as usize - 1].as_slice());
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, 11);
+        assert!(s.idempotency(EventId::new_v7()).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_and_damage_before_acknowledged_data_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let lots = [LotId::new_v7()];
+        let mut seqs = HashMap::new();
+        {
+            let (s, _) = LogStore::open(dir.path()).unwrap();
+            for k in 0..3 {
+                s.append(&batch(k * 10 + 1, 10, &lots, &mut seqs)).unwrap();
+            }
+        }
+        let log = dir.path().join("log/records.log");
+        let len = std::fs::metadata(&log).unwrap().len();
+        // A torn write: half of a fourth group.
+        let (s, _) = LogStore::open(dir.path()).unwrap();
+        s.append(&batch(31, 10, &lots, &mut seqs)).unwrap();
+        drop(s);
+        let full = std::fs::metadata(&log).unwrap().len();
+        let f = OpenOptions::new().write(true).open(&log).unwrap();
+        f.set_len(len + (full - len) / 2).unwrap();
+        drop(f);
+        let (s, r) = LogStore::open(dir.path()).unwrap();
+        assert_eq!(
+            r.records, 30,
+            "the unacknowledged group is gone, the others stay"
+        );
+        assert_eq!(r.truncated_bytes, (full - len) / 2);
+        // The store appends again after the cut.
+        let mut seqs2 = HashMap::from([(lots[0], 30u64)]);
+        s.append(&batch(31, 10, &lots, &mut seqs2)).unwrap();
+        drop(s);
+        // A flipped byte inside the first group, with acknowledged groups after it: refused.
+        let mut bytes = std::fs::read(&log).unwrap();
+        bytes[40] ^= 0x10;
+        std::fs::write(&log, &bytes).unwrap();
+        match LogStore::open(dir.path()) {
+            Err(StoreError::Corrupt(m)) => assert!(m.contains("acknowledged"), "{m}"),
+            Err(e) => panic!("wrong error {e}"),
+            Ok(_) => panic!("opened a damaged log"),
+        }
+    }
+
+    #[test]
+    fn the_idempotency_table_grows_and_keeps_every_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = Idem::create(&dir.path().join("t"), 4).unwrap();
+        for i in 1..=1000u64 {
+            t.insert(i * 7919, i).unwrap();
+        }
+        assert!(t.capacity >= 2000);
+        for i in 1..=1000u64 {
+            assert_eq!(t.candidates(i * 7919).unwrap(), vec![i]);
+        }
+        assert!(t.candidates(3).unwrap().is_empty());
+    }
+}
