@@ -13,9 +13,11 @@
 //! - `gseq.idx`: u64 LE file offset of record `g`'s frame at `(g-1)*8`.
 //! - `lotprev.idx`: u64 LE global sequence number of the previous record of the same lot (0 for a
 //!   lot's genesis) at `(g-1)*8`.
-//! - `idem.tbl`: open-addressing hash table of 16-byte slots (fingerprint of the event id, never
-//!   0; global sequence number of the submission's first record), linear probing, at most half
-//!   full; a fingerprint match is confirmed against the event id in the stored record.
+//! - `idem/00.tbl` .. `idem/ff.tbl`: the idempotency index, 256 shards by the top byte of a
+//!   fingerprint of the event id; each an open-addressing table of 16-byte slots (fingerprint,
+//!   never 0; global sequence number of the submission's first record), linear probing, at most
+//!   half full, grown shard by shard (so a growth rewrites 1/256 of the index); a fingerprint
+//!   match is confirmed against the event id in the stored record.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -35,8 +37,10 @@ const COMMIT_MAGIC: &[u8; 16] = b"ree-log-commit\x00\x01";
 const FRAME_OVERHEAD: usize = 1 + 4 + 8;
 /// Largest payload a frame may claim (a record is at most ~16.5 KB).
 const MAX_PAYLOAD: usize = 1 << 20;
-/// Initial idempotency table capacity (slots).
-const IDEM_INITIAL: u64 = 1 << 16;
+/// Initial capacity of each idempotency shard (slots).
+const SHARD_INITIAL: u64 = 1 << 10;
+/// Idempotency shards.
+const SHARDS: usize = 256;
 
 fn check(kind: u8, payload: &[u8]) -> u64 {
     let mut h = blake3::Hasher::new();
@@ -143,21 +147,6 @@ struct Idem {
 }
 
 impl Idem {
-    fn create(path: &Path, capacity: u64) -> Result<Idem, StoreError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)?;
-        file.set_len(capacity * 16)?;
-        Ok(Idem {
-            file,
-            path: path.to_path_buf(),
-            capacity,
-            count: 0,
-        })
-    }
     fn slot(&self, i: u64) -> Result<(u64, u64), StoreError> {
         let mut b = [0u8; 16];
         self.file.read_exact_at(&mut b, i * 16)?;
@@ -203,28 +192,84 @@ impl Idem {
         }
         self.insert_raw(fp, gseq)
     }
-    /// Doubles the table: rehashes every slot into a new file, then renames it over the old.
+    /// Doubles the table: rebuilt in memory (one shard: small), written once, renamed over.
     fn grow(&mut self) -> Result<(), StoreError> {
-        let tmp = self.path.with_extension("tbl.new");
-        let mut bigger = Idem::create(&tmp, self.capacity * 2)?;
-        let mut r = BufReader::with_capacity(1 << 20, &self.file);
-        r.seek(SeekFrom::Start(0))?;
-        let mut b = [0u8; 16];
-        for _ in 0..self.capacity {
-            r.read_exact(&mut b)?;
-            let mut f = [0u8; 8];
-            let mut g = [0u8; 8];
-            f.copy_from_slice(&b[..8]);
-            g.copy_from_slice(&b[8..]);
-            let f = u64::from_le_bytes(f);
-            if f != 0 {
-                bigger.insert_raw(f, u64::from_le_bytes(g))?;
+        let mut all = vec![0u8; (self.capacity * 16) as usize];
+        self.file.read_exact_at(&mut all, 0)?;
+        let entries: Vec<(u64, u64)> = all
+            .chunks_exact(16)
+            .filter_map(|c| {
+                let f = u64::from_le_bytes(c[..8].try_into().ok()?);
+                let g = u64::from_le_bytes(c[8..].try_into().ok()?);
+                (f != 0).then_some((f, g))
+            })
+            .collect();
+        drop(all);
+        *self = Idem::build(&self.path, &entries, self.capacity * 2)?;
+        Ok(())
+    }
+
+    /// A table holding `entries`, at least `min_capacity` slots and at most half full, built in
+    /// memory and written in one go (to a temporary file renamed over `path`).
+    fn build(path: &Path, entries: &[(u64, u64)], min_capacity: u64) -> Result<Idem, StoreError> {
+        let capacity = (entries.len() as u64 * 2 + 2)
+            .next_power_of_two()
+            .max(min_capacity);
+        let mut t = vec![0u8; (capacity * 16) as usize];
+        for (fp, g) in entries {
+            let mut i = fp & (capacity - 1);
+            loop {
+                let at = (i * 16) as usize;
+                if t[at..at + 8] == [0u8; 8] {
+                    t[at..at + 8].copy_from_slice(&fp.to_le_bytes());
+                    t[at + 8..at + 16].copy_from_slice(&g.to_le_bytes());
+                    break;
+                }
+                i = (i + 1) & (capacity - 1);
             }
         }
-        std::fs::rename(&tmp, &self.path)?;
-        bigger.path = self.path.clone();
-        *self = bigger;
-        Ok(())
+        let tmp = path.with_extension("tbl.new");
+        std::fs::write(&tmp, &t)?;
+        std::fs::rename(&tmp, path)?;
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        Ok(Idem {
+            file,
+            path: path.to_path_buf(),
+            capacity,
+            count: entries.len() as u64,
+        })
+    }
+}
+
+/// The idempotency index: [`SHARDS`] tables by the fingerprint's top byte.
+struct Shards(Vec<Idem>);
+
+impl Shards {
+    fn shard(fp: u64) -> usize {
+        (fp >> 56) as usize % SHARDS
+    }
+    /// Builds every shard from `entries` (fingerprint, gseq), consuming them shard by shard.
+    fn build(dir: &Path, mut per_shard: Vec<Vec<(u64, u64)>>) -> Result<Shards, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let mut v = Vec::with_capacity(SHARDS);
+        for (i, entries) in per_shard.iter_mut().enumerate() {
+            let e = std::mem::take(entries);
+            v.push(Idem::build(
+                &dir.join(format!("{i:02x}.tbl")),
+                &e,
+                SHARD_INITIAL,
+            )?);
+        }
+        Ok(Shards(v))
+    }
+    fn insert(&mut self, fp: u64, gseq: u64) -> Result<(), StoreError> {
+        self.0[Self::shard(fp)].insert(fp, gseq)
+    }
+    fn candidates(&self, fp: u64) -> Result<Vec<u64>, StoreError> {
+        self.0[Self::shard(fp)].candidates(fp)
+    }
+    fn count(&self) -> u64 {
+        self.0.iter().map(|s| s.count).sum()
     }
 }
 
@@ -248,7 +293,7 @@ pub struct LogStore {
     writer: Mutex<Writer>,
     /// Each lot's last (seq, gseq): O(lots), not O(events).
     heads: RwLock<HashMap<LotId, (u64, u64)>>,
-    idem: Mutex<Idem>,
+    idem: Mutex<Shards>,
     /// Records durable and indexed.
     records: RwLock<u64>,
 }
@@ -305,7 +350,8 @@ impl LogStore {
         };
         let gseq_idx = open_idx("gseq.idx")?;
         let lotprev_idx = open_idx("lotprev.idx")?;
-        let mut idem = Idem::create(&dir.join("idem.tbl"), IDEM_INITIAL)?;
+        let _ = std::fs::remove_file(dir.join("idem.tbl"));
+        let mut idem_entries: Vec<Vec<(u64, u64)>> = vec![Vec::new(); SHARDS];
         let mut heads: HashMap<LotId, (u64, u64)> = HashMap::new();
         let mut offsets: Vec<u8> = Vec::new();
         let mut prevs: Vec<u8> = Vec::new();
@@ -341,7 +387,8 @@ impl LogStore {
                         prevs.extend_from_slice(&prev.to_le_bytes());
                         if rec.link.is_none() {
                             if let Some(id) = body_event_id(&rec) {
-                                idem.insert(fingerprint(&id), g)?;
+                                let fp = fingerprint(&id);
+                                idem_entries[Shards::shard(fp)].push((fp, g));
                             }
                         }
                         records = g;
@@ -364,6 +411,7 @@ impl LogStore {
         };
         (&gseq_idx).write_all(&offsets)?;
         (&lotprev_idx).write_all(&prevs)?;
+        let idem = Shards::build(&dir.join("idem"), idem_entries)?;
         let mut truncated = 0;
         if committed_end < total {
             if damaged {
@@ -628,7 +676,7 @@ impl Store for LogStore {
     }
 
     fn idempotency_count(&self) -> Result<u64, StoreError> {
-        Ok(self.idem.lock().unwrap_or_else(|e| e.into_inner()).count)
+        Ok(self.idem.lock().unwrap_or_else(|e| e.into_inner()).count())
     }
 
     fn size_on_disk(&self) -> Result<u64, StoreError> {
@@ -791,7 +839,7 @@ mod tests {
     #[test]
     fn the_idempotency_table_grows_and_keeps_every_entry() {
         let dir = tempfile::tempdir().unwrap();
-        let mut t = Idem::create(&dir.path().join("t"), 4).unwrap();
+        let mut t = Idem::build(&dir.path().join("t"), &[], 4).unwrap();
         for i in 1..=1000u64 {
             t.insert(i * 7919, i).unwrap();
         }
