@@ -2,7 +2,7 @@
 # ree-ledger side by side with its ceilings and with PostgreSQL, in one run on this machine
 # (BENCHMARKS.md, "Side by side"). Not part of the test run.
 #
-#   bench/compare.sh [SECONDS=10]
+#   [STORE=sled|log] bench/compare.sh [SECONDS=10]
 #
 # 1. Ceilings: a no-op tonic server (decodes, answers) driven by the same load generator with the
 #    same signed payloads and concurrency; raw sled inserts of record bytes with the same durable
@@ -16,6 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
+STORE=${STORE:-sled}
 cargo build --release -q -p ree-cli -p ree-verifier
 cargo build --release -q -p ree-server --example noop_server
 cargo build --release -q -p ree-store --example ceilings
@@ -88,9 +89,9 @@ PG_COMMON=$(pgb -c 64 -f "$WORK/common.sql")
 PG_BATCH_TPS=$(pgb -c 16 -f "$WORK/batched.sql")
 $PGRUN "$PGBIN/pg_ctl" -D "$WORK/pg" -m fast stop >/dev/null
 
-echo "== ree-ledger" >&2
+echo "== ree-ledger (store: $STORE)" >&2
 REE_PORT=$(port)
-RUST_LOG=warn $BIN/ree serve --data-dir "$WORK/ree" --listen "127.0.0.1:$REE_PORT" > "$WORK/ree.out" 2>&1 &
+RUST_LOG=warn $BIN/ree serve --store "$STORE" --data-dir "$WORK/ree" --listen "127.0.0.1:$REE_PORT" > "$WORK/ree.out" 2>&1 &
 PIDS+=($!)
 wait_listen "$WORK/ree.out"
 ree() { $BIN/ree bench --server "http://127.0.0.1:$REE_PORT" --token-file "$WORK/ree/admin.token" --key "$WORK/ree/admin.key" --json --duration "$SECS" "$@" 2>/dev/null; }
