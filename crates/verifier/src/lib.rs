@@ -185,7 +185,18 @@ fn verify_signatures(recs: &[Record]) -> Result<(), IntegrityError> {
                                 .map(|g| (recs[i].body.as_slice(), g))
                         })
                         .collect();
-                    ree_core::record::bad_signatures(&items, &|_| None)
+                    // Few signers, many records: decompress each key once.
+                    let mut keys = std::collections::HashMap::new();
+                    for (_, g) in &items {
+                        if let std::collections::hash_map::Entry::Vacant(v) =
+                            keys.entry(g.public_key)
+                        {
+                            if let Ok(k) = ed25519_dalek::VerifyingKey::from_bytes(&g.public_key) {
+                                v.insert(k);
+                            }
+                        }
+                    }
+                    ree_core::record::bad_signatures(&items, &|k| keys.get(k).copied())
                         .into_iter()
                         .next()
                         .map(|(j, e)| (part[j], e))
