@@ -61,6 +61,52 @@ fn backup_while_serving_restores_to_the_same_ledger() {
     );
     let s2 = Server::start(&restored, free_port());
     assert_eq!(ree_ok_as(&s2.url(), &admin, &["lots", "--json"]), lots);
+    // The same backup restores into the segment-log store, which answers the same; while a
+    // server holds it, an offline backup of it is refused.
+    let restored_log = dir.path().join("restored-log");
+    let out = ree_ok_as(
+        &url,
+        &admin,
+        &[
+            "restore",
+            quiet.to_str().unwrap(),
+            "--data-dir",
+            restored_log.to_str().unwrap(),
+            "--store",
+            "log",
+        ],
+    );
+    assert!(out.contains("every chain replayed"), "{out}");
+    assert!(restored_log.join("log").join("records.log").exists());
+    let s3 = Server::start(&restored_log, free_port());
+    assert_eq!(ree_ok_as(&s3.url(), &admin, &["lots", "--json"]), lots);
+    let o = Command::new(bin("ree"))
+        .args(["backup", "--data-dir"])
+        .arg(&restored_log)
+        .arg("-o")
+        .arg(dir.path().join("held.backup"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is a server running"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    drop(s3);
+    let o = Command::new(bin("ree"))
+        .args(["backup", "--data-dir"])
+        .arg(&restored_log)
+        .arg("-o")
+        .arg(dir.path().join("log-offline.backup"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(dir.path().join("log-offline.backup")).unwrap(),
+        std::fs::read(&quiet).unwrap(),
+        "the log store gives back the very same records"
+    );
     // A restore never overwrites an existing directory.
     let out = ree_as(
         &url,
