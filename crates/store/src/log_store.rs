@@ -273,6 +273,36 @@ impl Shards {
     }
 }
 
+/// Every [`MARK`]th record of a lot remembered, so reading a long chain from any point walks
+/// back at most `MARK - 1` links (8 bytes of memory per `MARK` records).
+const MARK: u64 = 1024;
+
+/// A lot's place in the log: its head, and the global sequence number of seq 0, MARK, 2*MARK, ...
+#[derive(Clone, Debug, Default)]
+struct LotIdx {
+    last_seq: u64,
+    last_g: u64,
+    marks: Vec<u64>,
+}
+
+impl LotIdx {
+    fn push(&mut self, seq: u64, g: u64) {
+        if seq % MARK == 0 {
+            self.marks.push(g);
+        }
+        self.last_seq = seq;
+        self.last_g = g;
+    }
+    /// The nearest known (seq, gseq) at or after `seq`, to walk back from.
+    fn from_at_or_after(&self, seq: u64) -> (u64, u64) {
+        let k = seq.div_ceil(MARK);
+        match self.marks.get(k as usize) {
+            Some(g) if k * MARK <= self.last_seq => (k * MARK, *g),
+            _ => (self.last_seq, self.last_g),
+        }
+    }
+}
+
 struct Writer {
     log: File,
     log_len: u64,
@@ -292,7 +322,7 @@ pub struct LogStore {
     lotprev_idx: File,
     writer: Mutex<Writer>,
     /// Each lot's last (seq, gseq): O(lots), not O(events).
-    heads: RwLock<HashMap<LotId, (u64, u64)>>,
+    heads: RwLock<HashMap<LotId, LotIdx>>,
     idem: Mutex<Shards>,
     /// Records durable and indexed.
     records: RwLock<u64>,
@@ -352,7 +382,7 @@ impl LogStore {
         let lotprev_idx = open_idx("lotprev.idx")?;
         let _ = std::fs::remove_file(dir.join("idem.tbl"));
         let mut idem_entries: Vec<Vec<(u64, u64)>> = vec![Vec::new(); SHARDS];
-        let mut heads: HashMap<LotId, (u64, u64)> = HashMap::new();
+        let mut heads: HashMap<LotId, LotIdx> = HashMap::new();
         let mut offsets: Vec<u8> = Vec::new();
         let mut prevs: Vec<u8> = Vec::new();
         // (offset, bytes) of records of the group not yet closed by a commit frame.
@@ -381,8 +411,9 @@ impl LogStore {
                                 rec.global_seq
                             )));
                         }
-                        let prev = heads.get(&rec.lot).map_or(0, |h| h.1);
-                        heads.insert(rec.lot, (rec.seq, g));
+                        let h = heads.entry(rec.lot).or_default();
+                        let prev = if h.marks.is_empty() { 0 } else { h.last_g };
+                        h.push(rec.seq, g);
                         offsets.extend_from_slice(&off.to_le_bytes());
                         prevs.extend_from_slice(&prev.to_le_bytes());
                         if rec.link.is_none() {
@@ -516,8 +547,9 @@ impl Store for LogStore {
             offsets.extend_from_slice(&(w.log_len + buf.len() as u64).to_le_bytes());
             let prev = new_heads
                 .get(&r.lot)
-                .or_else(|| heads.get(&r.lot))
-                .map_or(0, |h| h.1);
+                .map(|h| h.1)
+                .or_else(|| heads.get(&r.lot).map(|h| h.last_g))
+                .unwrap_or(0);
             prevs.extend_from_slice(&prev.to_le_bytes());
             new_heads.insert(r.lot, (r.seq, g));
             frame(&mut buf, KIND_RECORD, &r.bytes);
@@ -541,7 +573,9 @@ impl Store for LogStore {
         for (id, e) in &batch.idempotency {
             idem.insert(fingerprint(id), e.first_global_seq)?;
         }
-        heads.extend(new_heads);
+        for r in &batch.records {
+            heads.entry(r.lot).or_default().push(r.seq, r.global_seq);
+        }
         w.records = g;
         *self.records.write().unwrap_or_else(|e| e.into_inner()) = g;
         Ok(())
@@ -560,22 +594,20 @@ impl Store for LogStore {
         from_seq: u64,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let Some((last_seq, last_g)) = self
-            .heads
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&lot)
-            .copied()
-        else {
-            return Ok(vec![]);
+        let (end, start) = {
+            let heads = self.heads.read().unwrap_or_else(|e| e.into_inner());
+            let Some(h) = heads.get(&lot) else {
+                return Ok(vec![]);
+            };
+            if from_seq > h.last_seq || limit == 0 {
+                return Ok(vec![]);
+            }
+            let end = h.last_seq.min(from_seq.saturating_add(limit as u64 - 1));
+            (end, h.from_at_or_after(end))
         };
-        if from_seq > last_seq || limit == 0 {
-            return Ok(vec![]);
-        }
-        let end = last_seq.min(from_seq.saturating_add(limit as u64 - 1));
-        // Walk back along the lot's chain of global sequence numbers from its head.
+        // Walk back along the lot's chain of global sequence numbers from the nearest mark.
         let mut gseqs = Vec::with_capacity((end - from_seq + 1) as usize);
-        let (mut seq, mut g) = (last_seq, last_g);
+        let (mut seq, mut g) = start;
         while seq >= from_seq {
             if seq <= end {
                 gseqs.push((seq, g));
@@ -782,6 +814,27 @@ mod tests {
         for (seq, bytes) in &chain {
             let d = Record::decode(bytes).unwrap();
             assert_eq!((d.lot, d.seq), (lots[1], *seq));
+        }
+        // Whole chains and windows anywhere in them (walking back from the nearest mark).
+        for (from, limit) in [
+            (0u64, 20_000usize),
+            (1023, 2),
+            (1024, 1),
+            (5_000, 3_000),
+            (9_999, 5),
+        ] {
+            let got = s.lot_records(lots[0], from, limit).unwrap();
+            let want: Vec<u64> = (from..(from + limit as u64).min(10_000)).collect();
+            assert_eq!(
+                got.iter().map(|c| c.0).collect::<Vec<_>>(),
+                want,
+                "from {from}"
+            );
+            for (seq, bytes) in &got {
+                let d = Record::decode(bytes).unwrap();
+                assert_eq!((d.lot, d.seq), (lots[0], *seq));
+                assert_eq!(bytes, &all[d.global_seq as usize - 1]);
+            }
         }
         let mut n = 0;
         s.scan(29_990, &mut |g, b| {
