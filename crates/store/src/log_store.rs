@@ -287,14 +287,14 @@ struct LotIdx {
 
 impl LotIdx {
     fn push(&mut self, seq: u64, g: u64) {
-        if seq % MARK == 0 {
+        if seq.is_multiple_of(MARK) {
             self.marks.push(g);
         }
         self.last_seq = seq;
         self.last_g = g;
     }
     /// The nearest known (seq, gseq) at or after `seq`, to walk back from.
-    fn from_at_or_after(&self, seq: u64) -> (u64, u64) {
+    fn start_at_or_after(&self, seq: u64) -> (u64, u64) {
         let k = seq.div_ceil(MARK);
         match self.marks.get(k as usize) {
             Some(g) if k * MARK <= self.last_seq => (k * MARK, *g),
@@ -603,7 +603,7 @@ impl Store for LogStore {
                 return Ok(vec![]);
             }
             let end = h.last_seq.min(from_seq.saturating_add(limit as u64 - 1));
-            (end, h.from_at_or_after(end))
+            (end, h.start_at_or_after(end))
         };
         // Walk back along the lot's chain of global sequence numbers from the nearest mark.
         let mut gseqs = Vec::with_capacity((end - from_seq + 1) as usize);
