@@ -6,6 +6,17 @@ mod common;
 use common::*;
 use std::process::Command;
 
+/// `ree backup --data-dir DIR -o OUT`, the offline form.
+fn offline_backup(dir: &std::path::Path, out: impl AsRef<std::ffi::OsStr>) -> std::process::Output {
+    Command::new(bin("ree"))
+        .args(["backup", "--data-dir"])
+        .arg(dir)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn backup_while_serving_restores_to_the_same_ledger() {
     let dir = tempfile::tempdir().unwrap();
@@ -80,13 +91,7 @@ fn backup_while_serving_restores_to_the_same_ledger() {
     assert!(restored_log.join("log").join("records.log").exists());
     let s3 = Server::start(&restored_log, free_port());
     assert_eq!(ree_ok_as(&s3.url(), &admin, &["lots", "--json"]), lots);
-    let o = Command::new(bin("ree"))
-        .args(["backup", "--data-dir"])
-        .arg(&restored_log)
-        .arg("-o")
-        .arg(dir.path().join("held.backup"))
-        .output()
-        .unwrap();
+    let o = offline_backup(&restored_log, dir.path().join("held.backup"));
     assert!(!o.status.success());
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("is a server running"),
@@ -94,13 +99,7 @@ fn backup_while_serving_restores_to_the_same_ledger() {
         String::from_utf8_lossy(&o.stderr)
     );
     drop(s3);
-    let o = Command::new(bin("ree"))
-        .args(["backup", "--data-dir"])
-        .arg(&restored_log)
-        .arg("-o")
-        .arg(dir.path().join("log-offline.backup"))
-        .output()
-        .unwrap();
+    let o = offline_backup(&restored_log, dir.path().join("log-offline.backup"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         std::fs::read(dir.path().join("log-offline.backup")).unwrap(),
@@ -146,13 +145,7 @@ fn backup_while_serving_restores_to_the_same_ledger() {
     drop(s);
     // Offline backup needs the directory to itself: refused while a server holds it...
     let offline = dir.path().join("offline.backup");
-    let o = Command::new(bin("ree"))
-        .args(["backup", "--data-dir"])
-        .arg(&restored)
-        .arg("-o")
-        .arg(&offline)
-        .output()
-        .unwrap();
+    let o = offline_backup(&restored, &offline);
     assert!(!o.status.success());
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("is a server running"),
@@ -161,13 +154,7 @@ fn backup_while_serving_restores_to_the_same_ledger() {
     );
     // ...and, once it is stopped, gives the same file as the backup taken through the server.
     drop(s2);
-    let o = Command::new(bin("ree"))
-        .args(["backup", "--data-dir"])
-        .arg(&restored)
-        .arg("-o")
-        .arg(&offline)
-        .output()
-        .unwrap();
+    let o = offline_backup(&restored, &offline);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         std::fs::read(&offline).unwrap(),

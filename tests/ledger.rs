@@ -459,30 +459,24 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
     .unwrap();
     let plant = kit().plant;
     let separation = |kinds: Vec<pb::event_body::Kind>| {
-        let mut r = tonic::Request::new(pb::SubmitBatchRequest {
-            atomic: true,
-            submissions: kinds
-                .into_iter()
-                .map(|k| {
-                    let d = ree_server::convert::body_from_pb(&body(k)).unwrap();
-                    let bytes = d.encode();
-                    let s = plant.sign(&bytes);
-                    pb::Submission {
-                        body: None,
-                        canonical_body: bytes,
-                        signature: Some(pb::Signature {
-                            public_key: s.public_key.to_vec(),
-                            signature: s.signature.to_vec(),
-                        }),
-                    }
-                })
-                .collect(),
-        });
-        r.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {}", plant.token).parse().unwrap(),
-        );
-        r
+        let submissions = kinds
+            .into_iter()
+            .map(|k| {
+                signed_submission(
+                    &plant.secret,
+                    ree_server::convert::body_from_pb(&body(k))
+                        .unwrap()
+                        .encode(),
+                )
+            })
+            .collect();
+        with_token(
+            pb::SubmitBatchRequest {
+                atomic: true,
+                submissions,
+            },
+            &plant.token,
+        )
     };
     let codes = |r: pb::SubmitBatchResponse| -> Vec<i32> {
         r.results
@@ -1073,12 +1067,11 @@ async fn signatures_roles_ownership_and_tokens_are_enforced() {
         w.submit(r).await.unwrap_err(),
     );
     // Reading another supplier's lot.
-    let mut r = tonic::Request::new(pb::GetLotRequest {
-        lot_id: lot.clone(),
-    });
-    r.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {}", k.supplier2.token).parse().unwrap(),
+    let r = with_token(
+        pb::GetLotRequest {
+            lot_id: lot.clone(),
+        },
+        &k.supplier2.token,
     );
     check(
         "reading another's lot",

@@ -134,20 +134,54 @@ pub fn demo_lot(summary: &str, label: &str) -> String {
         .to_string()
 }
 
-pub async fn client(
-    url: &str,
-) -> (
-    ree_ledger::v1::submissions_client::SubmissionsClient<tonic::transport::Channel>,
-    ree_ledger::v1::queries_client::QueriesClient<tonic::transport::Channel>,
-) {
-    let ch = tonic::transport::Endpoint::from_shared(url.to_string())
+/// A connection with the server's HTTP/2 settings.
+async fn channel(url: &str) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(url.to_string())
         .unwrap()
         .tcp_nodelay(true)
         .initial_stream_window_size(Some(4 << 20))
         .initial_connection_window_size(Some(8 << 20))
         .connect()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// `msg` carrying `token` as its bearer credential.
+pub fn with_token<T>(msg: T, token: &str) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii token"),
+    );
+    r
+}
+
+/// Canonical body bytes signed with `secret`, as a wire submission.
+pub fn signed_submission(secret: &[u8; 32], bytes: Vec<u8>) -> ree_ledger::v1::Submission {
+    let s = ree_core::record::Signature::sign(secret, &bytes);
+    ree_ledger::v1::Submission {
+        body: None,
+        canonical_body: bytes,
+        signature: Some(ree_ledger::v1::Signature {
+            public_key: s.public_key.to_vec(),
+            signature: s.signature.to_vec(),
+        }),
+    }
+}
+
+fn canonical(body: &ree_ledger::v1::EventBody) -> Vec<u8> {
+    ree_server::convert::body_from_pb(body)
+        .expect("test body converts")
+        .encode()
+}
+
+pub async fn client(
+    url: &str,
+) -> (
+    ree_ledger::v1::submissions_client::SubmissionsClient<tonic::transport::Channel>,
+    ree_ledger::v1::queries_client::QueriesClient<tonic::transport::Channel>,
+) {
+    let ch = channel(url).await;
     (
         ree_ledger::v1::submissions_client::SubmissionsClient::new(ch.clone()),
         ree_ledger::v1::queries_client::QueriesClient::new(ch).max_decoding_message_size(256 << 20),
@@ -168,37 +202,11 @@ pub struct Member {
 impl Member {
     /// `msg` with this member's bearer token.
     pub fn req<T>(&self, msg: T) -> tonic::Request<T> {
-        let mut r = tonic::Request::new(msg);
-        r.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {}", self.token)
-                .parse()
-                .expect("ascii token"),
-        );
-        r
+        with_token(msg, &self.token)
     }
     /// The body's canonical bytes, signed by this member.
     pub fn signed(&self, body: &ree_ledger::v1::EventBody) -> ree_ledger::v1::Submission {
-        let d = ree_server::convert::body_from_pb(body).expect("test body converts");
-        let bytes = d.encode();
-        let s = ree_core::record::Signature::sign(&self.secret, &bytes);
-        ree_ledger::v1::Submission {
-            body: None,
-            canonical_body: bytes,
-            signature: Some(ree_ledger::v1::Signature {
-                public_key: s.public_key.to_vec(),
-                signature: s.signature.to_vec(),
-            }),
-        }
-    }
-    /// A Submit request signed and authenticated as this member.
-    pub fn sub(
-        &self,
-        body: &ree_ledger::v1::EventBody,
-    ) -> tonic::Request<ree_ledger::v1::SubmitRequest> {
-        self.req(ree_ledger::v1::SubmitRequest {
-            submission: Some(self.signed(body)),
-        })
+        signed_submission(&self.secret, canonical(body))
     }
     /// Environment for the `ree` CLI acting as this member.
     pub fn env(&self) -> Vec<(&'static str, String)> {
@@ -271,17 +279,8 @@ impl Team {
                 expected_head: None,
                 kind: m.registration(),
             };
-            let bytes = body.encode();
-            let s = ree_core::record::Signature::sign(&admin.secret, &bytes);
             w.submit(admin.req(ree_ledger::v1::SubmitRequest {
-                submission: Some(ree_ledger::v1::Submission {
-                    body: None,
-                    canonical_body: bytes,
-                    signature: Some(ree_ledger::v1::Signature {
-                        public_key: s.public_key.to_vec(),
-                        signature: s.signature.to_vec(),
-                    }),
-                }),
+                submission: Some(signed_submission(&admin.secret, body.encode())),
             }))
             .await
             .expect("register a team member");
@@ -313,32 +312,6 @@ impl Team {
             .build()
             .expect("runtime")
             .block_on(Team::setup(url, data, creds, seed))
-    }
-
-    /// Who would really submit `body`: ore receipts the supplier, magnet intakes the recycler,
-    /// registry events the administrator, the rest the plant.
-    pub fn signer_for(&self, body: &ree_ledger::v1::EventBody) -> &Member {
-        use ree_ledger::v1::event_body::Kind as K;
-        match &body.kind {
-            Some(K::OreReceipt(_)) => &self.supplier,
-            Some(K::MagnetIntake(_)) => &self.recycler,
-            Some(
-                K::ParticipantRegistered(_)
-                | K::KeyAdded(_)
-                | K::KeyRevoked(_)
-                | K::ParticipantSuspended(_)
-                | K::TokenIssued(_),
-            ) => &self.admin,
-            _ => &self.plant,
-        }
-    }
-
-    /// A Submit request by [`Team::signer_for`].
-    pub fn sub(
-        &self,
-        body: &ree_ledger::v1::EventBody,
-    ) -> tonic::Request<ree_ledger::v1::SubmitRequest> {
-        self.signer_for(body).sub(body)
     }
 }
 
@@ -395,14 +368,7 @@ pub type Q = ree_ledger::v1::queries_client::QueriesClient<Authed>;
 
 /// Clients that act as `token`'s participant unless a request says otherwise.
 pub async fn client_as(url: &str, token: &str) -> (W, Q) {
-    let ch = tonic::transport::Endpoint::from_shared(url.to_string())
-        .unwrap()
-        .tcp_nodelay(true)
-        .initial_stream_window_size(Some(4 << 20))
-        .initial_connection_window_size(Some(8 << 20))
-        .connect()
-        .await
-        .unwrap();
+    let ch = channel(url).await;
     let auth = DefaultAuth(format!("Bearer {token}").parse().unwrap());
     (
         ree_ledger::v1::submissions_client::SubmissionsClient::with_interceptor(
@@ -439,40 +405,26 @@ pub fn sub_as(
     m: &ree_core::testkit::Member,
     b: &ree_ledger::v1::EventBody,
 ) -> tonic::Request<ree_ledger::v1::SubmitRequest> {
-    let d = ree_server::convert::body_from_pb(b).expect("convertible body");
-    let bytes = d.encode();
-    let s = m.sign(&bytes);
-    let mut r = tonic::Request::new(ree_ledger::v1::SubmitRequest {
-        submission: Some(ree_ledger::v1::Submission {
-            body: None,
-            canonical_body: bytes,
-            signature: Some(ree_ledger::v1::Signature {
-                public_key: s.public_key.to_vec(),
-                signature: s.signature.to_vec(),
-            }),
-        }),
-    });
-    r.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {}", m.token).parse().unwrap(),
-    );
-    r
+    with_token(
+        ree_ledger::v1::SubmitRequest {
+            submission: Some(signed_submission(&m.secret, canonical(b))),
+        },
+        &m.token,
+    )
 }
 
 fn unsigned(
     m: &ree_core::testkit::Member,
     b: ree_ledger::v1::EventBody,
 ) -> tonic::Request<ree_ledger::v1::SubmitRequest> {
-    let mut r = tonic::Request::new(ree_ledger::v1::SubmitRequest {
-        submission: Some(ree_ledger::v1::Submission {
-            body: Some(b),
-            canonical_body: vec![],
-            signature: None,
-        }),
-    });
-    r.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {}", m.token).parse().unwrap(),
-    );
-    r
+    with_token(
+        ree_ledger::v1::SubmitRequest {
+            submission: Some(ree_ledger::v1::Submission {
+                body: Some(b),
+                canonical_body: vec![],
+                signature: None,
+            }),
+        },
+        &m.token,
+    )
 }

@@ -61,31 +61,23 @@ struct Worker {
     errors: BTreeMap<String, u64>,
 }
 
-fn body(kind: EventKind) -> Vec<u8> {
+/// A fresh event of `kind`, happening now.
+fn body(kind: EventKind) -> EventBody {
     EventBody {
         event_id: EventId::new_v7(),
         occurred_at: ree_engine::now_utc(),
         expected_head: None,
         kind,
     }
-    .encode()
 }
 
 fn adjustment(lot: LotId, key: &[u8; 32]) -> pb::Submission {
-    let bytes = body(EventKind::Adjustment(Adjustment {
+    let b = body(EventKind::Adjustment(Adjustment {
         lot,
         delta_g: -1,
         reason: "bench".into(),
     }));
-    let s = ree_core::record::Signature::sign(key, &bytes);
-    pb::Submission {
-        body: None,
-        canonical_body: bytes,
-        signature: Some(pb::Signature {
-            public_key: s.public_key.to_vec(),
-            signature: s.signature.to_vec(),
-        }),
-    }
+    crate::participants::signed(key, &b)
 }
 
 /// A participant the bench registers for itself, with fresh credentials.
@@ -119,21 +111,16 @@ async fn setup_lots(c: &mut Client, supplier: &[u8; 32], n: usize) -> Result<Vec
         let subs = chunk
             .iter()
             .map(|lot| {
-                let b = EventBody {
-                    event_id: EventId::new_v7(),
-                    occurred_at: ree_engine::now_utc(),
-                    expected_head: None,
-                    kind: EventKind::OreReceipt(OreReceipt {
-                        lot: *lot,
-                        supplier: "ree bench".into(),
-                        mine_site: "load generator".into(),
-                        country: au,
-                        mass_g: ree_core::event::MAX_MASS_G,
-                        reo_grade_ppm: 400_000,
-                        assay: Composition::default(),
-                        documents: vec![],
-                    }),
-                };
+                let b = body(EventKind::OreReceipt(OreReceipt {
+                    lot: *lot,
+                    supplier: "ree bench".into(),
+                    mine_site: "load generator".into(),
+                    country: au,
+                    mass_g: ree_core::event::MAX_MASS_G,
+                    reo_grade_ppm: 400_000,
+                    assay: Composition::default(),
+                    documents: vec![],
+                }));
                 crate::participants::signed(supplier, &b)
             })
             .collect();

@@ -150,6 +150,22 @@ impl Registry {
         Ok(())
     }
 
+    /// Gives `participant` the (fresh) key `public_key` from `global_seq` on.
+    fn add_key(&mut self, participant: ParticipantId, public_key: [u8; 32], global_seq: u64) {
+        self.keys.insert(
+            public_key,
+            KeyState {
+                participant,
+                added_at: global_seq,
+                revoked_at: None,
+                verifying: ed25519_dalek::VerifyingKey::from_bytes(&public_key).ok(),
+            },
+        );
+        if let Some(p) = self.participants.get_mut(&participant) {
+            p.keys.push(public_key);
+        }
+    }
+
     /// Applies a registry event recorded at `global_seq`; the caller checked the signer.
     pub fn apply(&mut self, kind: &EventKind, global_seq: u64) -> Result<(), String> {
         match kind {
@@ -162,15 +178,6 @@ impl Registry {
                 }
                 self.fresh_key(&e.public_key)?;
                 self.fresh_token(&e.token_hash)?;
-                self.keys.insert(
-                    e.public_key,
-                    KeyState {
-                        participant: e.participant,
-                        added_at: global_seq,
-                        revoked_at: None,
-                        verifying: ed25519_dalek::VerifyingKey::from_bytes(&e.public_key).ok(),
-                    },
-                );
                 if e.token_hash != Hash32::ZERO {
                     self.tokens.insert(e.token_hash, e.participant);
                 }
@@ -184,25 +191,15 @@ impl Registry {
                         registered_at: global_seq,
                         suspended_at: None,
                         token_hash: e.token_hash,
-                        keys: vec![e.public_key],
+                        keys: vec![],
                     },
                 );
+                self.add_key(e.participant, e.public_key, global_seq);
             }
             EventKind::KeyAdded(e) => {
                 self.live(&e.participant)?;
                 self.fresh_key(&e.public_key)?;
-                self.keys.insert(
-                    e.public_key,
-                    KeyState {
-                        participant: e.participant,
-                        added_at: global_seq,
-                        revoked_at: None,
-                        verifying: ed25519_dalek::VerifyingKey::from_bytes(&e.public_key).ok(),
-                    },
-                );
-                if let Some(p) = self.participants.get_mut(&e.participant) {
-                    p.keys.push(e.public_key);
-                }
+                self.add_key(e.participant, e.public_key, global_seq);
             }
             EventKind::KeyRevoked(e) => {
                 let hex = Hash32(e.public_key).to_hex();
