@@ -169,7 +169,7 @@ pub fn signed_submission(secret: &[u8; 32], bytes: Vec<u8>) -> ree_ledger::v1::S
     }
 }
 
-fn canonical(body: &ree_ledger::v1::EventBody) -> Vec<u8> {
+pub fn canonical(body: &ree_ledger::v1::EventBody) -> Vec<u8> {
     ree_server::convert::body_from_pb(body)
         .expect("test body converts")
         .encode()

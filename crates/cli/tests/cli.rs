@@ -22,6 +22,10 @@ fn help_lists_every_command() {
         "watch",
         "export",
         "check",
+        "init",
+        "whoami",
+        "participant",
+        "keygen",
     ] {
         assert!(text.contains(c), "{c} missing from --help");
     }
@@ -43,6 +47,36 @@ fn errors_are_one_line_and_non_zero() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--kind"));
+    // Credentials and registry input are checked before anything is sent.
+    let dir = tempfile::tempdir().unwrap();
+    let token_out = dir.path().join("t.token");
+    let add = |role: &str, country: &str, key: &str| {
+        ree()
+            .args(["participant", "add", "--server", "http://127.0.0.1:1"])
+            .args(["--name", "Mine", "--role", role, "--country", country])
+            .args(["--public-key", key, "--token-out"])
+            .arg(&token_out)
+            .output()
+            .unwrap()
+    };
+    let key = "ab".repeat(32);
+    for (out, needle) in [
+        (add("miner", "AU", &key), "role \"miner\""),
+        (add("supplier", "XX", &key), "country"),
+        (add("supplier", "AU", "nothex"), "not a public key"),
+    ] {
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    assert!(!token_out.exists(), "no token written for a refused registration");
+    let out = ree()
+        .args(["submit", "-", "--server", "http://127.0.0.1:1"])
+        .env_remove("REE_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--key"));
 }
 
 #[test]
