@@ -69,7 +69,10 @@ fn errors_are_one_line_and_non_zero() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{needle}: {err}");
     }
-    assert!(!token_out.exists(), "no token written for a refused registration");
+    assert!(
+        !token_out.exists(),
+        "no token written for a refused registration"
+    );
     let out = ree()
         .args(["submit", "-", "--server", "http://127.0.0.1:1"])
         .env_remove("REE_KEY")
