@@ -1,7 +1,7 @@
 //! Connecting to a server with a participant's bearer token, and turning gRPC failures into one
 //! clear line.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use ree_ledger::v1::queries_client::QueriesClient;
 use ree_ledger::v1::submissions_client::SubmissionsClient;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -61,6 +61,9 @@ pub async fn connect(
     token: Option<&str>,
     tls: Option<tonic::transport::ClientTlsConfig>,
 ) -> Result<Client> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        bail!("--server {url}: give the scheme: http://{url} (or https://{url} with --ca-cert)");
+    }
     let mut ep = Endpoint::from_shared(url.to_string())
         .with_context(|| format!("invalid server URL {url:?}"))?
         .connect_timeout(std::time::Duration::from_secs(5))
@@ -73,15 +76,34 @@ pub async fn connect(
             .tls_config(t)
             .map_err(|e| anyhow!("TLS settings for {url}: {e}"))?;
     }
-    let channel = ep.connect().await.map_err(|e| {
-        anyhow!("cannot connect to {url}: {e} (is `ree serve` running? set --server or REE_SERVER)")
-    })?;
+    let channel = ep.connect().await.map_err(|e| connect_error(url, &e))?;
     let c = Client {
         query: QueriesClient::with_interceptor(channel.clone(), Bearer(None)),
         submit: SubmissionsClient::with_interceptor(channel.clone(), Bearer(None)),
         channel,
     };
     c.with_token(token)
+}
+
+/// One line saying what to do about a failed connection, from the error's whole source chain.
+fn connect_error(url: &str, e: &tonic::transport::Error) -> anyhow::Error {
+    let mut chain = format!("{e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        chain.push_str(&format!(": {s:?}"));
+        source = s.source();
+    }
+    if chain.contains("HttpsUriWithoutTlsSupport") {
+        anyhow!("cannot connect to {url}: an https:// server needs --ca-cert CA.pem (REE_CA_CERT), the CA that signed its certificate")
+    } else if chain.contains("InvalidContentType") || chain.contains("InvalidMessage") {
+        anyhow!("cannot connect to {url}: the server does not answer TLS; if it serves plaintext, use http://")
+    } else if chain.contains("ConnectionRefused") {
+        anyhow!("cannot connect to {url}: connection refused (is `ree serve` running there? set --server or REE_SERVER)")
+    } else if chain.contains("InvalidCertificate") || chain.contains("UnknownIssuer") {
+        anyhow!("cannot connect to {url}: the server's certificate is not signed by --ca-cert")
+    } else {
+        anyhow!("cannot connect to {url}: {e} (is `ree serve` running there? an https server needs https:// and --ca-cert)")
+    }
 }
 
 /// A gRPC status as one line: code and message.

@@ -17,7 +17,7 @@ use ree_core::state::LotKind;
 use ree_ledger::v1 as pb;
 
 use crate::client::status;
-use crate::participants::Creds;
+use crate::participants::{Conn, Creds};
 
 pub(crate) const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
 
@@ -36,8 +36,10 @@ struct Cli {
 enum Cmd {
     /// Run the gRPC server on an embedded sled store.
     Serve {
+        /// Data directory: the store and the administrator's credentials (created if missing).
         #[arg(long, default_value = "./ree-data")]
         data_dir: PathBuf,
+        /// Address to serve gRPC on (port 0: any free port, printed at start).
         #[arg(long, default_value = "127.0.0.1:50051")]
         listen: SocketAddr,
         /// Load the demo plant year through the server's own API once it listens (skipped if the
@@ -66,6 +68,7 @@ enum Cmd {
     },
     /// Create a data directory with its administrator (what the first `ree serve` does).
     Init {
+        /// Data directory to create.
         #[arg(long, default_value = "./ree-data")]
         data_dir: PathBuf,
     },
@@ -74,6 +77,7 @@ enum Cmd {
     Demo {
         #[command(flatten)]
         server: Creds,
+        /// Seed of the demo's random plant year (the same seed gives the same events).
         #[arg(long, default_value_t = 2027)]
         seed: u64,
         /// Where each participant's NAME.key, NAME.key.pub and NAME.token are written.
@@ -83,7 +87,7 @@ enum Cmd {
     /// Show the participant your token belongs to.
     Whoami {
         #[command(flatten)]
-        server: Creds,
+        server: Conn,
     },
     /// Manage the participant registry (administrators; list: everyone).
     Participant {
@@ -102,53 +106,69 @@ enum Cmd {
     },
     /// Create an ed25519 signing key: KEYFILE (secret, owner-only) and KEYFILE.pub.
     Keygen {
-        #[arg(short = 'o', long = "output")]
+        /// Secret key file to create (must not exist); the public key goes to KEYFILE.pub.
+        #[arg(short = 'o', long = "output", value_name = "KEYFILE")]
         output: PathBuf,
+    },
+    /// Print the BLAKE3 digest of a file (64 hex digits): what events cite as a document digest.
+    Digest {
+        /// The document (a certificate, bill of lading, assay report, ...).
+        file: PathBuf,
     },
     /// List lots.
     Lots {
         #[command(flatten)]
-        server: Creds,
+        server: Conn,
         /// ore, recycled, campaign or oxide.
         #[arg(long)]
         kind: Option<String>,
+        /// Print JSON (a stable contract, see the README) instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Show one lot.
     Lot {
         #[command(flatten)]
-        server: Creds,
+        server: Conn,
+        /// The lot's id (a UUID, as `ree lots` lists it).
         lot_id: String,
+        /// Print JSON (a stable contract, see the README) instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// List a lot's events.
     Events {
         #[command(flatten)]
-        server: Creds,
+        server: Conn,
+        /// The lot's id (a UUID, as `ree lots` lists it).
         lot_id: String,
+        /// Start at this position in the lot's chain (0: its first event).
         #[arg(long, default_value_t = 0)]
         from: u64,
+        /// Print JSON (a stable contract, see the README) instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Where a lot's material comes from.
     Provenance {
         #[command(flatten)]
-        server: Creds,
+        server: Conn,
+        /// The lot's id (a UUID, as `ree lots` lists it).
         lot_id: String,
         /// Countries whose origin breaks a segregated claim (default CN).
         #[arg(long = "deny")]
         deny: Vec<String>,
+        /// Print JSON (a stable contract, see the README) instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Follow a lot's events as they are appended (reconnects and resumes without gaps).
     Watch {
         #[command(flatten)]
-        server: Creds,
+        server: Conn,
+        /// The lot's id (a UUID, as `ree lots` lists it).
         lot_id: String,
+        /// Start at this position in the lot's chain (0: its first event).
         #[arg(long, default_value_t = 0)]
         from: u64,
         /// Stop after this many events (default: run until interrupted).
@@ -158,24 +178,29 @@ enum Cmd {
     /// Write a lot's proof bundle for ree-verify.
     Export {
         #[command(flatten)]
-        server: Creds,
+        server: Conn,
+        /// The lot's id (a UUID, as `ree lots` lists it).
         lot_id: String,
+        /// File to write.
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
     /// Write a consistent backup of every record: from a running server, or offline from a data dir.
     Backup {
         #[command(flatten)]
-        server: Creds,
+        server: Conn,
         /// Read a stopped server's data directory instead of asking the server.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// File to write.
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
     /// Turn a backup into a new data directory, replaying and checking every record.
     Restore {
+        /// Backup file written by `ree backup`.
         file: PathBuf,
+        /// New data directory to create (must not exist or be empty).
         #[arg(long)]
         data_dir: PathBuf,
         /// Store of the new directory: sled or log.
@@ -202,15 +227,18 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         batch: usize,
         #[arg(long, value_enum, default_value = "submit")]
+        /// What to measure: submit (appends), provenance or export (queries).
         mode: bench::Mode,
         /// Register nobody, create no lots (for a server that checks nothing: the no-op ceiling).
         #[arg(long, hide = true)]
         no_setup: bool,
+        /// Print the figures as one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// Verify every chain of a data directory offline (the server must not be running on it).
     Check {
+        /// Data directory of a stopped server.
         #[arg(long, default_value = "./ree-data")]
         data_dir: PathBuf,
     },
@@ -222,6 +250,7 @@ enum ParticipantCmd {
     Add {
         #[command(flatten)]
         server: Creds,
+        /// The participant's name (e.g. its legal name).
         #[arg(long)]
         name: String,
         /// administrator, supplier, recycler, plant_operator, customer or auditor.
@@ -240,7 +269,8 @@ enum ParticipantCmd {
     /// List participants, their roles and keys.
     List {
         #[command(flatten)]
-        server: Creds,
+        server: Conn,
+        /// Print JSON (a stable contract, see the README) instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -248,7 +278,9 @@ enum ParticipantCmd {
     AddKey {
         #[command(flatten)]
         server: Creds,
+        /// The participant's id (`ree participant list`).
         participant: String,
+        /// The public key: KEYFILE.pub from `ree keygen`, or 64 hex digits.
         #[arg(long)]
         public_key: String,
     },
@@ -256,9 +288,12 @@ enum ParticipantCmd {
     RevokeKey {
         #[command(flatten)]
         server: Creds,
+        /// The participant's id (`ree participant list`).
         participant: String,
+        /// The public key: KEYFILE.pub from `ree keygen`, or 64 hex digits.
         #[arg(long)]
         public_key: String,
+        /// Why (recorded in the registry).
         #[arg(long)]
         reason: String,
     },
@@ -266,7 +301,9 @@ enum ParticipantCmd {
     Suspend {
         #[command(flatten)]
         server: Creds,
+        /// The participant's id (`ree participant list`).
         participant: String,
+        /// Why (recorded in the registry).
         #[arg(long)]
         reason: String,
     },
@@ -274,7 +311,9 @@ enum ParticipantCmd {
     IssueToken {
         #[command(flatten)]
         server: Creds,
+        /// The participant's id (`ree participant list`).
         participant: String,
+        /// Where to write the new token (owner-only, must not exist).
         #[arg(long)]
         token_out: PathBuf,
     },
@@ -378,6 +417,17 @@ async fn run(cmd: Cmd) -> Result<()> {
                 output.display(),
                 ree_core::Hash32(public)
             );
+            Ok(())
+        }
+        Cmd::Digest { file } => {
+            let mut hasher = blake3::Hasher::new();
+            hasher
+                .update_reader(
+                    std::fs::File::open(&file)
+                        .with_context(|| format!("cannot open {}", file.display()))?,
+                )
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            println!("{}", hasher.finalize().to_hex());
             Ok(())
         }
         Cmd::Lots { server, kind, json } => {
@@ -581,38 +631,43 @@ async fn serve(
         // credentials the first start wrote into the data directory.
         let admin = ree_server::bootstrap::AdminFiles::in_dir(&data_dir);
         let creds = Creds {
-            server: format!("http://{addr}"),
-            token: None,
-            token_file: Some(admin.token),
+            conn: Conn {
+                server: format!("http://{addr}"),
+                token: None,
+                token_file: Some(admin.token),
+                ca_cert: None,
+                tls_cert: None,
+                tls_key: None,
+            },
             key: Some(admin.key),
-            ca_cert: None,
-            tls_cert: None,
-            tls_key: None,
         };
         let mut c = creds.connect().await?;
+        // The registry lot exists from the first start: any other lot means data was loaded.
         let existing = c
             .query
             .list_lots(pb::ListLotsRequest {
                 kind: 0,
-                page_size: 1,
+                page_size: 2,
                 page_token: String::new(),
             })
             .await
             .map_err(status)?
             .into_inner();
-        if existing.lots.len() <= 1 {
+        let registry = ree_core::registry::REGISTRY_LOT.to_string();
+        if existing.lots.iter().all(|l| l.lot_id == registry) {
             let s = demo::run(&c, creds.secret()?, seed, &creds_dir).await?;
             demo::print_summary(&s);
         } else {
-            println!("store already holds lots: demo not loaded again");
+            println!("the store already holds lots: demo not loaded again");
         }
     }
     server.await.map_err(|e| anyhow!("server task: {e}"))??;
     Ok(())
 }
 
-/// Reads JSON lines into submissions. A line without event_id gets a fresh v7 id, one without
-/// occurred_at the current time; both are printed back so a retry can reuse them.
+/// Reads JSON lines into submissions. `occurredAt` is required; a line without `eventId` gets
+/// one derived from its content ([`derived_event_id`]), so submitting the same file again is
+/// answered as a replay instead of booking the events twice.
 async fn submit(creds: &Creds, file: &str, atomic: bool) -> Result<()> {
     let key = creds.secret()?;
     let reader: Box<dyn BufRead> = if file == "-" {
@@ -630,14 +685,21 @@ async fn submit(creds: &Creds, file: &str, atomic: bool) -> Result<()> {
         }
         let mut body: pb::EventBody = serde_json::from_str(&line)
             .with_context(|| format!("line {}: not a ree.v1.EventBody in protobuf JSON", n + 1))?;
-        if body.event_id.is_empty() {
-            body.event_id = uuid::Uuid::now_v7().to_string();
-        }
         if body.occurred_at.is_none() {
-            body.occurred_at = Some(ree_server::convert::ts(ree_engine::now_utc()));
+            bail!(
+                "line {}: occurredAt: missing (when the event happened, e.g. \"2025-03-04T08:00:00Z\")",
+                n + 1
+            );
         }
-        let d =
+        let derive = body.event_id.is_empty();
+        if derive {
+            body.event_id = uuid::Uuid::nil().to_string();
+        }
+        let mut d =
             ree_server::convert::body_from_pb(&body).map_err(|e| anyhow!("line {}: {e}", n + 1))?;
+        if derive {
+            d.event_id = derived_event_id(&d);
+        }
         d.validate(ree_engine::now_utc())
             .map_err(|e| anyhow!("line {}: {e}", n + 1))?;
         subs.push(participants::signed(&key, &d));
@@ -689,7 +751,19 @@ async fn submit(creds: &Creds, file: &str, atomic: bool) -> Result<()> {
     Ok(())
 }
 
-async fn watch(server: &Creds, lot_id: &str, from: u64, count: Option<u64>) -> Result<()> {
+/// The event id of a line that names none: a v8 UUID from the BLAKE3 hash of the event's
+/// canonical bytes with a nil id. The same line always gets the same id, so a retried file is
+/// idempotent; two events that differ in any field (time included) get different ids.
+fn derived_event_id(body: &ree_core::EventBody) -> ree_core::EventId {
+    let mut unnamed = body.clone();
+    unnamed.event_id = ree_core::EventId(uuid::Uuid::nil());
+    let digest = blake3::derive_key("ree-ledger 2026-11 submit event id v1", &unnamed.encode());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    ree_core::EventId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+}
+
+async fn watch(server: &Conn, lot_id: &str, from: u64, count: Option<u64>) -> Result<()> {
     let mut next = from;
     let mut seen = 0u64;
     let mut backoff = std::time::Duration::from_millis(100);
@@ -761,7 +835,7 @@ async fn check(data_dir: PathBuf) -> Result<()> {
     Ok(())
 }
 
-async fn backup(server: &Creds, data_dir: Option<PathBuf>, output: PathBuf) -> Result<()> {
+async fn backup(server: &Conn, data_dir: Option<PathBuf>, output: PathBuf) -> Result<()> {
     use std::io::Write;
     let tmp = output.with_extension("partial");
     let mut f = std::io::BufWriter::new(

@@ -13,10 +13,10 @@ use ree_server::bootstrap;
 
 use crate::client::{connect, status, Client};
 
-/// Who the CLI acts as: the server, a bearer token, a signing key.
+/// Where the CLI connects and as whom it reads: the server, a bearer token, TLS files.
 #[derive(clap::Args, Clone, Debug)]
-pub struct Creds {
-    /// Server URL.
+pub struct Conn {
+    /// Server URL: http://HOST:PORT, or https://HOST:PORT with --ca-cert.
     #[arg(long, env = "REE_SERVER", default_value = crate::DEFAULT_SERVER)]
     pub server: String,
     /// Bearer token (prefer --token-file: a command line is visible to other users).
@@ -25,9 +25,6 @@ pub struct Creds {
     /// File holding the bearer token (e.g. DATA/admin.token, ree-demo-creds/NAME.token).
     #[arg(long, env = "REE_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
-    /// ed25519 signing key file (from `ree keygen`), for commands that submit events.
-    #[arg(long, env = "REE_KEY")]
-    pub key: Option<PathBuf>,
     /// CA certificate (PEM) that signed the server's certificate, for an https:// server.
     #[arg(long, env = "REE_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
@@ -39,7 +36,34 @@ pub struct Creds {
     pub tls_key: Option<PathBuf>,
 }
 
+/// A connection plus the signing key of commands that submit events.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Creds {
+    #[command(flatten)]
+    pub conn: Conn,
+    /// ed25519 signing key file (from `ree keygen`): events are signed with it.
+    #[arg(long, env = "REE_KEY")]
+    pub key: Option<PathBuf>,
+}
+
+impl std::ops::Deref for Creds {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
 impl Creds {
+    /// The signing key's secret; an error that says how to give one if missing.
+    pub fn secret(&self) -> Result<[u8; 32]> {
+        let p = self.key.as_ref().ok_or_else(|| {
+            anyhow!("events must be signed: give your key file with --key KEYFILE or REE_KEY")
+        })?;
+        Ok(bootstrap::read_key(p)?)
+    }
+}
+
+impl Conn {
     /// The token, from --token or --token-file.
     pub fn token(&self) -> Result<Option<String>> {
         match (&self.token, &self.token_file) {
@@ -47,13 +71,6 @@ impl Creds {
             (None, Some(f)) => Ok(Some(bootstrap::read_token(f)?)),
             (None, None) => Ok(None),
         }
-    }
-    /// The signing key's secret; an error that says how to give one if missing.
-    pub fn secret(&self) -> Result<[u8; 32]> {
-        let p = self.key.as_ref().ok_or_else(|| {
-            anyhow!("events must be signed: give your key file with --key KEYFILE or REE_KEY")
-        })?;
-        Ok(bootstrap::read_key(p)?)
     }
     /// TLS settings for an https:// server (None: plaintext).
     pub fn tls(&self) -> Result<Option<tonic::transport::ClientTlsConfig>> {

@@ -9,8 +9,35 @@ use std::process::ExitCode;
 use ree_core::Hash32;
 use ree_verifier::{render, verify, Policy};
 
-const USAGE: &str = "usage: ree-verify BUNDLE [--policy FILE] [--expect-head HEX] [--trust ADMIN.pub]... [--json]\n\
-exit codes: 0 authentic and compliant, 1 authentic but not compliant, 2 usage error, 3 not authentic";
+const USAGE: &str =
+    "usage: ree-verify BUNDLE [--policy FILE] [--expect-head HEX] [--trust ADMIN.pub]... [--json]";
+
+const HELP: &str = "\
+ree-verify: check a ree-ledger proof bundle offline, then apply a compliance policy.
+
+Recomputes every record hash, chain link and signature, replays every rule and the participant
+registry, and applies the policy (default: no Chinese-origin mined feed). Needs no server.
+
+usage: ree-verify BUNDLE [OPTIONS]
+
+arguments:
+  BUNDLE               the proof bundle written by `ree export LOT -o BUNDLE`
+
+options:
+  --trust ADMIN.pub    an administrator public key you trust (repeatable): the bundle's
+                       participant registry must be founded by one of them
+  --policy FILE        compliance policy (TOML; see the README for its keys)
+  --expect-head HEX    the lot head printed on the certificate: the bundle must end at it
+  --json               print the report as JSON
+  -h, --help           print this help
+  -V, --version        print the version
+
+exit codes:
+  0  authentic and compliant
+  1  authentic but not compliant (the violations are listed)
+  2  usage error (bad arguments, unreadable policy or key file)
+  3  not authentic (an integrity failure, an unreadable or malformed bundle)
+";
 
 struct Args {
     bundle: String,
@@ -39,6 +66,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                 a.expect_head = Some(it.next().ok_or("--expect-head needs a HEX hash")?)
             }
             "-h" | "--help" => return Err(String::new()),
+            "-V" | "--version" => return Err("--version".into()),
             s if s.starts_with("--") => return Err(format!("unknown option {s}")),
             s if a.bundle.is_empty() => a.bundle = s.to_string(),
             s => return Err(format!("unexpected argument {s}")),
@@ -50,11 +78,9 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(a)
 }
 
+/// A usage error: one line on stderr, exit 2.
 fn usage(msg: &str) -> ExitCode {
-    if !msg.is_empty() {
-        eprintln!("ree-verify: {msg}");
-    }
-    eprintln!("{USAGE}");
+    eprintln!("ree-verify: {msg} ({USAGE}; --help for more)");
     ExitCode::from(2)
 }
 
@@ -62,7 +88,11 @@ fn main() -> ExitCode {
     let args = match parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(m) if m.is_empty() => {
-            println!("{USAGE}");
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(m) if m == "--version" => {
+            println!("ree-verify {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
         Err(m) => return usage(&m),

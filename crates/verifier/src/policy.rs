@@ -135,8 +135,14 @@ impl Policy {
 
 /// Parses a public key as written in a `.pub` file: 64 hex digits.
 pub fn parse_public_key(text: &str) -> Result<[u8; 32], String> {
-    let h = ree_core::Hash32::from_hex(text.trim())
-        .map_err(|e| format!("{:?} is not a public key: {}", text.trim(), e.reason))?;
+    let text = text.trim();
+    // Name what was found without echoing it: a wrong file may be long, or secret.
+    let h = ree_core::Hash32::from_hex(text).map_err(|_| {
+        format!(
+            "not a public key: expected 64 hex digits (a KEYFILE.pub from `ree keygen`), found {} characters",
+            text.chars().count()
+        )
+    })?;
     if h == ree_core::Hash32::ZERO {
         return Err("an all-zero public key".into());
     }
