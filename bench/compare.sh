@@ -94,7 +94,7 @@ REE_PORT=$(port)
 RUST_LOG=warn $BIN/ree serve --store "$STORE" --data-dir "$WORK/ree" --listen "127.0.0.1:$REE_PORT" > "$WORK/ree.out" 2>&1 &
 PIDS+=($!)
 wait_listen "$WORK/ree.out"
-ree() { $BIN/ree bench --server "http://127.0.0.1:$REE_PORT" --token-file "$WORK/ree/admin.token" --key "$WORK/ree/admin.key" --json --duration "$SECS" "$@" 2>/dev/null; }
+ree() { $BIN/ree bench --allow-writes --server "http://127.0.0.1:$REE_PORT" --token-file "$WORK/ree/admin.token" --key "$WORK/ree/admin.key" --json --duration "$SECS" "$@" 2>/dev/null; }
 ree --concurrency 64 --batch 1 > "$WORK/ree_unary.json"
 ree --concurrency 1 --connections 1 --batch 1 > "$WORK/ree_single.json"
 ree --concurrency 16 --batch 100 > "$WORK/ree_batch.json"

@@ -54,7 +54,7 @@ echo "t_s,rss_kib,store_bytes" > "$DIR/rss.csv"
   done
 ) &
 
-$REE bench "${ADMIN[@]}" --duration "$DURATION" --concurrency "$CONC" --connections 4 --batch "$BATCH" --json > "$DIR/bench.json"
+$REE bench --allow-writes "${ADMIN[@]}" --duration "$DURATION" --concurrency "$CONC" --connections 4 --batch "$BATCH" --json > "$DIR/bench.json"
 wait $TRICKLE
 sleep 1
 TOTAL=$($REE lots "${ADMIN[@]}" --json | python3 -c 'import json,sys; print(sum(l["events"] for l in json.load(sys.stdin) if l["kind"] != "registry"))')

@@ -29,6 +29,7 @@ fn backup_while_serving_restores_to_the_same_ledger() {
     let mut load = Command::new(bin("ree"))
         .args([
             "bench",
+            "--allow-writes",
             "--duration",
             "3",
             "--concurrency",

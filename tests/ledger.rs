@@ -1171,6 +1171,7 @@ fn the_load_generator_reports_json_and_its_signed_events_are_stored_signed() {
         &admin,
         &[
             "bench",
+            "--allow-writes",
             "--count",
             "200",
             "--concurrency",

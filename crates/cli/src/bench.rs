@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use hdrhistogram::Histogram;
 use ree_core::event::{Adjustment, Composition, EventKind, OreReceipt, Role};
 use ree_core::{Country, EventBody, EventId, LotId};
@@ -34,6 +34,9 @@ pub struct Options {
     /// Register nobody and create no lots: drive a server that answers without checking
     /// (the no-op ceiling of `bench/compare.sh`) with the same signed payloads.
     pub no_setup: bool,
+    /// The caller's consent to write: submit mode registers two participants and appends
+    /// events to whatever ledger it targets.
+    pub allow_writes: bool,
 }
 
 /// For a timed run, payloads are signed for this many events per second at most (above the
@@ -155,6 +158,18 @@ async fn first_oxide(c: &mut Client) -> Result<String> {
 
 /// Runs the load and prints the report.
 pub async fn run(o: Options) -> Result<()> {
+    if o.mode == Mode::Submit && !o.no_setup && !o.allow_writes {
+        bail!(
+            "ree bench --mode submit writes to {}: it registers a supplier and a plant operator and appends every event it sends; run it against a scratch server and pass --allow-writes",
+            o.creds.server
+        );
+    }
+    if o.mode == Mode::Submit && !o.no_setup && !o.json {
+        eprintln!(
+            "writing to {}: registering a bench supplier and plant operator, then appending events",
+            o.creds.server
+        );
+    }
     let mut admin = o.creds.connect().await?;
     let conc = o.concurrency.max(1);
     let batch = o.batch.clamp(1, ree_engine::MAX_BATCH);
@@ -365,19 +380,20 @@ pub async fn run(o: Options) -> Result<()> {
     }
     let secs = started.elapsed().as_secs_f64();
     let ms = |q: f64| total.hist.value_at_quantile(q) as f64 / 1000.0;
-    let report = json!({
+    let submit = o.mode == Mode::Submit;
+    // A query is not an event: the JSON names what was counted.
+    let (unit, units) = if submit {
+        ("events", "events_per_s")
+    } else {
+        ("queries", "queries_per_s")
+    };
+    let mut report = json!({
         "mode": format!("{:?}", o.mode).to_lowercase(),
         "duration_s": secs,
         "concurrency": conc,
         "connections": clients.len(),
         "batch": batch,
-        "signed": true,
-        "signing": if live { "live" } else { "presigned" },
-        "presigned_events": if o.mode == Mode::Submit { per_worker * batch * conc } else { 0 },
-        "presigned_exhausted": exhausted.load(Ordering::Relaxed),
         "requests": total.requests,
-        "events": total.events,
-        "events_per_s": total.events as f64 / secs,
         "requests_per_s": total.requests as f64 / secs,
         "p50_ms": ms(0.50),
         "p99_ms": ms(0.99),
@@ -385,12 +401,20 @@ pub async fn run(o: Options) -> Result<()> {
         "max_ms": total.hist.max() as f64 / 1000.0,
         "errors": total.errors,
     });
+    report[unit] = json!(total.events);
+    report[units] = json!(total.events as f64 / secs);
+    if submit {
+        report["signed"] = json!(true);
+        report["signing"] = json!(if live { "live" } else { "presigned" });
+        report["presigned_events"] = json!(per_worker * batch * conc);
+        report["presigned_exhausted"] = json!(exhausted.load(Ordering::Relaxed));
+    }
     if o.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "{} {:?}: {} events in {:.1} s = {:.0} events/s ({:.0} requests/s, {} in flight over {} connections, batch {})",
-            if o.mode == Mode::Submit { "durable appends" } else { "queries" },
+            "{} {:?}: {} {unit} in {:.1} s = {:.0} {unit}/s ({:.0} requests/s, {} in flight over {} connections, batch {})",
+            if submit { "durable appends" } else { "queries" },
             o.mode,
             total.events,
             secs,

@@ -232,6 +232,10 @@ enum Cmd {
         /// Register nobody, create no lots (for a server that checks nothing: the no-op ceiling).
         #[arg(long, hide = true)]
         no_setup: bool,
+        /// Consent to write: submit mode registers a bench supplier and plant operator and
+        /// appends every event it sends to the target ledger (use a scratch server).
+        #[arg(long)]
+        allow_writes: bool,
         /// Print the figures as one JSON object.
         #[arg(long)]
         json: bool,
@@ -397,7 +401,8 @@ async fn run(cmd: Cmd) -> Result<()> {
                 .await
                 .map_err(status)?
                 .into_inner();
-            output::participants(&[p], false)
+            output::whoami(&p);
+            Ok(())
         }
         Cmd::Participant { cmd } => participant(cmd).await,
         Cmd::Submit {
@@ -546,9 +551,9 @@ async fn run(cmd: Cmd) -> Result<()> {
             std::fs::write(&output, &r.bundle)
                 .with_context(|| format!("cannot write {}", output.display()))?;
             println!(
-                "wrote {} ({} records, {} bytes) for lot {lot_id} at head {}",
+                "wrote {} ({}, {} bytes) for lot {lot_id} at head {}",
                 output.display(),
-                r.records,
+                output::count(r.records, "record"),
                 r.bundle.len(),
                 r.head
             );
@@ -574,6 +579,7 @@ async fn run(cmd: Cmd) -> Result<()> {
             batch,
             mode,
             no_setup,
+            allow_writes,
             json,
         } => {
             let duration = if count.is_none() {
@@ -591,6 +597,7 @@ async fn run(cmd: Cmd) -> Result<()> {
                 json,
                 mode,
                 no_setup,
+                allow_writes,
             })
             .await
         }
@@ -827,10 +834,10 @@ async fn check(data_dir: PathBuf) -> Result<()> {
     })
     .await??;
     println!(
-        "{}: OK: {} records in {} lots replayed from genesis; every hash, link, sequence, rule and index checked",
+        "{}: OK: {} in {} replayed from genesis; every hash, link, sequence, rule and index checked",
         data_dir.display(),
-        r.records,
-        r.lots
+        output::count(r.records, "record"),
+        output::count(r.lots as u64, "lot")
     );
     Ok(())
 }
@@ -894,7 +901,7 @@ async fn backup(server: &Conn, data_dir: Option<PathBuf>, output: PathBuf) -> Re
     f.flush()?;
     f.into_inner().map_err(|e| anyhow!("{e}"))?.sync_all()?;
     std::fs::rename(&tmp, &output)?;
-    println!("wrote {} ({n} records)", output.display());
+    println!("wrote {} ({})", output.display(), output::count(n, "record"));
     Ok(())
 }
 
@@ -918,10 +925,10 @@ async fn restore(file: PathBuf, data_dir: PathBuf, kind: ree_store::StoreKind) -
     match report {
         Ok(r) => {
             println!(
-                "{}: restored {} records in {} lots, every chain replayed and checked",
+                "{}: restored {} in {}, every chain replayed and checked",
                 data_dir.display(),
-                r.records,
-                r.lots
+                output::count(r.records, "record"),
+                output::count(r.lots as u64, "lot")
             );
             Ok(())
         }

@@ -36,6 +36,50 @@ fn lot_json(l: &pb::Lot) -> Value {
     })
 }
 
+/// `n` and the word, in the plural unless `n` is 1: "1 record", "2 records".
+pub fn count(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Prints a table whose columns are as wide as their widest cell (the last column unpadded);
+/// columns listed in `right` are right-aligned (numbers).
+fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) {
+    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            width[i] = width[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let last = cells.len() - 1;
+        let mut out = String::new();
+        for (i, cell) in cells.into_iter().enumerate() {
+            let pad = width[i] - cell.chars().count();
+            if i > 0 {
+                out.push_str("  ");
+            }
+            if right.contains(&i) {
+                out.push_str(&" ".repeat(pad));
+                out.push_str(cell);
+            } else {
+                out.push_str(cell);
+                if i < last {
+                    out.push_str(&" ".repeat(pad));
+                }
+            }
+        }
+        println!("{out}");
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
 fn tonnes(g: u64) -> String {
     format!("{:.3} t", g as f64 / 1e6)
 }
@@ -48,23 +92,25 @@ pub fn lots(lots: &[pb::Lot], json: bool) -> Result<()> {
         );
         return Ok(());
     }
-    println!(
-        "{:<36}  {:<8}  {:>14}  {:>6}  {:<7}  HEAD",
-        "LOT", "KIND", "BALANCE", "EVENTS", "COUNTRY"
+    let rows: Vec<Vec<String>> = lots
+        .iter()
+        .map(|l| {
+            vec![
+                l.lot_id.clone(),
+                kind_name(l.kind).to_string(),
+                tonnes(l.balance_g),
+                l.events.to_string(),
+                l.attributes.get("country").cloned().unwrap_or_default(),
+                l.head.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &["LOT", "KIND", "BALANCE", "EVENTS", "COUNTRY", "HEAD"],
+        &rows,
+        &[2, 3],
     );
-    for l in lots {
-        let country = l.attributes.get("country").cloned().unwrap_or_default();
-        println!(
-            "{:<36}  {:<8}  {:>14}  {:>6}  {:<7}  {}",
-            l.lot_id,
-            kind_name(l.kind),
-            tonnes(l.balance_g),
-            l.events,
-            country,
-            &l.head[..16.min(l.head.len())]
-        );
-    }
-    println!("{} lots", lots.len());
+    println!("{}", count(lots.len() as u64, "lot"));
     Ok(())
 }
 
@@ -170,28 +216,27 @@ pub fn events(evs: &[pb::Event], json: bool) -> Result<()> {
         );
         return Ok(());
     }
-    // The time the event happened (as its submitter declares), not when the ledger recorded it;
-    // both are in --json.
     for e in evs {
-        println!(
-            "{:>4}  {}  {}  {}",
-            e.seq,
-            ts(&e.body.as_ref().and_then(|b| b.occurred_at)),
-            &e.hash[..16.min(e.hash.len())],
-            event_summary(e)
-        );
+        println!("{}", event_line(e));
     }
     Ok(())
 }
 
-pub fn watch_line(e: &pb::Event) {
-    println!(
+/// One event as `ree events` and `ree watch` both print it: seq, when it happened (as its
+/// submitter declares; the ledger's own time is `recorded_at` in --json), the full record hash
+/// (what a certificate cites) and what happened.
+fn event_line(e: &pb::Event) -> String {
+    format!(
         "{:>4}  {}  {}  {}",
         e.seq,
-        ts(&e.recorded_at),
+        ts(&e.body.as_ref().and_then(|b| b.occurred_at)),
         e.hash,
         event_summary(e)
-    );
+    )
+}
+
+pub fn watch_line(e: &pb::Event) {
+    println!("{}", event_line(e));
 }
 
 pub fn submit_json(i: usize, o: &pb::SubmitResponse) -> Value {
@@ -265,17 +310,23 @@ pub fn provenance(p: &pb::Provenance, json: bool) -> Result<()> {
     for f in &p.facilities {
         println!("processed at {} ({})", f.name, f.country);
     }
-    println!("upstream lots: {}", p.upstream_lots.len());
-    for u in &p.upstream_lots {
-        println!(
-            "  {}  {:<8}  {:<2}  {:<22}  seq {:>3}  {}",
-            u.lot_id,
-            kind_name(u.kind),
-            u.country,
-            u.feed,
-            u.seq,
-            &u.head[..16.min(u.head.len())]
-        );
+    println!("upstream: {}", count(p.upstream_lots.len() as u64, "lot"));
+    let rows: Vec<Vec<String>> = p
+        .upstream_lots
+        .iter()
+        .map(|u| {
+            vec![
+                u.lot_id.clone(),
+                kind_name(u.kind).to_string(),
+                u.country.clone(),
+                u.feed.clone(),
+                u.seq.to_string(),
+                u.head.clone(),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        table(&["LOT", "KIND", "COUNTRY", "FEED", "SEQ", "HEAD"], &rows, &[4]);
     }
     Ok(())
 }
@@ -312,26 +363,38 @@ pub fn participants(ps: &[pb::Participant], json: bool) -> Result<()> {
         );
         return Ok(());
     }
-    println!(
-        "{:<36}  {:<14}  {:<7}  {:<9}  NAME",
-        "PARTICIPANT", "ROLE", "COUNTRY", "STATUS"
+    let rows: Vec<Vec<String>> = ps
+        .iter()
+        .map(|p| {
+            let active = p.keys.iter().filter(|k| k.revoked_at == 0).count() as u64;
+            vec![
+                p.participant_id.clone(),
+                role_name(p.role).to_string(),
+                p.country.clone(),
+                if p.suspended_at != 0 { "suspended" } else { "active" }.to_string(),
+                count(active, "key"),
+                p.name.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &["PARTICIPANT", "ROLE", "COUNTRY", "STATUS", "KEYS", "NAME"],
+        &rows,
+        &[],
     );
-    for p in ps {
-        let active = p.keys.iter().filter(|k| k.revoked_at == 0).count();
-        println!(
-            "{:<36}  {:<14}  {:<7}  {:<9}  {} ({} active key{})",
-            p.participant_id,
-            role_name(p.role),
-            p.country,
-            if p.suspended_at != 0 {
-                "suspended"
-            } else {
-                "active"
-            },
-            p.name,
-            active,
-            if active == 1 { "" } else { "s" }
-        );
-    }
     Ok(())
+}
+
+/// `ree whoami`: one line, the participant the token belongs to.
+pub fn whoami(p: &pb::Participant) {
+    let active = p.keys.iter().filter(|k| k.revoked_at == 0).count() as u64;
+    println!(
+        "{}, {} ({}), participant {}, {}{}",
+        p.name,
+        role_name(p.role),
+        p.country,
+        p.participant_id,
+        count(active, "active key"),
+        if p.suspended_at != 0 { ", SUSPENDED" } else { "" }
+    );
 }

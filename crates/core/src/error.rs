@@ -81,3 +81,22 @@ pub struct DecodeError {
     /// Why.
     pub reason: String,
 }
+
+/// "a" or "an" before `word`, for messages such as "is an oxide lot" and "is an auditor".
+pub fn a_or_an(word: &str) -> &'static str {
+    match word.chars().next() {
+        Some(c) if "aeiouAEIOU".contains(c) => "an",
+        _ => "a",
+    }
+}
+
+#[cfg(test)]
+mod article_tests {
+    #[test]
+    fn articles_follow_the_first_letter() {
+        assert_eq!(super::a_or_an("auditor"), "an");
+        assert_eq!(super::a_or_an("oxide"), "an");
+        assert_eq!(super::a_or_an("campaign"), "a");
+        assert_eq!(super::a_or_an("supplier"), "a");
+    }
+}

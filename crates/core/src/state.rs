@@ -441,7 +441,7 @@ fn check_open_campaign(l: &LotState) -> Result<&CampaignState, RuleError> {
         LotDetail::Campaign(c) => Ok(c),
         _ => Err(RuleError::violation(
             l.id,
-            format!("is a {} lot, not a campaign", l.kind().name()),
+            format!("is {} {} lot, not a campaign", crate::error::a_or_an(l.kind().name()), l.kind().name()),
         )),
     }
 }
@@ -567,7 +567,8 @@ pub fn apply_record(
                 return Err(RuleError::violation(
                     id,
                     format!(
-                        "only ore and recycled lots are charged, this is a {} lot",
+                        "only ore and recycled lots are charged, this is {} {} lot",
+                        crate::error::a_or_an(st.kind().name()),
                         st.kind().name()
                     ),
                 ));
@@ -589,7 +590,7 @@ pub fn apply_record(
             let LotDetail::Campaign(camp) = &mut st.detail else {
                 return Err(RuleError::violation(
                     id,
-                    format!("is a {} lot, not a campaign", st.kind().name()),
+                    format!("is {} {} lot, not a campaign", crate::error::a_or_an(st.kind().name()), st.kind().name()),
                 ));
             };
             if camp.closed {
@@ -615,7 +616,7 @@ pub fn apply_record(
             let LotDetail::Campaign(camp) = &mut st.detail else {
                 return Err(RuleError::violation(
                     id,
-                    format!("only campaigns produce, this is a {} lot", st.kind().name()),
+                    format!("only campaigns produce, this is {} {} lot", crate::error::a_or_an(st.kind().name()), st.kind().name()),
                 ));
             };
             if camp.closed {
@@ -646,7 +647,7 @@ pub fn apply_record(
             let LotDetail::Campaign(camp) = &mut st.detail else {
                 return Err(RuleError::violation(
                     id,
-                    format!("is a {} lot, not a campaign", st.kind().name()),
+                    format!("is {} {} lot, not a campaign", crate::error::a_or_an(st.kind().name()), st.kind().name()),
                 ));
             };
             if camp.closed {
@@ -660,7 +661,7 @@ pub fn apply_record(
             if st.kind() != LotKind::Oxide {
                 return Err(RuleError::violation(
                     id,
-                    format!("only oxide lots ship, this is a {} lot", st.kind().name()),
+                    format!("only oxide lots ship, this is {} {} lot", crate::error::a_or_an(st.kind().name()), st.kind().name()),
                 ));
             }
             st.balance_g = debit(id, st.balance_g, s.mass_g, "shipment")?;
@@ -672,7 +673,8 @@ pub fn apply_record(
                 return Err(RuleError::violation(
                     id,
                     format!(
-                        "assays are recorded on ore and recycled lots, this is a {} lot",
+                        "assays are recorded on ore and recycled lots, this is {} {} lot",
+                        crate::error::a_or_an(st.kind().name()),
                         st.kind().name()
                     ),
                 ))
@@ -760,8 +762,9 @@ fn authorize(
     })?;
     if !role_may_submit(p.role, &body.kind) {
         return Err(RuleError::Forbidden(format!(
-            "{} is a {}, which may not submit {} events",
+            "{} is {} {}, which may not submit {} events",
             p.name,
+            crate::error::a_or_an(p.role.name()),
             p.role.name(),
             body.kind.name()
         )));

@@ -592,7 +592,8 @@ pub fn render(r: &Report) -> String {
     for (n, c) in &r.facilities {
         let _ = writeln!(s, "processed: {n} ({c})");
     }
-    let _ = writeln!(s, "upstream:  {} lots", r.upstream_lots.len());
+    let n = r.upstream_lots.len();
+    let _ = writeln!(s, "upstream:  {n} lot{}", if n == 1 { "" } else { "s" });
     for v in &r.violations {
         let _ = writeln!(
             s,
