@@ -755,12 +755,24 @@ pub async fn run(
             start = end;
         }
     }
+    write_lots_env(creds_dir, &summary)?;
     summary.creds_dir = creds_dir.display().to_string();
     summary.participants = members
         .iter()
         .map(|m| (m.slug(), m.role.name().to_string()))
         .collect();
     Ok(summary)
+}
+
+/// Writes `lots.env` beside the credentials: the lots worth querying as shell variables, so a
+/// script (and the README, which a test runs) can name them: `. ree-demo-creds/lots.env`.
+fn write_lots_env(creds_dir: &std::path::Path, s: &Summary) -> Result<()> {
+    let text = format!(
+        "CLEAN_NDPR_LOT={}\nCN_NDPR_LOT={}\nCN_ORE_LOT={}\nRECYCLED_NDPR_LOT={}\nCLEAN_DY_LOT={}\n",
+        s.clean_oxide, s.chinese_oxide, s.chinese_ore, s.recycled_rich_oxide, s.clean_dy_oxide
+    );
+    let path = creds_dir.join("lots.env");
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Prints what was loaded and what to look at.
@@ -798,6 +810,10 @@ pub fn print_summary(s: &Summary) {
         s.recycled_rich_oxide
     );
     println!("  clean Dy2O3 lot (low recycled):  {}", s.clean_dy_oxide);
+    println!(
+        "  (also in {}/lots.env, as shell variables: . {}/lots.env)",
+        s.creds_dir, s.creds_dir
+    );
     println!(
         "participants: {} registered; each one's NAME.key, NAME.key.pub and NAME.token are in {}:",
         s.participants.len(),

@@ -901,7 +901,11 @@ async fn backup(server: &Conn, data_dir: Option<PathBuf>, output: PathBuf) -> Re
     f.flush()?;
     f.into_inner().map_err(|e| anyhow!("{e}"))?.sync_all()?;
     std::fs::rename(&tmp, &output)?;
-    println!("wrote {} ({})", output.display(), output::count(n, "record"));
+    println!(
+        "wrote {} ({})",
+        output.display(),
+        output::count(n, "record")
+    );
     Ok(())
 }
 

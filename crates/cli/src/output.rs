@@ -326,7 +326,11 @@ pub fn provenance(p: &pb::Provenance, json: bool) -> Result<()> {
         })
         .collect();
     if !rows.is_empty() {
-        table(&["LOT", "KIND", "COUNTRY", "FEED", "SEQ", "HEAD"], &rows, &[4]);
+        table(
+            &["LOT", "KIND", "COUNTRY", "FEED", "SEQ", "HEAD"],
+            &rows,
+            &[4],
+        );
     }
     Ok(())
 }
@@ -371,7 +375,12 @@ pub fn participants(ps: &[pb::Participant], json: bool) -> Result<()> {
                 p.participant_id.clone(),
                 role_name(p.role).to_string(),
                 p.country.clone(),
-                if p.suspended_at != 0 { "suspended" } else { "active" }.to_string(),
+                if p.suspended_at != 0 {
+                    "suspended"
+                } else {
+                    "active"
+                }
+                .to_string(),
                 count(active, "key"),
                 p.name.clone(),
             ]
@@ -395,6 +404,10 @@ pub fn whoami(p: &pb::Participant) {
         p.country,
         p.participant_id,
         count(active, "active key"),
-        if p.suspended_at != 0 { ", SUSPENDED" } else { "" }
+        if p.suspended_at != 0 {
+            ", SUSPENDED"
+        } else {
+            ""
+        }
     );
 }

@@ -441,7 +441,11 @@ fn check_open_campaign(l: &LotState) -> Result<&CampaignState, RuleError> {
         LotDetail::Campaign(c) => Ok(c),
         _ => Err(RuleError::violation(
             l.id,
-            format!("is {} {} lot, not a campaign", crate::error::a_or_an(l.kind().name()), l.kind().name()),
+            format!(
+                "is {} {} lot, not a campaign",
+                crate::error::a_or_an(l.kind().name()),
+                l.kind().name()
+            ),
         )),
     }
 }
@@ -590,7 +594,11 @@ pub fn apply_record(
             let LotDetail::Campaign(camp) = &mut st.detail else {
                 return Err(RuleError::violation(
                     id,
-                    format!("is {} {} lot, not a campaign", crate::error::a_or_an(st.kind().name()), st.kind().name()),
+                    format!(
+                        "is {} {} lot, not a campaign",
+                        crate::error::a_or_an(st.kind().name()),
+                        st.kind().name()
+                    ),
                 ));
             };
             if camp.closed {
@@ -616,7 +624,11 @@ pub fn apply_record(
             let LotDetail::Campaign(camp) = &mut st.detail else {
                 return Err(RuleError::violation(
                     id,
-                    format!("only campaigns produce, this is {} {} lot", crate::error::a_or_an(st.kind().name()), st.kind().name()),
+                    format!(
+                        "only campaigns produce, this is {} {} lot",
+                        crate::error::a_or_an(st.kind().name()),
+                        st.kind().name()
+                    ),
                 ));
             };
             if camp.closed {
@@ -647,7 +659,11 @@ pub fn apply_record(
             let LotDetail::Campaign(camp) = &mut st.detail else {
                 return Err(RuleError::violation(
                     id,
-                    format!("is {} {} lot, not a campaign", crate::error::a_or_an(st.kind().name()), st.kind().name()),
+                    format!(
+                        "is {} {} lot, not a campaign",
+                        crate::error::a_or_an(st.kind().name()),
+                        st.kind().name()
+                    ),
                 ));
             };
             if camp.closed {
@@ -661,7 +677,11 @@ pub fn apply_record(
             if st.kind() != LotKind::Oxide {
                 return Err(RuleError::violation(
                     id,
-                    format!("only oxide lots ship, this is {} {} lot", crate::error::a_or_an(st.kind().name()), st.kind().name()),
+                    format!(
+                        "only oxide lots ship, this is {} {} lot",
+                        crate::error::a_or_an(st.kind().name()),
+                        st.kind().name()
+                    ),
                 ));
             }
             st.balance_g = debit(id, st.balance_g, s.mass_g, "shipment")?;

@@ -546,8 +546,12 @@ pub fn render(r: &Report) -> String {
     for g in &r.signers {
         let _ = writeln!(
             s,
-            "signer:    {} ({}, {}): {} records",
-            g.name, g.role, g.participant, g.records
+            "signer:    {} ({}, {}): {} record{}",
+            g.name,
+            g.role,
+            g.participant,
+            g.records,
+            if g.records == 1 { "" } else { "s" }
         );
     }
     let _ = writeln!(s, "compliant: {}", if r.compliant { "yes" } else { "NO" });
