@@ -226,14 +226,22 @@ pub async fn run(o: Options) -> Result<()> {
     if let (Some(p), false) = (&plant, live) {
         // Split over the machine's cores; joined in order.
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let progress = if o.json {
+            indicatif::ProgressBar::hidden()
+        } else {
+            crate::progress::bar((per_worker * conc * batch) as u64, "signing", "events")
+        };
         let mut handles = vec![];
         for part in lots.chunks(lots.len().div_ceil(threads).max(1)) {
-            let (part, key) = (part.to_vec(), p.secret);
+            let (part, key, progress) = (part.to_vec(), p.secret, progress.clone());
             handles.push(tokio::task::spawn_blocking(move || {
                 part.iter()
                     .map(|l| {
                         (0..per_worker)
-                            .map(|_| (0..batch).map(|_| adjustment(*l, &key)).collect())
+                            .map(|_| {
+                                progress.inc(batch as u64);
+                                (0..batch).map(|_| adjustment(*l, &key)).collect()
+                            })
                             .collect::<Vec<Vec<pb::Submission>>>()
                     })
                     .collect::<Vec<_>>()
@@ -242,6 +250,7 @@ pub async fn run(o: Options) -> Result<()> {
         for h in handles {
             presigned.extend(h.await?);
         }
+        progress.finish_and_clear();
     }
     let exhausted = Arc::new(AtomicBool::new(false));
     let oxide = match o.mode {

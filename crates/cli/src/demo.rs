@@ -729,6 +729,7 @@ pub async fn run(
             (admin.with_token(Some(&m.token))?, m.secret),
         );
     }
+    let progress = crate::progress::bar(summary.events as u64, "loading the demo", "events");
     for (bodies, atomic) in batches {
         // One request per run of events by the same participant: a token speaks for one.
         let mut start = 0;
@@ -752,9 +753,11 @@ pub async fn run(
                 .map_err(status)?
                 .into_inner();
             check_results(run, resp)?;
+            progress.inc(run.len() as u64);
             start = end;
         }
     }
+    progress.finish_and_clear();
     write_lots_env(creds_dir, &summary)?;
     summary.creds_dir = creds_dir.display().to_string();
     summary.participants = members

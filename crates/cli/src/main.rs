@@ -6,6 +6,7 @@ mod client;
 mod demo;
 mod output;
 mod participants;
+mod progress;
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -1074,6 +1075,75 @@ async fn participant(cmd: ParticipantCmd) -> Result<()> {
                 token_out.display()
             );
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every argument of every command says what it is (the help is the CLI's manual).
+    #[test]
+    fn every_argument_is_described() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {} (the command itself)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut missing = vec![];
+        walk(&cmd, "ree", &mut missing);
+        assert!(missing.is_empty(), "undescribed: {missing:#?}");
+    }
+
+    /// Reading commands take no signing key: --key appears only where events are signed.
+    #[test]
+    fn key_only_on_commands_that_sign() {
+        let cmd = Cli::command();
+        let has_key = |path: &[&str]| {
+            let mut c = &cmd;
+            for p in path {
+                c = c.find_subcommand(p).expect("subcommand");
+            }
+            c.get_arguments().any(|a| a.get_id() == "key")
+        };
+        for read in [
+            &["whoami"][..],
+            &["lots"],
+            &["lot"],
+            &["events"],
+            &["provenance"],
+            &["watch"],
+            &["export"],
+            &["backup"],
+            &["participant", "list"],
+        ] {
+            assert!(!has_key(read), "{read:?} offers --key");
+        }
+        for write in [
+            &["submit"][..],
+            &["demo"],
+            &["bench"],
+            &["participant", "add"],
+            &["participant", "revoke-key"],
+        ] {
+            assert!(has_key(write), "{write:?} lacks --key");
         }
     }
 }

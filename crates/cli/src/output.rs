@@ -48,6 +48,12 @@ pub fn count(n: u64, word: &str) -> String {
 /// Prints a table whose columns are as wide as their widest cell (the last column unpadded);
 /// columns listed in `right` are right-aligned (numbers).
 fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) {
+    for line in table_lines(header, rows, right) {
+        println!("{line}");
+    }
+}
+
+fn table_lines(header: &[&str], rows: &[Vec<String>], right: &[usize]) -> Vec<String> {
     let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -72,12 +78,14 @@ fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) {
                 }
             }
         }
-        println!("{out}");
+        out
     };
-    line(header.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
+    let mut lines = vec![line(header.to_vec())];
+    lines.extend(
+        rows.iter()
+            .map(|row| line(row.iter().map(String::as_str).collect())),
+    );
+    lines
 }
 
 fn tonnes(g: u64) -> String {
@@ -410,4 +418,32 @@ pub fn whoami(p: &pb::Participant) {
             ""
         }
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_plural_unless_one() {
+        assert_eq!(count(0, "record"), "0 records");
+        assert_eq!(count(1, "record"), "1 record");
+        assert_eq!(count(2, "active key"), "2 active keys");
+    }
+
+    #[test]
+    fn table_columns_line_up_whatever_the_content() {
+        let rows = vec![
+            vec![
+                "plant_operator".to_string(),
+                "1".to_string(),
+                "Caremag".to_string(),
+            ],
+            vec!["auditor".to_string(), "12345".to_string(), "X".to_string()],
+        ];
+        let lines = table_lines(&["ROLE", "N", "NAME"], &rows, &[1]);
+        assert_eq!(lines[0], "ROLE                N  NAME");
+        assert_eq!(lines[1], "plant_operator      1  Caremag");
+        assert_eq!(lines[2], "auditor         12345  X");
+    }
 }

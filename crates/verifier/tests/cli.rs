@@ -60,3 +60,45 @@ fn unreadable_or_malformed_bundles_exit_3() {
     assert_eq!(v["authentic"], false);
     assert!(v["integrity_error"].as_str().unwrap().contains("magic"));
 }
+
+#[test]
+fn help_describes_every_option_and_the_exit_codes() {
+    let out = verify().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "--trust",
+        "--policy",
+        "--expect-head",
+        "--json",
+        "--version",
+        "0  authentic and compliant",
+        "3  not authentic",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+    let out = verify().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("ree-verify {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_key_is_named_not_dumped() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("README.md");
+    std::fs::write(&p, "# A long document\n".repeat(200)).unwrap();
+    let out = verify()
+        .arg("a.bundle")
+        .arg("--trust")
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("not a public key"), "{err}");
+    assert!(!err.contains("A long document"), "{err}");
+}
