@@ -2,16 +2,25 @@
 """An independent check of a ree-ledger proof bundle, written from docs/format.md alone.
 
 It checks integrity (layout, every record hash, chains, cross-lot links, global order, the
-claimed head), not the domain rules or the policy: that is `ree-verify`'s job. It exists to show
-that the byte layout is specified well enough to verify in another language.
+claimed head) and every ed25519 signature (with libsodium, whose accepted set is ree-ledger's),
+not the domain rules or the policy: that is `ree-verify`'s job. It exists to show that the byte
+layout is specified well enough to verify in another language.
 
-    pip install blake3
+    pip install -r docs/requirements.txt        # blake3, pynacl
     python3 docs/verify_bundle.py lot.bundle     # exit 0 intact, 3 not authentic
+    python3 docs/verify_bundle.py --vectors v.json   # "number accept|reject" per ed25519 vector
 """
+import json
 import struct
 import sys
 
-import blake3
+try:
+    import blake3
+    import nacl.exceptions
+    import nacl.signing
+except ImportError as e:
+    print(f"missing Python package ({e}): pip install pynacl blake3", file=sys.stderr)
+    sys.exit(4)
 
 CONTEXT = "ree-ledger 2026-11 event record v1"
 ZERO = bytes(32)
@@ -62,16 +71,32 @@ def parse_record(b):
         rec["link"] = None
     else:
         raise Bad("link flag")
-    n = r.u32()
-    r.take(n)  # body
+    body = r.take(r.u32())
     scheme = r.u8()
-    if scheme == 1:
-        r.take(96)
-    elif scheme != 0:
-        raise Bad("signature scheme")
+    if scheme != 1:
+        raise Bad("unsigned record" if scheme == 0 else "signature scheme")
+    key, sig = r.take(32), r.take(64)
+    if not signature_ok(key, body, sig):
+        raise Bad(f"bad signature by key {key.hex()}")
     if r.p != len(b):
         raise Bad("trailing bytes in record")
     return rec
+
+
+def signature_ok(key, body, sig):
+    """libsodium's crypto_sign_open: canonical A and R, neither of small order, S < L, cofactorless."""
+    try:
+        nacl.signing.VerifyKey(key).verify(body, sig)
+        return True
+    except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
+        return False
+
+
+def vectors(path):
+    """Prints this script's verdict on every ed25519 vector of a JSON file (C2SP CCTV format)."""
+    for v in json.load(open(path)):
+        ok = signature_ok(bytes.fromhex(v["key"]), v["msg"].encode(), bytes.fromhex(v["sig"]))
+        print(v["number"], "accept" if ok else "reject")
 
 
 def verify(data):
@@ -112,6 +137,9 @@ def verify(data):
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--vectors"]:
+        vectors(sys.argv[2])
+        sys.exit(0)
     try:
         n, h = verify(open(sys.argv[1], "rb").read())
         print(f"intact: {n} records, head {h}")

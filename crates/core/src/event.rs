@@ -471,16 +471,12 @@ fn check_docs(field: &str, docs: &[Document]) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// Only keys of the accepted set (docs/format.md, "Signatures"): canonical, in the prime-order
+/// subgroup.
 fn check_public_key(field: &str, k: &[u8; 32]) -> Result<(), FieldError> {
-    let key = ed25519_dalek::VerifyingKey::from_bytes(k)
-        .map_err(|_| FieldError::new(field, "is not an ed25519 public key"))?;
-    if key.is_weak() {
-        return Err(FieldError::new(
-            field,
-            "is a weak (small-order) ed25519 key",
-        ));
-    }
-    Ok(())
+    crate::signature::registrable_key(k)
+        .map(|_| ())
+        .map_err(|e| FieldError::new(field, e.to_string().replace("public key: ", "")))
 }
 
 impl EventBody {

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod provenance;
 pub mod record;
 pub mod registry;
+pub mod signature;
 pub mod state;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;

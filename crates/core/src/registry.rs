@@ -47,7 +47,8 @@ pub struct KeyState {
     pub participant: ParticipantId,
     pub added_at: u64,
     pub revoked_at: Option<u64>,
-    /// The key decompressed once, for signature checks.
+    /// The key decompressed once, for signature checks; only a key the registry accepts
+    /// (`signature::registrable_key`), as `record::bad_signatures` requires of cached keys.
     pub verifying: Option<ed25519_dalek::VerifyingKey>,
 }
 
@@ -158,7 +159,7 @@ impl Registry {
                 participant,
                 added_at: global_seq,
                 revoked_at: None,
-                verifying: ed25519_dalek::VerifyingKey::from_bytes(&public_key).ok(),
+                verifying: crate::signature::registrable_key(&public_key).ok(),
             },
         );
         if let Some(p) = self.participants.get_mut(&participant) {

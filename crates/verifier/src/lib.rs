@@ -191,7 +191,7 @@ fn verify_signatures(recs: &[Record]) -> Result<(), IntegrityError> {
                         if let std::collections::hash_map::Entry::Vacant(v) =
                             keys.entry(g.public_key)
                         {
-                            if let Ok(k) = ed25519_dalek::VerifyingKey::from_bytes(&g.public_key) {
+                            if let Ok(k) = ree_core::signature::registrable_key(&g.public_key) {
                                 v.insert(k);
                             }
                         }
