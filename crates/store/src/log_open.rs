@@ -92,9 +92,8 @@ pub(super) fn scan_log(
                 break;
             }
             Ok(Some((Frame::Record(bytes), size))) => {
-                let rec = Record::decode(&bytes).map_err(|e| {
-                    StoreError::Corrupt(format!("log record at offset {pos}: {e}"))
-                })?;
+                let rec = Record::decode(&bytes)
+                    .map_err(|e| StoreError::Corrupt(format!("log record at offset {pos}: {e}")))?;
                 pending.push((pos, rec));
                 pending_last = Some(bytes);
                 pos += size as u64;
@@ -139,7 +138,10 @@ pub(super) fn scan_log(
                     s.last_bytes = pending_last.take();
                 }
                 if s.records == want && want > 0 && s.at_want.is_none() {
-                    let h = s.last_bytes.as_deref().map_or([0; 32], |b| record_hash(b).0);
+                    let h = s
+                        .last_bytes
+                        .as_deref()
+                        .map_or([0; 32], |b| record_hash(b).0);
                     s.at_want = Some((pos, h));
                 }
             }

@@ -409,7 +409,9 @@ impl LogStore {
         } else {
             None
         };
-        let idx_dir = scratch.as_ref().map_or(dir.clone(), |s| s.path().to_path_buf());
+        let idx_dir = scratch
+            .as_ref()
+            .map_or(dir.clone(), |s| s.path().to_path_buf());
         let open_idx = |name: &str| -> Result<File, StoreError> {
             Ok(OpenOptions::new()
                 .read(true)

@@ -142,7 +142,11 @@ fn a_torn_tail_is_cut_and_damage_before_acknowledged_data_is_refused() {
     // Read-only, it is reported and left in place.
     let (_, r) = LogStore::open_with(dir.path(), OpenMode::ReadOnly).unwrap();
     assert_eq!((r.records, r.truncated_bytes), (30, torn));
-    assert_eq!(std::fs::read(&log).unwrap(), before, "read-only changed the log");
+    assert_eq!(
+        std::fs::read(&log).unwrap(),
+        before,
+        "read-only changed the log"
+    );
     let (s, r) = LogStore::open(dir.path()).unwrap();
     assert_eq!(
         r.records, 30,
@@ -200,14 +204,18 @@ fn cutting_acknowledged_data_off_the_log_is_refused_and_left_unchanged() {
     for mode in [OpenMode::ReadOnly, OpenMode::Write, OpenMode::Repair] {
         match LogStore::open_with(dir.path(), mode) {
             Err(StoreError::Corrupt(m)) => assert!(
-                m.contains("records.log: acknowledged data is missing: expected 1000 records / length")
-                    && m.contains(&format!("{} bytes", full.len())),
+                m.contains(
+                    "records.log: acknowledged data is missing: expected 1000 records / length"
+                ) && m.contains(&format!("{} bytes", full.len())),
                 "{m}"
             ),
             Err(e) => panic!("{mode:?}: wrong error {e}"),
             Ok(_) => panic!("{mode:?}: opened a log missing acknowledged data"),
         }
-        assert_eq!(std::fs::metadata(&log).unwrap().len(), full.len() as u64 / 2);
+        assert_eq!(
+            std::fs::metadata(&log).unwrap().len(),
+            full.len() as u64 / 2
+        );
     }
     // The same length with another last record (a swapped log): refused too.
     let mut swapped = full.clone();
