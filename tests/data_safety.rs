@@ -107,7 +107,7 @@ fn a_log_cut_to_half_is_refused_by_check_serve_and_repair_and_left_unchanged() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
         err.contains("records.log: acknowledged data is missing: expected")
-            && err.contains(&format!("{} bytes", full.len() / 2)),
+            && err.contains(&format!("length {} bytes", full.len())),
         "{err}"
     );
     assert_eq!(snapshot(&data), before, "check changed the data directory");
