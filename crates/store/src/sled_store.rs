@@ -102,7 +102,8 @@ impl SledStore {
         let scratch = tempfile::tempdir()?;
         copy_tree(&dir.join("sled"), &scratch.path().join("sled"))?;
         drop(guard);
-        Self::open_at(&scratch.path().to_path_buf(), Some(scratch))
+        let root = scratch.path().to_path_buf();
+        Self::open_at(&root, Some(scratch))
     }
 
     fn open_at(dir: &Path, scratch: Option<tempfile::TempDir>) -> Result<Self, StoreError> {
