@@ -95,7 +95,7 @@ fn backup_while_serving_restores_to_the_same_ledger() {
     let o = offline_backup(&restored_log, dir.path().join("held.backup"));
     assert!(!o.status.success());
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("is a server running"),
+        String::from_utf8_lossy(&o.stderr).contains("is in use by a running server"),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
@@ -149,7 +149,7 @@ fn backup_while_serving_restores_to_the_same_ledger() {
     let o = offline_backup(&restored, &offline);
     assert!(!o.status.success());
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("is a server running"),
+        String::from_utf8_lossy(&o.stderr).contains("is in use by a running server"),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );

@@ -4,6 +4,7 @@
 mod bench;
 mod client;
 mod demo;
+mod offline;
 mod output;
 mod participants;
 mod progress;
@@ -247,6 +248,11 @@ enum Cmd {
         #[arg(long, default_value = "./ree-data")]
         data_dir: PathBuf,
     },
+    /// Cut a torn, never acknowledged tail off a stopped server's log store (never acknowledged data).
+    Repair {
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -335,6 +341,12 @@ fn main() {
     // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    // The ledger and its backups are confidential: whatever ree (or sled) creates is owner-only.
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask; no thread is running yet.
+    unsafe {
+        libc::umask(0o077);
     }
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -560,17 +572,18 @@ async fn run(cmd: Cmd) -> Result<()> {
             );
             Ok(())
         }
-        Cmd::Check { data_dir } => check(data_dir).await,
+        Cmd::Check { data_dir } => offline::check(data_dir).await,
+        Cmd::Repair { data_dir } => offline::repair(data_dir).await,
         Cmd::Backup {
             server,
             data_dir,
             output,
-        } => backup(&server, data_dir, output).await,
+        } => offline::backup(&server, data_dir, output).await,
         Cmd::Restore {
             file,
             data_dir,
             store,
-        } => restore(file, data_dir, store).await,
+        } => offline::restore(file, data_dir, store).await,
         Cmd::Bench {
             server,
             duration,
@@ -821,125 +834,6 @@ async fn watch(server: &Conn, lot_id: &str, from: u64, count: Option<u64>) -> Re
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
             }
-        }
-    }
-}
-
-async fn check(data_dir: PathBuf) -> Result<()> {
-    let dir = data_dir.clone();
-    let r = tokio::task::spawn_blocking(move || -> Result<ree_engine::OpenReport> {
-        let (store, _) = ree_store::open(&dir, ree_store::StoreKind::Sled)
-            .with_context(|| format!("cannot open {}", dir.display()))?;
-        let (_, report) = ree_engine::replay_store(&*store)?;
-        Ok(report)
-    })
-    .await??;
-    println!(
-        "{}: OK: {} in {} replayed from genesis; every hash, link, sequence, rule and index checked",
-        data_dir.display(),
-        output::count(r.records, "record"),
-        output::count(r.lots as u64, "lot")
-    );
-    Ok(())
-}
-
-async fn backup(server: &Conn, data_dir: Option<PathBuf>, output: PathBuf) -> Result<()> {
-    use std::io::Write;
-    let tmp = output.with_extension("partial");
-    let mut f = std::io::BufWriter::new(
-        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?,
-    );
-    let n = match data_dir {
-        Some(dir) => {
-            let out = tokio::task::spawn_blocking(
-                move || -> Result<(u64, std::io::BufWriter<std::fs::File>)> {
-                    let (store, _) = ree_store::open(&dir, ree_store::StoreKind::Sled)
-                        .with_context(|| {
-                            format!("cannot open {} (is a server running on it?)", dir.display())
-                        })?;
-                    let (state, _) = ree_engine::replay_store(&*store)?;
-                    let n = ree_engine::backup::backup_store(
-                        &*store,
-                        state.next_global_seq() - 1,
-                        &mut f,
-                    )?;
-                    Ok((n, f))
-                },
-            )
-            .await??;
-            f = out.1;
-            out.0
-        }
-        None => {
-            let mut c = server.connect().await?;
-            let mut stream = c
-                .query
-                .backup(pb::BackupRequest {})
-                .await
-                .map_err(status)?
-                .into_inner();
-            let mut written = 0u64;
-            let mut header = false;
-            while let Some(chunk) = stream.message().await.map_err(status)? {
-                if !header {
-                    ree_engine::backup::write_header(&mut f, chunk.total)?;
-                    header = true;
-                }
-                for r in &chunk.records {
-                    ree_engine::backup::write_record(&mut f, r)?;
-                    written += 1;
-                }
-                if written > chunk.total {
-                    bail!("server sent more records than announced");
-                }
-            }
-            if !header {
-                ree_engine::backup::write_header(&mut f, 0)?;
-            }
-            written
-        }
-    };
-    f.flush()?;
-    f.into_inner().map_err(|e| anyhow!("{e}"))?.sync_all()?;
-    std::fs::rename(&tmp, &output)?;
-    println!(
-        "wrote {} ({})",
-        output.display(),
-        output::count(n, "record")
-    );
-    Ok(())
-}
-
-async fn restore(file: PathBuf, data_dir: PathBuf, kind: ree_store::StoreKind) -> Result<()> {
-    if data_dir.exists() && std::fs::read_dir(&data_dir)?.next().is_some() {
-        bail!(
-            "{} is not empty: restore into a new directory",
-            data_dir.display()
-        );
-    }
-    let dir = data_dir.clone();
-    let report = tokio::task::spawn_blocking(move || -> Result<ree_engine::OpenReport> {
-        let mut r = std::io::BufReader::new(
-            std::fs::File::open(&file)
-                .with_context(|| format!("cannot open {}", file.display()))?,
-        );
-        let (store, _) = ree_store::open(&dir, kind)?;
-        Ok(ree_engine::backup::restore(&mut r, &*store)?)
-    })
-    .await?;
-    match report {
-        Ok(r) => {
-            println!(
-                "{}: restored {} in {}, every chain replayed and checked",
-                data_dir.display(),
-                output::count(r.records, "record"),
-                output::count(r.lots as u64, "lot")
-            );
-            Ok(())
-        }
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&data_dir);
-            Err(e)
         }
     }
 }

@@ -83,18 +83,19 @@ fn errors_are_one_line_and_non_zero() {
 }
 
 #[test]
-fn check_passes_on_an_empty_store() {
+fn check_refuses_a_missing_or_empty_data_dir_and_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    // An empty store checks fine.
-    let out = ree()
-        .args(["check", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("OK: 0 records"));
+    let missing = dir.path().join("nonexistent");
+    for (d, needle) in [
+        (&missing, "does not exist"),
+        (&dir.path().to_path_buf(), "holds no ledger"),
+    ] {
+        let out = ree().args(["check", "--data-dir"]).arg(d).output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
+    assert!(!missing.exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

@@ -6,9 +6,11 @@
 
 mod log_store;
 mod mem;
+pub mod perms;
 mod sled_store;
+mod superblock;
 
-pub use log_store::{LogRecovery, LogStore};
+pub use log_store::{LogRecovery, LogStore, OpenMode};
 pub use mem::MemStore;
 pub use sled_store::SledStore;
 
@@ -33,29 +35,118 @@ impl StoreKind {
     }
 }
 
-/// Opens the store in `dir`: the kind it already holds, else `new_kind` for an empty directory.
-/// A directory holding both is refused.
+/// The kind of store `dir` holds, if any. A directory holding both is refused.
+fn existing_kind(dir: &std::path::Path) -> Result<Option<StoreKind>, StoreError> {
+    let has_log = LogStore::exists(dir);
+    let has_sled = dir.join("sled").join("db").exists();
+    match (has_log, has_sled) {
+        (true, true) => Err(StoreError::Corrupt(format!(
+            "{} holds both a sled store and a log store",
+            dir.display()
+        ))),
+        (true, false) => Ok(Some(StoreKind::Log)),
+        (false, true) => Ok(Some(StoreKind::Sled)),
+        (false, false) => Ok(None),
+    }
+}
+
+/// Opens the store in `dir` to serve it: the kind it already holds, else `new_kind` for an
+/// empty directory. The directory and everything in it is made owner-only; a cut torn tail is
+/// logged with its size.
 pub fn open(
     dir: &std::path::Path,
     new_kind: StoreKind,
 ) -> Result<(std::sync::Arc<dyn Store>, StoreKind), StoreError> {
-    let has_log = LogStore::exists(dir);
-    let has_sled = dir.join("sled").join("db").exists();
-    let kind = match (has_log, has_sled) {
-        (true, true) => {
-            return Err(StoreError::Corrupt(format!(
-                "{} holds both a sled store and a log store",
-                dir.display()
-            )))
-        }
-        (true, false) => StoreKind::Log,
-        (false, true) => StoreKind::Sled,
-        (false, false) => new_kind,
-    };
+    let kind = existing_kind(dir)?.unwrap_or(new_kind);
+    perms::create_private_dir(dir)?;
+    perms::tighten_tree(dir)?;
     Ok(match kind {
         StoreKind::Sled => (std::sync::Arc::new(SledStore::open(dir)?), kind),
-        StoreKind::Log => (std::sync::Arc::new(LogStore::open(dir)?.0), kind),
+        StoreKind::Log => {
+            let (store, r) = LogStore::open(dir)?;
+            if r.truncated_bytes > 0 {
+                tracing::warn!(
+                    bytes = r.truncated_bytes,
+                    file = %dir.join("log/records.log").display(),
+                    "cut an unacknowledged torn tail"
+                );
+            }
+            (std::sync::Arc::new(store), kind)
+        }
     })
+}
+
+/// A store opened without changing anything in its data directory.
+pub struct ReadOnlyStore {
+    pub store: std::sync::Arc<dyn Store>,
+    pub kind: StoreKind,
+    /// Bytes of an unacknowledged torn tail at the end of the log, left in place.
+    pub torn_tail_bytes: u64,
+}
+
+/// Opens an existing data directory read-only (`ree check`, offline backup): refuses a missing
+/// directory, one holding no store, or one a server holds; creates and changes nothing in it.
+pub fn open_read_only(dir: &std::path::Path) -> Result<ReadOnlyStore, StoreError> {
+    if !dir.is_dir() {
+        return Err(StoreError::Missing(dir.to_path_buf()));
+    }
+    match existing_kind(dir)? {
+        None => Err(StoreError::NoStore(dir.to_path_buf())),
+        Some(StoreKind::Sled) => Ok(ReadOnlyStore {
+            store: std::sync::Arc::new(SledStore::open_read_only(dir)?),
+            kind: StoreKind::Sled,
+            torn_tail_bytes: 0,
+        }),
+        Some(StoreKind::Log) => {
+            let (store, r) = LogStore::open_with(dir, OpenMode::ReadOnly)?;
+            Ok(ReadOnlyStore {
+                store: std::sync::Arc::new(store),
+                kind: StoreKind::Log,
+                torn_tail_bytes: r.truncated_bytes,
+            })
+        }
+    }
+}
+
+/// What `ree repair` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RepairReport {
+    pub kind: StoreKind,
+    /// Records kept (log store; 0 for sled, which repairs itself on open).
+    pub records: u64,
+    /// Bytes of an unacknowledged torn tail cut off.
+    pub cut_bytes: u64,
+    /// A missing commit superblock was rebuilt from the log.
+    pub superblock_rebuilt: bool,
+}
+
+/// Repairs an existing data directory: cuts an unacknowledged torn tail and rebuilds a missing
+/// superblock; refuses (and leaves untouched) missing or damaged acknowledged data.
+pub fn repair(dir: &std::path::Path) -> Result<RepairReport, StoreError> {
+    if !dir.is_dir() {
+        return Err(StoreError::Missing(dir.to_path_buf()));
+    }
+    match existing_kind(dir)? {
+        None => Err(StoreError::NoStore(dir.to_path_buf())),
+        Some(StoreKind::Sled) => {
+            drop(SledStore::open(dir)?);
+            Ok(RepairReport {
+                kind: StoreKind::Sled,
+                records: 0,
+                cut_bytes: 0,
+                superblock_rebuilt: false,
+            })
+        }
+        Some(StoreKind::Log) => {
+            let (_, r) = LogStore::open_with(dir, OpenMode::Repair)?;
+            Ok(RepairReport {
+                kind: StoreKind::Log,
+                records: r.records,
+                cut_bytes: r.truncated_bytes,
+                superblock_rebuilt: r.superblock_rebuilt,
+            })
+        }
+    }
 }
 
 use ree_core::{EventId, Hash32, LotId};
@@ -122,6 +213,14 @@ pub enum StoreError {
     NewerFormat { found: u32, supported: u32 },
     #[error("store is damaged: {0}")]
     Corrupt(String),
+    #[error("{} is in use by a running server (stop it, or use `ree backup` against the server)", .0.display())]
+    InUse(std::path::PathBuf),
+    #[error("data directory {} does not exist", .0.display())]
+    Missing(std::path::PathBuf),
+    #[error("{} holds no ledger (neither a sled/ nor a log/ store): wrong --data-dir?", .0.display())]
+    NoStore(std::path::PathBuf),
+    #[error("the store is open read-only")]
+    ReadOnly,
 }
 
 /// The visitor [`Store::scan`] calls with (global sequence number, record bytes).

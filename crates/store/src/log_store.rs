@@ -22,13 +22,19 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 
+use ree_core::record::record_hash;
 use ree_core::{EventId, Hash32, LotId, Record};
 
+use crate::superblock::{self, Committed, Superblock};
 use crate::{Batch, IdempotencyEntry, ScanFn, Store, StoreError};
+
+#[path = "log_open.rs"]
+mod open;
+use open::{check_against, refuse_damage_before_commits, scan_log, take_lock};
 
 const KIND_RECORD: u8 = 1;
 const KIND_COMMIT: u8 = 2;
@@ -229,7 +235,13 @@ impl Idem {
             }
         }
         let tmp = path.with_extension("tbl.new");
-        std::fs::write(&tmp, &t)?;
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?
+            .write_all(&t)?;
         std::fs::rename(&tmp, path)?;
         let file = OpenOptions::new().read(true).write(true).open(path)?;
         Ok(Idem {
@@ -250,7 +262,7 @@ impl Shards {
     }
     /// Builds every shard from `entries` (fingerprint, gseq), consuming them shard by shard.
     fn build(dir: &Path, mut per_shard: Vec<Vec<(u64, u64)>>) -> Result<Shards, StoreError> {
-        std::fs::create_dir_all(dir)?;
+        crate::perms::create_private_dir(dir)?;
         let mut v = Vec::with_capacity(SHARDS);
         for (i, entries) in per_shard.iter_mut().enumerate() {
             let e = std::mem::take(entries);
@@ -309,13 +321,17 @@ struct Writer {
     gseq_idx: File,
     lotprev_idx: File,
     records: u64,
+    /// The commit superblock, advanced after each group's fdatasync (None: read-only).
+    sb: Option<Superblock>,
+    /// Hash of the last record.
+    last_hash: [u8; 32],
 }
 
 /// The segment-log store under a data directory (`DATA/log`).
 pub struct LogStore {
     dir: PathBuf,
     /// Held (flock) for the store's life: one process at a time.
-    _lock: File,
+    _lock: Option<File>,
     /// Read handle of the log (pread).
     log: File,
     gseq_idx: File,
@@ -326,14 +342,30 @@ pub struct LogStore {
     idem: Mutex<Shards>,
     /// Records durable and indexed.
     records: RwLock<u64>,
+    /// Read-only: where the indexes were rebuilt (outside the data directory), removed on drop.
+    _scratch: Option<tempfile::TempDir>,
+}
+
+/// How [`LogStore::open_with`] treats the data directory.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OpenMode {
+    /// To serve: created if new, an unacknowledged torn tail cut, missing acknowledged data or a
+    /// missing superblock refused.
+    Write,
+    /// `ree check`, offline backup: nothing in the data directory is created or changed.
+    ReadOnly,
+    /// `ree repair`: as `Write`, and a missing superblock is rebuilt from the log as it is.
+    Repair,
 }
 
 /// What opening a log found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LogRecovery {
     pub records: u64,
-    /// Bytes of an unacknowledged torn tail cut off.
+    /// Bytes of an unacknowledged torn tail cut off (read-only: found and left in place).
     pub truncated_bytes: u64,
+    /// A missing superblock was rebuilt from the log ([`OpenMode::Repair`]).
+    pub superblock_rebuilt: bool,
 }
 
 impl LogStore {
@@ -342,125 +374,106 @@ impl LogStore {
         dir.join("log").join("records.log").exists()
     }
 
-    /// Opens or creates the store in `dir/log`: validates the log, cuts off a torn tail, refuses
-    /// damage in acknowledged data, and rebuilds every index from the log.
+    /// Opens or creates the store in `dir/log` to serve it ([`OpenMode::Write`]).
     pub fn open(dir: &Path) -> Result<(Self, LogRecovery), StoreError> {
+        Self::open_with(dir, OpenMode::Write)
+    }
+
+    /// Opens the store in `dir/log`: validates the log against its superblock (refusing missing
+    /// or damaged acknowledged data), cuts off an unacknowledged torn tail unless read-only, and
+    /// rebuilds every index from the log (read-only: in a scratch directory outside `dir`).
+    pub fn open_with(dir: &Path, mode: OpenMode) -> Result<(Self, LogRecovery), StoreError> {
+        let data_dir = dir.to_path_buf();
         let dir = dir.join("log");
-        std::fs::create_dir_all(&dir)?;
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(dir.join("LOCK"))?;
-        lock.try_lock().map_err(|_| {
-            StoreError::Io(std::io::Error::new(
-                std::io::ErrorKind::WouldBlock,
-                format!(
-                    "{} is in use by another process (is a server running on it?)",
-                    dir.display()
-                ),
-            ))
-        })?;
+        let read_only = mode == OpenMode::ReadOnly;
+        if !read_only {
+            crate::perms::create_private_dir(&dir)?;
+        }
+        let lock = take_lock(&dir, &data_dir, read_only)?;
         let log_path = dir.join("records.log");
-        let mut log_w = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&log_path)?;
+        let mut log_w = if read_only {
+            File::open(&log_path)?
+        } else {
+            OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .open(&log_path)?
+        };
         let total = log_w.metadata()?.len();
+        let sb = Superblock::read(&dir, !read_only)?;
         // Indexes are derived: rebuilt from scratch on every open.
+        let scratch = if read_only {
+            Some(tempfile::tempdir()?)
+        } else {
+            None
+        };
+        let idx_dir = scratch
+            .as_ref()
+            .map_or(dir.clone(), |s| s.path().to_path_buf());
         let open_idx = |name: &str| -> Result<File, StoreError> {
             Ok(OpenOptions::new()
                 .read(true)
                 .write(true)
                 .create(true)
                 .truncate(true)
-                .open(dir.join(name))?)
+                .mode(0o600)
+                .open(idx_dir.join(name))?)
         };
         let gseq_idx = open_idx("gseq.idx")?;
         let lotprev_idx = open_idx("lotprev.idx")?;
-        let _ = std::fs::remove_file(dir.join("idem.tbl"));
-        let mut idem_entries: Vec<Vec<(u64, u64)>> = vec![Vec::new(); SHARDS];
-        let mut heads: HashMap<LotId, LotIdx> = HashMap::new();
-        let mut offsets: Vec<u8> = Vec::new();
-        let mut prevs: Vec<u8> = Vec::new();
-        // (offset, bytes) of records of the group not yet closed by a commit frame.
-        let mut pending: Vec<(u64, Record)> = Vec::new();
-        let mut records = 0u64;
-        let mut committed_end = 0u64;
-        let mut pos = 0u64;
-        let mut reader = BufReader::with_capacity(1 << 20, File::open(&log_path)?);
-        let damaged = loop {
-            match read_frame(&mut reader) {
-                Ok(None) => break false,
-                Err(()) => break true,
-                Ok(Some((Frame::Record(bytes), size))) => {
-                    let rec = Record::decode(&bytes).map_err(|e| {
-                        StoreError::Corrupt(format!("log record at offset {pos}: {e}"))
-                    })?;
-                    pending.push((pos, rec));
-                    pos += size as u64;
-                }
-                Ok(Some((Frame::Commit(last), size))) => {
-                    for (off, rec) in pending.drain(..) {
-                        let g = records + 1;
-                        if rec.global_seq != g {
-                            return Err(StoreError::Corrupt(format!(
-                                "log record at offset {off} has global sequence {}, expected {g}",
-                                rec.global_seq
-                            )));
-                        }
-                        let h = heads.entry(rec.lot).or_default();
-                        let prev = if h.marks.is_empty() { 0 } else { h.last_g };
-                        h.push(rec.seq, g);
-                        offsets.extend_from_slice(&off.to_le_bytes());
-                        prevs.extend_from_slice(&prev.to_le_bytes());
-                        if rec.link.is_none() {
-                            if let Some(id) = body_event_id(&rec) {
-                                let fp = fingerprint(&id);
-                                idem_entries[Shards::shard(fp)].push((fp, g));
-                            }
-                        }
-                        records = g;
-                        if offsets.len() >= 1 << 20 {
-                            (&gseq_idx).write_all(&offsets)?;
-                            (&lotprev_idx).write_all(&prevs)?;
-                            offsets.clear();
-                            prevs.clear();
-                        }
-                    }
-                    if last != records {
-                        return Err(StoreError::Corrupt(format!(
-                            "commit frame at offset {pos} says {last} records, the log holds {records}"
-                        )));
-                    }
-                    pos += size as u64;
-                    committed_end = pos;
-                }
+        let want = sb.as_ref().map(|s| s.committed().records).unwrap_or(0);
+        let scan = scan_log(&log_path, &gseq_idx, &lotprev_idx, want)?;
+        match &sb {
+            Some(sb) => check_against(&log_path, &sb.committed(), &scan)?,
+            None if total > 0 && mode != OpenMode::Repair => {
+                return Err(StoreError::Corrupt(format!(
+                    "{} is missing: cannot tell whether acknowledged data was cut off {} (`ree repair` rebuilds it from the log as it is)",
+                    dir.join(superblock::FILE).display(),
+                    log_path.display()
+                )))
             }
-        };
-        (&gseq_idx).write_all(&offsets)?;
-        (&lotprev_idx).write_all(&prevs)?;
-        let idem = Shards::build(&dir.join("idem"), idem_entries)?;
+            None => {}
+        }
+        let idem = Shards::build(&idx_dir.join("idem"), scan.idem_entries)?;
+        let committed_end = scan.committed_end;
+        let records = scan.records;
         let mut truncated = 0;
         if committed_end < total {
-            if damaged {
-                let mut rest = Vec::new();
-                let mut f = File::open(&log_path)?;
-                f.seek(SeekFrom::Start(committed_end))?;
-                f.read_to_end(&mut rest)?;
-                if holds_valid_commit(&rest) {
-                    return Err(StoreError::Corrupt(format!(
-                        "records.log is damaged at offset {committed_end} and acknowledged groups follow: refusing to drop them (restore from a backup)"
-                    )));
-                }
-            }
+            refuse_damage_before_commits(&log_path, committed_end, scan.damaged)?;
             // An unacknowledged torn tail: the group being written when the process stopped.
             truncated = total - committed_end;
-            log_w.set_len(committed_end)?;
-            log_w.sync_all()?;
+            if !read_only {
+                log_w.set_len(committed_end)?;
+                log_w.sync_all()?;
+            }
         }
+        let last_hash = scan
+            .last_bytes
+            .as_deref()
+            .map_or([0u8; 32], |b| record_hash(b).0);
+        let superblock_rebuilt = !read_only && sb.is_none() && total > 0;
+        let sb = match sb {
+            _ if read_only => None,
+            None => Some(Superblock::create(
+                &dir,
+                Committed {
+                    generation: 0,
+                    log_len: committed_end,
+                    records,
+                    last_hash,
+                },
+            )?),
+            Some(mut sb) => {
+                let c = sb.committed();
+                if (c.log_len, c.records) != (committed_end, records) {
+                    // Complete groups the crash kept from being acknowledged: now they are.
+                    sb.advance(committed_end, records, last_hash)?;
+                }
+                Some(sb)
+            }
+        };
         log_w.seek(SeekFrom::End(0))?;
         let store = LogStore {
             log: File::open(&log_path)?,
@@ -472,18 +485,22 @@ impl LogStore {
                 gseq_idx,
                 lotprev_idx,
                 records,
+                sb,
+                last_hash,
             }),
-            heads: RwLock::new(heads),
+            heads: RwLock::new(scan.heads),
             idem: Mutex::new(idem),
             records: RwLock::new(records),
             dir,
             _lock: lock,
+            _scratch: scratch,
         };
         Ok((
             store,
             LogRecovery {
                 records,
                 truncated_bytes: truncated,
+                superblock_rebuilt,
             },
         ))
     }
@@ -529,6 +546,9 @@ impl LogStore {
 impl Store for LogStore {
     fn append(&self, batch: &Batch) -> Result<(), StoreError> {
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if w.sb.is_none() {
+            return Err(StoreError::ReadOnly);
+        }
         let mut buf = Vec::with_capacity(batch.records.len() * 400 + 64);
         let mut offsets = Vec::with_capacity(batch.records.len() * 8);
         let mut prevs = Vec::with_capacity(batch.records.len() * 8);
@@ -560,13 +580,28 @@ impl Store for LogStore {
         frame(&mut buf, KIND_COMMIT, &commit);
         // One write and one fdatasync per group: the group is durable, or it is a torn tail
         // that the next open cuts off.
+        // Then the superblock records it (docs/format.md, "The stores"): a second, one-block
+        // fdatasync, so that cutting acknowledged data off the log is detected on open.
+        let new_len = w.log_len + buf.len() as u64;
+        let last_hash = batch
+            .records
+            .last()
+            .map_or(w.last_hash, |r| record_hash(&r.bytes).0);
         let write = w.log.write_all(&buf).and_then(|_| w.log.sync_data());
-        if let Err(e) = write {
+        let durable = match write {
+            Err(e) => Err(StoreError::from(e)),
+            Ok(()) => match w.sb.as_mut() {
+                Some(sb) => sb.advance(new_len, g, last_hash),
+                None => Err(StoreError::ReadOnly),
+            },
+        };
+        if let Err(e) = durable {
             // Leave no partial group behind for readers or the next append.
             let _ = w.log.set_len(w.log_len);
-            return Err(e.into());
+            return Err(e);
         }
-        w.log_len += buf.len() as u64;
+        w.log_len = new_len;
+        w.last_hash = last_hash;
         (&w.gseq_idx).write_all(&offsets)?;
         (&w.lotprev_idx).write_all(&prevs)?;
         let mut idem = self.idem.lock().unwrap_or_else(|e| e.into_inner());
@@ -721,185 +756,5 @@ impl Store for LogStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::NewRecord;
-    use ree_core::event::{Adjustment, EventBody, EventKind};
-    use ree_core::UtcMicros;
-
-    fn rec(g: u64, lot: LotId, seq: u64, id: EventId) -> NewRecord {
-        let body = EventBody {
-            event_id: id,
-            occurred_at: UtcMicros(1_760_000_000_000_000),
-            expected_head: None,
-            kind: EventKind::Adjustment(Adjustment {
-                lot,
-                delta_g: -1,
-                reason: "r".into(),
-            }),
-        }
-        .encode();
-        let r = Record {
-            lot,
-            seq,
-            global_seq: g,
-            prev: Hash32([seq as u8; 32]),
-            recorded_at: UtcMicros(1),
-            registry: Hash32::ZERO,
-            link: None,
-            body,
-            signature: None,
-        };
-        NewRecord {
-            global_seq: g,
-            lot,
-            seq,
-            bytes: r.encode(),
-        }
-    }
-
-    fn batch(from: u64, n: u64, lots: &[LotId], seqs: &mut HashMap<LotId, u64>) -> Batch {
-        let mut b = Batch::default();
-        for g in from..from + n {
-            let lot = lots[(g % lots.len() as u64) as usize];
-            let s = seqs.entry(lot).or_insert(0);
-            let id = EventId::new_v7();
-            b.records.push(rec(g, lot, *s, id));
-            b.idempotency.push((
-                id,
-                IdempotencyEntry {
-                    body_hash: Hash32::ZERO,
-                    first_global_seq: g,
-                    count: 1,
-                },
-            ));
-            *s += 1;
-        }
-        b
-    }
-
-    #[test]
-    fn appends_reopen_and_indexes_agree_with_the_log() {
-        let dir = tempfile::tempdir().unwrap();
-        let lots = [LotId::new_v7(), LotId::new_v7(), LotId::new_v7()];
-        let mut seqs = HashMap::new();
-        let mut all = vec![];
-        {
-            let (s, r) = LogStore::open(dir.path()).unwrap();
-            assert_eq!(r.records, 0);
-            for k in 0..300 {
-                let b = batch(k * 100 + 1, 100, &lots, &mut seqs);
-                s.append(&b).unwrap();
-                all.extend(b.records.iter().map(|r| r.bytes.clone()));
-                all.extend([]);
-                for (id, e) in &b.idempotency {
-                    if k % 50 == 0 {
-                        let got = s.idempotency(*id).unwrap().unwrap();
-                        assert_eq!(got.first_global_seq, e.first_global_seq);
-                    }
-                }
-            }
-        }
-        let (s, r) = LogStore::open(dir.path()).unwrap();
-        assert_eq!(r.records, 30_000);
-        assert_eq!(r.truncated_bytes, 0);
-        assert_eq!(s.idempotency_count().unwrap(), 30_000);
-        assert_eq!(s.record(12_345).unwrap().unwrap(), all[12_344]);
-        assert!(s.record(30_001).unwrap().is_none());
-        let chain = s.lot_records(lots[1], 5, 7).unwrap();
-        assert_eq!(
-            chain.iter().map(|c| c.0).collect::<Vec<_>>(),
-            (5..12).collect::<Vec<_>>()
-        );
-        for (seq, bytes) in &chain {
-            let d = Record::decode(bytes).unwrap();
-            assert_eq!((d.lot, d.seq), (lots[1], *seq));
-        }
-        // Whole chains and windows anywhere in them (walking back from the nearest mark).
-        for (from, limit) in [
-            (0u64, 20_000usize),
-            (1023, 2),
-            (1024, 1),
-            (5_000, 3_000),
-            (9_999, 5),
-        ] {
-            let got = s.lot_records(lots[0], from, limit).unwrap();
-            let want: Vec<u64> = (from..(from + limit as u64).min(10_000)).collect();
-            assert_eq!(
-                got.iter().map(|c| c.0).collect::<Vec<_>>(),
-                want,
-                "from {from}"
-            );
-            for (seq, bytes) in &got {
-                let d = Record::decode(bytes).unwrap();
-                assert_eq!((d.lot, d.seq), (lots[0], *seq));
-                assert_eq!(bytes, &all[d.global_seq as usize - 1]);
-            }
-        }
-        let mut n = 0;
-        s.scan(29_990, &mut |g, b| {
-            assert_eq!(b, all[g as usize - 1].as_slice());
-            n += 1;
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(n, 11);
-        assert!(s.idempotency(EventId::new_v7()).unwrap().is_none());
-    }
-
-    #[test]
-    fn a_torn_tail_is_cut_and_damage_before_acknowledged_data_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let lots = [LotId::new_v7()];
-        let mut seqs = HashMap::new();
-        {
-            let (s, _) = LogStore::open(dir.path()).unwrap();
-            for k in 0..3 {
-                s.append(&batch(k * 10 + 1, 10, &lots, &mut seqs)).unwrap();
-            }
-        }
-        let log = dir.path().join("log/records.log");
-        let len = std::fs::metadata(&log).unwrap().len();
-        // A torn write: half of a fourth group.
-        let (s, _) = LogStore::open(dir.path()).unwrap();
-        s.append(&batch(31, 10, &lots, &mut seqs)).unwrap();
-        drop(s);
-        let full = std::fs::metadata(&log).unwrap().len();
-        let f = OpenOptions::new().write(true).open(&log).unwrap();
-        f.set_len(len + (full - len) / 2).unwrap();
-        drop(f);
-        let (s, r) = LogStore::open(dir.path()).unwrap();
-        assert_eq!(
-            r.records, 30,
-            "the unacknowledged group is gone, the others stay"
-        );
-        assert_eq!(r.truncated_bytes, (full - len) / 2);
-        // The store appends again after the cut.
-        let mut seqs2 = HashMap::from([(lots[0], 30u64)]);
-        s.append(&batch(31, 10, &lots, &mut seqs2)).unwrap();
-        drop(s);
-        // A flipped byte inside the first group, with acknowledged groups after it: refused.
-        let mut bytes = std::fs::read(&log).unwrap();
-        bytes[40] ^= 0x10;
-        std::fs::write(&log, &bytes).unwrap();
-        match LogStore::open(dir.path()) {
-            Err(StoreError::Corrupt(m)) => assert!(m.contains("acknowledged"), "{m}"),
-            Err(e) => panic!("wrong error {e}"),
-            Ok(_) => panic!("opened a damaged log"),
-        }
-    }
-
-    #[test]
-    fn the_idempotency_table_grows_and_keeps_every_entry() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut t = Idem::build(&dir.path().join("t"), &[], 4).unwrap();
-        for i in 1..=1000u64 {
-            t.insert(i * 7919, i).unwrap();
-        }
-        assert!(t.capacity >= 2000);
-        for i in 1..=1000u64 {
-            assert_eq!(t.candidates(i * 7919).unwrap(), vec![i]);
-        }
-        assert!(t.candidates(3).unwrap().is_empty());
-    }
-}
+#[path = "log_store_tests.rs"]
+mod tests;

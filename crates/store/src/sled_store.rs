@@ -51,19 +51,75 @@ pub struct SledStore {
     log: File,
     /// Blob files already synced (sled writes a node larger than segment/4 to its own file).
     synced_blobs: Mutex<HashSet<std::ffi::OsString>>,
+    /// Read-only: the copy of the data directory's sled files that `db` opened (sled has no
+    /// read-only mode and writes on open); dropped after `db`.
+    _scratch: Option<tempfile::TempDir>,
+}
+
+/// Fails with [`StoreError::InUse`] if a process holds sled's lock on `DATA/sled/db` (the same
+/// `flock` sled takes), instead of sled's raw lock error; the returned guard keeps it held.
+fn lock_sled(data_dir: &Path) -> Result<Option<File>, StoreError> {
+    match File::open(data_dir.join("sled").join("db")) {
+        Ok(f) => {
+            f.try_lock()
+                .map_err(|_| StoreError::InUse(data_dir.to_path_buf()))?;
+            Ok(Some(f))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Copies the regular files of `from` into `to`, recursively.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), StoreError> {
+    crate::perms::create_private_dir(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let t = e.file_type()?;
+        if t.is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()))?;
+        } else if t.is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name()))?;
+        }
+    }
+    Ok(())
 }
 
 impl SledStore {
     /// Opens or creates the store in `dir` (the sled database lives in `dir/sled`). Refuses a
     /// store written by a newer format.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir)?;
+        crate::perms::create_private_dir(dir)?;
+        // Checked, then released: sled takes the same lock itself, on its own descriptor.
+        drop(lock_sled(dir)?);
+        Self::open_at(dir, None)
+    }
+
+    /// Opens a copy of `dir`'s sled files, taken under sled's lock (refused while a server holds
+    /// it), so that nothing in `dir` is created or changed.
+    pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
+        let guard = lock_sled(dir)?;
+        let scratch = tempfile::tempdir()?;
+        copy_tree(&dir.join("sled"), &scratch.path().join("sled"))?;
+        drop(guard);
+        let root = scratch.path().to_path_buf();
+        Self::open_at(&root, Some(scratch))
+    }
+
+    fn open_at(dir: &Path, scratch: Option<tempfile::TempDir>) -> Result<Self, StoreError> {
         let path = dir.join("sled");
         let db = sled::Config::new()
             .path(&path)
             .mode(sled::Mode::HighThroughput)
             .cache_capacity(CACHE_BYTES)
-            .open()?;
+            .open()
+            .map_err(|e| match e {
+                // Another process took the lock between our check and sled's.
+                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                    StoreError::InUse(dir.to_path_buf())
+                }
+                e => StoreError::Sled(e),
+            })?;
         match db.get(FORMAT_KEY)? {
             Some(v) => {
                 let found = <[u8; 4]>::try_from(v.as_ref())
@@ -88,6 +144,7 @@ impl SledStore {
             dir: path,
             log,
             synced_blobs: Mutex::new(HashSet::new()),
+            _scratch: scratch,
         })
     }
 

@@ -1,0 +1,182 @@
+//! The commands that work on a data directory rather than a server: `check`, `backup` (either
+//! way), `restore`, `repair`. `check` and an offline `backup` open the store read-only: they
+//! never create, cut or change anything in the data directory, and refuse a missing one.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use ree_ledger::v1 as pb;
+
+use crate::client::status;
+use crate::output::count;
+use crate::participants::Conn;
+
+/// `ree check`: replays every record of a stopped server's data directory, read-only.
+pub async fn check(data_dir: PathBuf) -> Result<()> {
+    let dir = data_dir.clone();
+    let (r, torn) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let ro = ree_store::open_read_only(&dir)?;
+        let (_, report) = ree_engine::replay_store(&*ro.store)
+            .with_context(|| format!("{}: check failed", dir.display()))?;
+        Ok((report, ro.torn_tail_bytes))
+    })
+    .await??;
+    println!(
+        "{}: OK: {} in {} replayed from genesis; every hash, link, sequence, rule and index checked",
+        data_dir.display(),
+        count(r.records, "record"),
+        count(r.lots as u64, "lot")
+    );
+    if torn > 0 {
+        println!(
+            "note: log/records.log ends with {torn} bytes of a torn, never acknowledged group; `ree repair` (or the next `ree serve`) cuts them"
+        );
+    }
+    Ok(())
+}
+
+/// `ree repair`: cuts an unacknowledged torn tail, refuses missing acknowledged data.
+pub async fn repair(data_dir: PathBuf) -> Result<()> {
+    let dir = data_dir.clone();
+    let r = tokio::task::spawn_blocking(move || ree_store::repair(&dir)).await??;
+    let d = data_dir.display();
+    match r.kind {
+        ree_store::StoreKind::Sled => println!("{d}: sled store opened and recovered by sled"),
+        ree_store::StoreKind::Log => {
+            if r.cut_bytes > 0 {
+                println!(
+                    "{d}: cut {} bytes of an unacknowledged torn tail from log/records.log",
+                    r.cut_bytes
+                );
+            }
+            if r.superblock_rebuilt {
+                println!(
+                    "{d}: rebuilt the missing log/committed from the log as it is; compare it with your last backup"
+                );
+            }
+            if r.cut_bytes == 0 && !r.superblock_rebuilt {
+                println!("{d}: nothing to repair");
+            }
+            println!("{d}: {} kept", count(r.records, "acknowledged record"));
+        }
+    }
+    Ok(())
+}
+
+/// `ree backup`: from a running server, or (`--data-dir`) offline and read-only. The file is
+/// written to `FILE.partial` (owner-only), synced, then renamed; a failure removes it.
+pub async fn backup(server: &Conn, data_dir: Option<PathBuf>, output: PathBuf) -> Result<()> {
+    let tmp = output.with_extension("partial");
+    let written = match data_dir {
+        Some(dir) => {
+            let tmp = tmp.clone();
+            tokio::task::spawn_blocking(move || offline_backup(&dir, &tmp)).await?
+        }
+        None => online_backup(server, &tmp).await,
+    };
+    let n = match written {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&tmp, &output)?;
+    println!("wrote {} ({})", output.display(), count(n, "record"));
+    Ok(())
+}
+
+fn create_private(path: &Path) -> Result<std::io::BufWriter<std::fs::File>> {
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(std::io::BufWriter::new(f))
+}
+
+fn finish(f: std::io::BufWriter<std::fs::File>) -> Result<()> {
+    f.into_inner().map_err(|e| anyhow!("{e}"))?.sync_all()?;
+    Ok(())
+}
+
+fn offline_backup(dir: &Path, tmp: &Path) -> Result<u64> {
+    // Opened (and refused if missing, empty or in use) before anything is created.
+    let ro = ree_store::open_read_only(dir)?;
+    let (state, _) = ree_engine::replay_store(&*ro.store)
+        .with_context(|| format!("{}: check failed", dir.display()))?;
+    let mut f = create_private(tmp)?;
+    let n = ree_engine::backup::backup_store(&*ro.store, state.next_global_seq() - 1, &mut f)?;
+    finish(f)?;
+    Ok(n)
+}
+
+async fn online_backup(server: &Conn, tmp: &Path) -> Result<u64> {
+    let mut c = server.connect().await?;
+    let mut stream = c
+        .query
+        .backup(pb::BackupRequest {})
+        .await
+        .map_err(status)?
+        .into_inner();
+    let mut f = create_private(tmp)?;
+    let mut written = 0u64;
+    let mut header = false;
+    while let Some(chunk) = stream.message().await.map_err(status)? {
+        if !header {
+            ree_engine::backup::write_header(&mut f, chunk.total)?;
+            header = true;
+        }
+        for r in &chunk.records {
+            ree_engine::backup::write_record(&mut f, r)?;
+            written += 1;
+        }
+        if written > chunk.total {
+            bail!("server sent more records than announced");
+        }
+    }
+    if !header {
+        ree_engine::backup::write_header(&mut f, 0)?;
+    }
+    f.flush()?;
+    finish(f)?;
+    Ok(written)
+}
+
+/// `ree restore`: into a new (or empty) directory only; a failed restore leaves none behind.
+pub async fn restore(file: PathBuf, data_dir: PathBuf, kind: ree_store::StoreKind) -> Result<()> {
+    if data_dir.exists() && std::fs::read_dir(&data_dir)?.next().is_some() {
+        bail!(
+            "{} is not empty: restore into a new directory",
+            data_dir.display()
+        );
+    }
+    let mut r = std::io::BufReader::new(
+        std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?,
+    );
+    let dir = data_dir.clone();
+    let report = tokio::task::spawn_blocking(move || -> Result<ree_engine::OpenReport> {
+        let (store, _) = ree_store::open(&dir, kind)?;
+        Ok(ree_engine::backup::restore(&mut r, &*store)?)
+    })
+    .await?;
+    match report {
+        Ok(r) => {
+            println!(
+                "{}: restored {} in {}, every chain replayed and checked",
+                data_dir.display(),
+                count(r.records, "record"),
+                count(r.lots as u64, "lot")
+            );
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&data_dir);
+            Err(e)
+        }
+    }
+}
