@@ -752,7 +752,9 @@ fn commit_group(shared: &Shared, group: Vec<Request>) {
                 let res = if let Err(e) = staged_binding(&layer, &p) {
                     Err(e)
                 } else if req.atomic {
-                    layer.append(&p.bytes, &p.body, p.signature, now).map_err(Into::into)
+                    layer
+                        .append(&p.bytes, &p.body, p.signature, now)
+                        .map_err(Into::into)
                 } else {
                     // Per-event: a rejected event must leave no trace, so stage it alone.
                     let mut one = Staged::new(&layer, layer.next_global_seq());

@@ -132,7 +132,10 @@ mod tests {
         let peer = Some(SocketAddr::from(([127, 0, 0, 1], 9)));
         assert!(log.refused(peer, "unknown token", t0));
         assert!(!log.refused(peer, "unknown token", t0 + Duration::from_millis(10)));
-        assert!(log.refused(peer, "missing credential", t0), "own reason, own budget");
+        assert!(
+            log.refused(peer, "missing credential", t0),
+            "own reason, own budget"
+        );
         assert!(log.refused(peer, "unknown token", t0 + Duration::from_secs(1)));
     }
 }

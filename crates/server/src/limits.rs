@@ -77,7 +77,8 @@ impl Limits {
         Duration::from_millis(self.handshake_timeout_ms.max(1))
     }
     pub fn keepalive_interval(&self) -> Option<Duration> {
-        (self.keepalive_interval_secs > 0).then(|| Duration::from_secs(self.keepalive_interval_secs))
+        (self.keepalive_interval_secs > 0)
+            .then(|| Duration::from_secs(self.keepalive_interval_secs))
     }
     pub fn keepalive_timeout(&self) -> Duration {
         Duration::from_secs(self.keepalive_timeout_secs.max(1))
@@ -200,7 +201,11 @@ impl Drop for WatchPermit {
                 per.remove(&self.who);
             }
         }
-        let live = self.of.live.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
+        let live = self
+            .of
+            .live
+            .fetch_sub(1, Ordering::Relaxed)
+            .saturating_sub(1);
         tracing::debug!(live_watchers = live, "watch ended");
     }
 }

@@ -178,9 +178,9 @@ impl Ledger {
     /// A submission's error as `c` may see it.
     fn status_for(c: &Caller, e: &SubmitError) -> Status {
         match (c.reads_own_lots_only(), e) {
-            (true, SubmitError::Rule(RuleError::Forbidden(m))) => foreign_lot(m)
-                .map(no_lot)
-                .unwrap_or_else(|| status_of(e)),
+            (true, SubmitError::Rule(RuleError::Forbidden(m))) => {
+                foreign_lot(m).map(no_lot).unwrap_or_else(|| status_of(e))
+            }
             _ => status_of(e),
         }
     }

@@ -95,20 +95,22 @@ impl Watch {
     async fn history(&mut self) -> Result<(), ()> {
         loop {
             let (e2, id, from) = (self.engine.clone(), self.lot, self.next);
-            let page = match tokio::task::spawn_blocking(move || e2.lot_records(id, from, 1000))
-                .await
-            {
-                Ok(Ok(p)) => p,
-                Ok(Err(e)) => {
-                    tracing::error!("{e}");
-                    let _ = self.tx.send(Err(Status::internal(format!("store: {e}")))).await;
-                    return Err(());
-                }
-                Err(e) => {
-                    let _ = self.tx.send(Err(Status::internal(e.to_string()))).await;
-                    return Err(());
-                }
-            };
+            let page =
+                match tokio::task::spawn_blocking(move || e2.lot_records(id, from, 1000)).await {
+                    Ok(Ok(p)) => p,
+                    Ok(Err(e)) => {
+                        tracing::error!("{e}");
+                        let _ = self
+                            .tx
+                            .send(Err(Status::internal(format!("store: {e}"))))
+                            .await;
+                        return Err(());
+                    }
+                    Err(e) => {
+                        let _ = self.tx.send(Err(Status::internal(e.to_string()))).await;
+                        return Err(());
+                    }
+                };
             if page.is_empty() {
                 return Ok(());
             }
