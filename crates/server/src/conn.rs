@@ -1,6 +1,7 @@
 //! The accept loop: a cap on open connections, a deadline for a connection's first bytes, and
 //! accept errors (EMFILE at the descriptor limit) backed off instead of spun on.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -57,8 +58,6 @@ impl AsyncRead for Conn {
         r
     }
 }
-
-use std::future::Future;
 
 impl AsyncWrite for Conn {
     fn poll_write(
