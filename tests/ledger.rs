@@ -1031,10 +1031,10 @@ async fn signatures_roles_ownership_and_tokens_are_enforced() {
             .await
             .unwrap_err(),
     );
-    // A supplier appending to another supplier's lot.
+    // A supplier appending to another supplier's lot: answered as if it did not exist.
     check(
         "other supplier's lot",
-        Code::PermissionDenied,
+        Code::NotFound,
         w.submit(sub_as(&k.supplier2, &assay(&lot)))
             .await
             .unwrap_err(),
@@ -1075,7 +1075,7 @@ async fn signatures_roles_ownership_and_tokens_are_enforced() {
     );
     check(
         "reading another's lot",
-        Code::PermissionDenied,
+        Code::NotFound,
         q.get_lot(r).await.unwrap_err(),
     );
     // Registry events by a non-administrator.

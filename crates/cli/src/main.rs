@@ -67,6 +67,8 @@ enum Cmd {
         /// memory, ~1.2x the record bytes on disk). An existing directory keeps its store.
         #[arg(long, default_value = "sled", value_parser = parse_store)]
         store: ree_store::StoreKind,
+        #[command(flatten)]
+        limits: ree_server::Limits,
     },
     /// Create a data directory with its administrator (what the first `ree serve` does).
     Init {
@@ -377,6 +379,7 @@ async fn run(cmd: Cmd) -> Result<()> {
             tls_key,
             client_ca,
             store,
+            limits,
         } => {
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(ree_server::TlsFiles {
@@ -386,14 +389,14 @@ async fn run(cmd: Cmd) -> Result<()> {
                 }),
                 _ => None,
             };
-            serve(
+            let cfg = ree_server::Config {
                 data_dir,
                 listen,
                 tls,
                 store,
-                demo.then_some((seed, creds_dir)),
-            )
-            .await
+                limits,
+            };
+            serve(cfg, demo.then_some((seed, creds_dir))).await
         }
         Cmd::Init { data_dir } => init(data_dir).await,
         Cmd::Demo {
@@ -618,30 +621,22 @@ async fn run(cmd: Cmd) -> Result<()> {
     }
 }
 
-async fn serve(
-    data_dir: PathBuf,
-    listen: SocketAddr,
-    tls: Option<ree_server::TlsFiles>,
-    store: ree_store::StoreKind,
-    demo: Option<(u64, PathBuf)>,
-) -> Result<()> {
+async fn serve(cfg: ree_server::Config, demo: Option<(u64, PathBuf)>) -> Result<()> {
+    use std::io::IsTerminal;
+    // Colour only on a terminal: log files and journald get plain text.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
-    if demo.is_some() && tls.is_some() {
+    let data_dir = cfg.data_dir.clone();
+    if demo.is_some() && cfg.tls.is_some() {
         bail!(
             "--demo runs over plaintext loopback: start the demo without TLS, then restart with it"
         );
     }
-    let cfg = ree_server::Config {
-        data_dir: data_dir.clone(),
-        listen,
-        tls,
-        store,
-    };
     let bound = ree_server::bind(&cfg).await?;
     let addr = bound.addr;
     // The port actually bound (useful with --listen 127.0.0.1:0), on stdout for scripts.

@@ -130,6 +130,8 @@ struct Prepared {
     bytes: Vec<u8>,
     body_hash: Hash32,
     signature: Option<Signature>,
+    /// The authenticated caller, checked again against the registry as staged at commit time.
+    caller: Option<ParticipantId>,
 }
 
 struct Request {
@@ -567,15 +569,8 @@ fn prepare(
     // The signature itself is checked by `check_signatures`, batched over the request.
     // A key belongs to one participant forever, so this check cannot race a registry change;
     // whether the key is still valid is checked again, in order, by the rules.
-    if let (Some(caller), Some(reg)) = (s.caller, registry) {
-        if let Some(k) = reg.key(&sig.public_key) {
-            if k.participant != caller {
-                return Err(SubmitError::PermissionDenied(format!(
-                    "the event is signed with a key of participant {}, but the credential is participant {caller}'s",
-                    k.participant
-                )));
-            }
-        }
+    if let Some(reg) = registry {
+        key_bound_to_caller(reg, &sig.public_key, s.caller)?;
     }
     let body_hash = Hash32(*blake3::hash(&s.body).as_bytes());
     Ok(Prepared {
@@ -583,7 +578,35 @@ fn prepare(
         bytes: s.body,
         body_hash,
         signature: s.signature,
+        caller: s.caller,
     })
+}
+
+/// The signing key, if registered, must belong to the authenticated caller. Checked early
+/// against the committed registry and again in the committer against the registry as staged
+/// (a key registered earlier in the same batch or group is then known too).
+fn key_bound_to_caller(
+    reg: &Registry,
+    key: &[u8; 32],
+    caller: Option<ParticipantId>,
+) -> Result<(), SubmitError> {
+    if let (Some(caller), Some(k)) = (caller, reg.key(key)) {
+        if k.participant != caller {
+            return Err(SubmitError::PermissionDenied(format!(
+                "the event is signed with a key of participant {}, but the credential is participant {caller}'s",
+                k.participant
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// [`key_bound_to_caller`] against a staged view.
+fn staged_binding(view: &dyn ree_core::state::LotView, p: &Prepared) -> Result<(), SubmitError> {
+    match (ree_core::state::registry(view), &p.signature) {
+        (Some(reg), Some(sig)) => key_bound_to_caller(reg, &sig.public_key, p.caller),
+        _ => Ok(()),
+    }
 }
 
 /// Checks the signatures of every prepared submission of a request at once (batch verification,
@@ -726,8 +749,12 @@ fn commit_group(shared: &Shared, group: Vec<Request>) {
                     ds.push(Decision::Done(r));
                     continue;
                 }
-                let res = if req.atomic {
-                    layer.append(&p.bytes, &p.body, p.signature, now)
+                let res = if let Err(e) = staged_binding(&layer, &p) {
+                    Err(e)
+                } else if req.atomic {
+                    layer
+                        .append(&p.bytes, &p.body, p.signature, now)
+                        .map_err(Into::into)
                 } else {
                     // Per-event: a rejected event must leave no trace, so stage it alone.
                     let mut one = Staged::new(&layer, layer.next_global_seq());
@@ -736,7 +763,7 @@ fn commit_group(shared: &Shared, group: Vec<Request>) {
                         let c = one.into_changes();
                         layer.absorb(c);
                     }
-                    r
+                    r.map_err(Into::into)
                 };
                 match res {
                     Ok(app) => {
@@ -749,7 +776,7 @@ fn commit_group(shared: &Shared, group: Vec<Request>) {
                         if req.atomic {
                             failed_at.get_or_insert(i);
                         }
-                        ds.push(Decision::Done(Err(e.into())));
+                        ds.push(Decision::Done(Err(e)));
                     }
                 }
             }

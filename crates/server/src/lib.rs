@@ -4,7 +4,10 @@
 
 pub mod auth;
 pub mod bootstrap;
+mod conn;
 pub mod convert;
+mod edge;
+pub mod limits;
 mod service;
 mod watch;
 
@@ -17,9 +20,9 @@ use ree_engine::Engine;
 use ree_ledger::v1::queries_server::QueriesServer;
 use ree_ledger::v1::submissions_server::SubmissionsServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::interceptor::InterceptedService;
 
+pub use limits::Limits;
 pub use service::status_of;
 
 /// Largest request the server decodes (a full batch of 1000 events fits in well under this).
@@ -40,6 +43,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// The store a new data directory gets (an existing one keeps its own).
     pub store: ree_store::StoreKind,
+    /// Connection, stream and rate limits.
+    pub limits: Limits,
 }
 
 /// PEM files for TLS. With `client_ca`, every client must present a certificate it signed
@@ -93,6 +98,23 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("--listen {0}: refusing plaintext on a non-loopback address (bearer tokens would travel in clear): serve TLS (--tls-cert, --tls-key) or pass --insecure-plaintext")]
+    PlaintextExposed(SocketAddr),
+}
+
+/// Plaintext only on loopback, unless the operator insists (then a loud warning).
+fn check_plaintext(cfg: &Config) -> Result<(), ServeError> {
+    if cfg.tls.is_some() || cfg.listen.ip().is_loopback() {
+        return Ok(());
+    }
+    if !cfg.limits.insecure_plaintext {
+        return Err(ServeError::PlaintextExposed(cfg.listen));
+    }
+    tracing::warn!(
+        addr = %cfg.listen,
+        "INSECURE: serving plaintext on a non-loopback address; bearer tokens travel in clear (--insecure-plaintext)"
+    );
+    Ok(())
 }
 
 /// A bound, not yet running server.
@@ -101,11 +123,13 @@ pub struct Bound {
     tls: Option<tonic::transport::ServerTlsConfig>,
     engine: Arc<Engine>,
     hub: watch::Hub,
+    limits: Limits,
     pub addr: SocketAddr,
 }
 
 /// Opens the store (replaying and checking it) and binds the listener.
 pub async fn bind(cfg: &Config) -> Result<Bound, ServeError> {
+    check_plaintext(cfg)?;
     let hub = watch::Hub::new();
     let observer = hub.observer();
     let dir = cfg.data_dir.clone();
@@ -160,12 +184,18 @@ pub async fn bind(cfg: &Config) -> Result<Bound, ServeError> {
         addr: cfg.listen,
         source,
     })?;
-    let tls = cfg.tls.as_ref().map(TlsFiles::load).transpose()?;
+    let handshake = cfg.limits.handshake_timeout();
+    let tls = cfg
+        .tls
+        .as_ref()
+        .map(|t| t.load().map(|c| c.timeout(handshake)))
+        .transpose()?;
     Ok(Bound {
         listener,
         tls,
         engine,
         hub,
+        limits: cfg.limits.clone(),
         addr,
     })
 }
@@ -196,25 +226,26 @@ impl Bound {
             engine: self.engine.clone(),
             hub: self.hub.clone(),
             closing,
+            guards: limits::Guards::new(&self.limits),
         };
         let shutdown = async move {
             shutdown.await;
             let _ = closing_tx.send(true);
         };
         tracing::info!(addr = %self.addr, "serving ree.v1");
-        // The builder's tcp_nodelay applies only to listeners it binds itself; set it on every
-        // accepted stream, or small answers wait ~40 ms on Nagle and delayed ACKs.
-        let incoming = tokio_stream::StreamExt::map(TcpListenerStream::new(self.listener), |s| {
-            if let Ok(s) = &s {
-                let _ = s.set_nodelay(true);
-            }
-            s
-        });
-        let mut builder = tonic::transport::Server::builder();
+        // Capped, deadlined connections (with TCP_NODELAY: the builder's applies only to
+        // listeners it binds itself).
+        let l = &self.limits;
+        let incoming = conn::incoming(self.listener, l.max_connections, l.handshake_timeout());
+        let mut builder = tonic::transport::Server::builder()
+            .max_concurrent_streams(l.max_streams_per_connection)
+            .http2_keepalive_interval(l.keepalive_interval())
+            .http2_keepalive_timeout(Some(l.keepalive_timeout()));
         if let Some(tls) = self.tls.clone() {
             builder = builder.tls_config(tls)?;
         }
         builder
+            .layer(edge::layer())
             .timeout(REQUEST_TIMEOUT)
             .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
             .tcp_nodelay(true)

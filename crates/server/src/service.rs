@@ -7,12 +7,13 @@ use ree_core::event::Role;
 use ree_core::{Country, FieldError, LotId, LotState, RuleError};
 use ree_engine::{Engine, EngineError, Outcome, Submission, SubmitError};
 use ree_ledger::v1 as pb;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tonic::{Code, Request, Response, Status};
 
 use crate::auth::{caller, Caller};
 use crate::convert;
+use crate::limits::Guards;
 use crate::watch::Hub;
 
 #[derive(Clone)]
@@ -22,6 +23,8 @@ pub struct Ledger {
     /// Flips to true when the server begins shutting down: open watch streams end then, so the
     /// graceful drain does not wait on streams that never finish.
     pub closing: tokio::sync::watch::Receiver<bool>,
+    /// Rates, export slots and watcher places (see `limits`).
+    pub guards: Arc<Guards>,
 }
 
 /// The status a submission error maps to. Never INTERNAL for a caller's mistake.
@@ -159,28 +162,42 @@ impl Ledger {
     /// The lot id of a request, which must name an existing lot the caller may read.
     fn existing(&self, s: &str, c: &Caller) -> Result<LotId, Status> {
         let id = Self::lot_id(s)?;
+        self.readable(id, c).map(|_| id)
+    }
+
+    /// The lot, if it exists and the caller may read it. A lot a scoped caller may not read
+    /// answers exactly like one that does not exist: no status or message tells a supplier
+    /// which lot ids are in use.
+    fn readable(&self, id: LotId, c: &Caller) -> Result<LotState, Status> {
         match self.engine.lot(id) {
-            None => Err(Status::not_found(format!("lot {id} does not exist"))),
-            Some(l) => {
-                may_read(c, &l)?;
-                Ok(id)
+            Some(l) if !c.reads_own_lots_only() || l.owner == c.id => Ok(l),
+            _ => Err(no_lot(id)),
+        }
+    }
+
+    /// A submission's error as `c` may see it.
+    fn status_for(c: &Caller, e: &SubmitError) -> Status {
+        match (c.reads_own_lots_only(), e) {
+            (true, SubmitError::Rule(RuleError::Forbidden(m))) => {
+                foreign_lot(m).map(no_lot).unwrap_or_else(|| status_of(e))
             }
+            _ => status_of(e),
         }
     }
 }
 
-/// Customers, auditors, the plant and administrators read every lot; suppliers and recyclers
-/// only those they created.
-fn may_read(c: &Caller, l: &LotState) -> Result<(), Status> {
-    if c.reads_own_lots_only() && l.owner != c.id {
-        return Err(Status::permission_denied(format!(
-            "{} ({}) may read only its own lots; lot {} belongs to another participant",
-            c.name,
-            c.role.name(),
-            l.id
-        )));
-    }
-    Ok(())
+/// What every lookup of a missing, or hidden, lot answers.
+fn no_lot(id: LotId) -> Status {
+    status_of(&SubmitError::Rule(RuleError::UnknownLot(id)))
+}
+
+/// The lot of a "lot X belongs to another participant" refusal.
+fn foreign_lot(m: &str) -> Option<LotId> {
+    let rest = m.strip_prefix("lot ")?;
+    let (id, tail) = rest.split_once(' ')?;
+    tail.starts_with("belongs to another participant")
+        .then(|| convert::lot_id(id, "lot").ok())
+        .flatten()
 }
 
 #[tonic::async_trait]
@@ -195,9 +212,12 @@ impl pb::submissions_server::Submissions for Ledger {
             .submission
             .ok_or_else(|| Status::invalid_argument("submission: is required"))?;
         let sub = submission(&s, "submission", &c).map_err(invalid)?;
+        self.guards
+            .submits
+            .take(c.id, 1.0, std::time::Instant::now())?;
         match self.run(vec![sub], false).await.pop() {
             Some(Ok(o)) => Ok(Response::new(response(&o))),
-            Some(Err(e)) => Err(status_of(&e)),
+            Some(Err(e)) => Err(Self::status_for(&c, &e)),
             None => Err(Status::unavailable("no answer from the committer")),
         }
     }
@@ -220,6 +240,11 @@ impl pb::submissions_server::Submissions for Ledger {
                 "submissions: at least one event is required",
             ));
         }
+        self.guards.submits.take(
+            c.id,
+            req.submissions.len() as f64,
+            std::time::Instant::now(),
+        )?;
         // Malformed entries are answered per event; in an atomic batch they abort the rest.
         let mut subs = Vec::with_capacity(req.submissions.len());
         let mut early: Vec<Option<SubmitError>> = Vec::with_capacity(req.submissions.len());
@@ -264,7 +289,7 @@ impl pb::submissions_server::Submissions for Ledger {
                     result: Some(match r {
                         Ok(o) => pb::event_result::Result::Ok(response(o)),
                         Err(e) => {
-                            let s = status_of(e);
+                            let s = Self::status_for(&c, e);
                             pb::event_result::Result::Error(pb::EventError {
                                 code: s.code() as i32,
                                 message: s.message().to_string(),
@@ -284,11 +309,7 @@ impl pb::queries_server::Queries for Ledger {
     async fn get_lot(&self, req: Request<pb::GetLotRequest>) -> Result<Response<pb::Lot>, Status> {
         let c = caller(&req)?;
         let id = Self::lot_id(&req.into_inner().lot_id)?;
-        let l = self
-            .engine
-            .lot(id)
-            .ok_or_else(|| Status::not_found(format!("lot {id} does not exist")))?;
-        may_read(&c, &l)?;
+        let l = self.readable(id, &c)?;
         Ok(Response::new(convert::lot_pb(&l)))
     }
 
@@ -411,91 +432,20 @@ impl pb::queries_server::Queries for Ledger {
         let c = caller(&req)?;
         let req = req.into_inner();
         let id = self.existing(&req.lot_id, &c)?;
+        let permit = self.guards.watchers.acquire(c.id)?;
         // Subscribe before reading history, so nothing committed in between is missed.
-        let mut live = self.hub.subscribe();
+        let live = self.hub.subscribe();
         let (tx, rx) = mpsc::channel::<Result<pb::Event, Status>>(64);
-        let engine = self.engine.clone();
-        let mut closing = self.closing.clone();
-        tokio::spawn(async move {
-            let mut next = req.from_seq;
-            // History, page by page, up to the head as of now.
-            loop {
-                let e2 = engine.clone();
-                let page = match blocking(move || e2.lot_records(id, next, 1000)).await {
-                    Ok(p) => p,
-                    Err(st) => {
-                        let _ = tx.send(Err(st)).await;
-                        return;
-                    }
-                };
-                if page.is_empty() {
-                    break;
-                }
-                for r in &page {
-                    if tx
-                        .send(Ok(convert::event_pb(&r.record, &r.bytes, r.hash)))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    next = r.record.seq + 1;
-                }
-            }
-            loop {
-                let got = tokio::select! {
-                    g = live.recv() => g,
-                    _ = async {
-                        while !*closing.borrow_and_update() {
-                            if closing.changed().await.is_err() {
-                                break;
-                            }
-                        }
-                    } => {
-                        let _ = tx.send(Err(Status::unavailable(format!("server shutting down; resume with from_seq={next}")))).await;
-                        return;
-                    }
-                };
-                match got {
-                    Ok(group) => {
-                        for c in group.iter() {
-                            if c.lot != id || c.seq < next {
-                                continue;
-                            }
-                            if c.seq != next {
-                                // Cannot happen when subscribed first; refuse to send a gap.
-                                let _ = tx
-                                    .send(Err(Status::internal(format!(
-                                        "watch gap at seq {next}; resume from it"
-                                    ))))
-                                    .await;
-                                return;
-                            }
-                            let Ok(rec) = ree_core::Record::decode(&c.bytes) else {
-                                return;
-                            };
-                            if tx
-                                .send(Ok(convert::event_pb(&rec, &c.bytes, c.hash)))
-                                .await
-                                .is_err()
-                            {
-                                return;
-                            }
-                            next += 1;
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        let _ = tx
-                            .send(Err(Status::resource_exhausted(format!(
-                                "watcher fell {n} commit groups behind and was disconnected; resume with from_seq={next}"
-                            ))))
-                            .await;
-                        return;
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                }
-            }
-        });
+        let w = crate::watch::Watch {
+            engine: self.engine.clone(),
+            closing: self.closing.clone(),
+            live,
+            tx,
+            lot: id,
+            next: req.from_seq,
+            _permit: permit,
+        };
+        tokio::spawn(w.run());
         Ok(Response::new(
             Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)) as EventStream,
         ))
@@ -571,13 +521,21 @@ impl pb::queries_server::Queries for Ledger {
     ) -> Result<Response<pb::ExportBundleResponse>, Status> {
         let c = caller(&req)?;
         let id = self.existing(&req.into_inner().lot_id, &c)?;
+        self.guards
+            .exports
+            .take(c.id, 1.0, std::time::Instant::now())?;
+        // A few exports at once, server-wide; each built off the async threads.
+        let _slot = self.guards.export_slots.acquire().await?;
         let engine = self.engine.clone();
-        let up = blocking(move || engine.upstream(id))
-            .await?
-            .ok_or_else(|| Status::not_found(format!("lot {id} does not exist")))?;
-        let b = up.bundle();
-        let records = b.records.len() as u64;
-        let bytes = b.encode();
+        let (up, bytes, records) = blocking(move || {
+            Ok(engine.upstream(id)?.map(|up| {
+                let b = up.bundle();
+                let n = b.records.len() as u64;
+                (up.head, b.encode(), n)
+            }))
+        })
+        .await?
+        .ok_or_else(|| no_lot(id))?;
         if bytes.len() > crate::MAX_RESPONSE_BYTES {
             return Err(Status::resource_exhausted(format!(
                 "bundle of {} bytes exceeds the export limit of {}",
@@ -587,7 +545,7 @@ impl pb::queries_server::Queries for Ledger {
         }
         Ok(Response::new(pb::ExportBundleResponse {
             bundle: bytes,
-            head: up.head.to_hex(),
+            head: up.to_hex(),
             records,
         }))
     }
