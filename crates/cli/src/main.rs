@@ -362,9 +362,26 @@ fn main() {
         }
     };
     if let Err(e) = rt.block_on(run(cli.cmd)) {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", one_line(&e));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes on one line, each cause said once: library errors often repeat
+/// their source in their own message.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
 }
 
 async fn run(cmd: Cmd) -> Result<()> {
@@ -972,7 +989,16 @@ async fn participant(cmd: ParticipantCmd) -> Result<()> {
 mod tests {
     use clap::CommandFactory;
 
-    use super::Cli;
+    use super::{one_line, Cli};
+
+    #[test]
+    fn errors_say_each_cause_once_on_one_line() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address in use");
+        let e = anyhow::Error::new(io).context("cannot listen on 127.0.0.1:1: Address in use");
+        assert_eq!(one_line(&e), "cannot listen on 127.0.0.1:1: Address in use");
+        let e = anyhow::anyhow!("root cause").context("while\nloading");
+        assert_eq!(one_line(&e), "while loading: root cause");
+    }
 
     /// Every argument of every command says what it is (the help is the CLI's manual).
     #[test]

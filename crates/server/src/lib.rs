@@ -130,6 +130,13 @@ pub struct Bound {
 /// Opens the store (replaying and checking it) and binds the listener.
 pub async fn bind(cfg: &Config) -> Result<Bound, ServeError> {
     check_plaintext(cfg)?;
+    // The port first: a busy one is refused before anything is created in the data directory.
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
     let hub = watch::Hub::new();
     let observer = hub.observer();
     let dir = cfg.data_dir.clone();
@@ -174,12 +181,6 @@ pub async fn bind(cfg: &Config) -> Result<Bound, ServeError> {
             f.token.display()
         );
     }
-    let listener = TcpListener::bind(cfg.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: cfg.listen,
-            source,
-        })?;
     let addr = listener.local_addr().map_err(|source| ServeError::Bind {
         addr: cfg.listen,
         source,
