@@ -175,6 +175,9 @@ pub struct LotState {
     pub next_seq: u64,
     pub head: Hash32,
     pub balance_g: u64,
+    /// Grams the lot's genesis brought in (receipt, intake, output), whatever was consumed since:
+    /// a source lot's provenance is its own, however little of it is left.
+    pub received_g: u64,
     pub created_at: UtcMicros,
     /// The participant whose signed event created the lot.
     pub owner: ParticipantId,
@@ -857,6 +860,7 @@ fn genesis_state(
         next_seq: 1,
         head: hash,
         balance_g,
+        received_g: balance_g,
         created_at: body.occurred_at,
         owner,
         detail,
