@@ -305,6 +305,20 @@ impl LedgerState {
     }
 }
 
+impl LedgerState {
+    /// Moves a lot's head on by one record known only by its hash (a proof bundle's withheld
+    /// registry record): no rule applies to it; the caller checked its `seq` and `prev`.
+    /// False if the lot does not exist.
+    pub fn advance_unseen(&mut self, lot: &LotId, hash: Hash32) -> bool {
+        let Some(l) = self.lots.get_mut(lot) else {
+            return false;
+        };
+        l.next_seq += 1;
+        l.head = hash;
+        true
+    }
+}
+
 /// Why a stored record could not be replayed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
