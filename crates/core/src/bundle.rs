@@ -307,7 +307,11 @@ mod tests {
         let b = disclose(&recs, lot, &st);
         // The administrator's and the supplier's registrations, and the receipt.
         assert_eq!(b.records.len(), 3);
-        assert_eq!(b.withheld_count(), 5, "supplier2, recycler, plant, customer, auditor");
+        assert_eq!(
+            b.withheld_count(),
+            5,
+            "supplier2, recycler, plant, customer, auditor"
+        );
         assert!(b.withheld.iter().all(|w| w.pos == 2));
         let bytes = b.encode();
         for m in [&t.supplier2, &t.recycler, &t.plant, &t.customer, &t.auditor] {

@@ -202,8 +202,7 @@ mod tests {
     use super::*;
     use crate::element::Oxide;
     use crate::event::{
-        CampaignOpened, Composition, EventBody, EventKind, InputCharged, OreReceipt,
-        OutputProduced,
+        CampaignOpened, Composition, EventBody, EventKind, InputCharged, OreReceipt, OutputProduced,
     };
     use crate::ids::EventId;
     use crate::state::{LedgerState, LotView, Staged};
@@ -287,7 +286,11 @@ mod tests {
         assert_eq!(lot.balance_g, 0, "wholly charged");
         let p = Provenance::of(lot);
         let cn = Country::parse("CN").expect("CN");
-        assert_eq!(p.total_g(), 10_000_000, "the received mass, not the balance");
+        assert_eq!(
+            p.total_g(),
+            10_000_000,
+            "the received mass, not the balance"
+        );
         assert_eq!(p.origin_shares(), BTreeMap::from([(cn, 1.0)]));
         assert_eq!(
             p.by_source.keys().copied().collect::<Vec<_>>(),

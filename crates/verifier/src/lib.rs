@@ -230,7 +230,9 @@ fn verify_signatures(recs: &[Record]) -> Result<(), IntegrityError> {
 /// to it: the bundle discloses every registry record about its signers and administrators.
 fn advance_withheld(state: &mut LedgerState, w: &Withheld) -> Result<(), IntegrityError> {
     let Some(reg) = state.lot(&REGISTRY_LOT) else {
-        return fail("a withheld registry record precedes the registry's genesis, which is never withheld");
+        return fail(
+            "a withheld registry record precedes the registry's genesis, which is never withheld",
+        );
     };
     if w.seq != reg.next_seq || w.prev != reg.head {
         return fail(format!(

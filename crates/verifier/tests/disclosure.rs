@@ -54,8 +54,14 @@ fn a_suppliers_bundle_discloses_only_its_signers_and_verifies() {
     assert_eq!(r.exit_code(), 0, "{:?}", r.integrity_error);
     // Withheld: supplier2, recycler, plant, customer, auditor and the customer's suspension.
     assert_eq!(r.registry_withheld, 6);
-    assert_eq!(r.events_verified, 4, "admin, supplier, its new token, the receipt");
-    assert_eq!(r.registry_head_seq, 8, "the head still counts every registry record");
+    assert_eq!(
+        r.events_verified, 4,
+        "admin, supplier, its new token, the receipt"
+    );
+    assert_eq!(
+        r.registry_head_seq, 8,
+        "the head still counts every registry record"
+    );
     let bytes = b.encode();
     let t = &l.team;
     for m in [&t.supplier2, &t.recycler, &t.plant, &t.customer, &t.auditor] {
@@ -105,7 +111,11 @@ fn tampering_with_a_withheld_entry_is_detected() {
 fn withholding_a_needed_record_is_detected() {
     let (l, lot) = suppliers_lot();
     let b = l.bundle(lot);
-    let recs: Vec<Record> = b.records.iter().map(|x| Record::decode(x).unwrap()).collect();
+    let recs: Vec<Record> = b
+        .records
+        .iter()
+        .map(|x| Record::decode(x).unwrap())
+        .collect();
     // The signer's registration (registry seq 1), withheld by hand in place.
     let i = recs
         .iter()
