@@ -156,7 +156,11 @@ fn separation_links_chains_and_attributes_by_element() {
     // Its bundle withholds (hash only) the registrations of the participants who signed none
     // of it.
     let b = up.bundle();
-    assert_eq!(b.withheld_count(), 4, "supplier2, recycler, customer, auditor");
+    assert_eq!(
+        b.withheld_count(),
+        4,
+        "supplier2, recycler, customer, auditor"
+    );
     assert_eq!(b.records.len() + b.withheld_count(), up.record_count());
     let t = team();
     let bytes = b.encode();
