@@ -195,6 +195,10 @@ fn the_clean_oxide_bundle_is_smaller_and_a_consumed_lot_keeps_its_origin() {
         after < before,
         "{after} bytes, {before} with the registry in full"
     );
+    eprintln!(
+        "clean NdPr bundle: {after} bytes, {} registry records withheld; {before} bytes in full",
+        b.withheld.len()
+    );
     // Item 15: the fully consumed CN ore lot shows its own origin and received mass.
     let cn = demo_lot(&summary, "the Chinese ore lot");
     let lot = json(&ree_ok_as(&url, &admin, &["lot", &cn, "--json"]));
