@@ -103,13 +103,24 @@ def verify(data):
     r = Reader(data)
     if r.take(8) != b"REEBNDL\0":
         raise Bad("bad magic")
-    if r.u16() != 1:
+    version = r.u16()
+    if version not in (1, 2):
         raise Bad("bundle version")
     lot, head_seq, head = r.take(16), r.u64(), r.take(32)
     count = r.u32()
     heads = {}  # lot -> (seq, hash)
     last_gseq = 0
+    tag = 1
     for i in range(count):
+        tag = r.u8() if version == 2 else 1
+        if tag == 2:  # withheld registry record: seq, prev, hash; it must follow the registry head
+            seq, prev, h = r.u64(), r.take(32), r.take(32)
+            if REGISTRY not in heads or (seq, prev) != (heads[REGISTRY][0] + 1, heads[REGISTRY][1]):
+                raise Bad(f"entry {i}: withheld registry record does not follow the registry head")
+            heads[REGISTRY] = (seq, h)
+            continue
+        if tag != 1:
+            raise Bad(f"entry {i}: unknown entry tag {tag}")
         raw = r.take(r.u32())
         rec = parse_record(raw)
         h = blake3.blake3(raw, derive_key_context=CONTEXT).digest()
@@ -131,6 +142,8 @@ def verify(data):
         heads[rec["lot"]] = (rec["seq"], h)
     if r.p != len(data):
         raise Bad("trailing bytes after the last record")
+    if tag == 2:
+        raise Bad("the bundle ends with a withheld registry record")
     if heads.get(lot) != (head_seq, head):
         raise Bad("the bundle does not end at the head it claims")
     return count, head.hex()

@@ -78,9 +78,11 @@ impl Provenance {
             facilities: Vec::new(),
         };
         match &st.detail {
+            // A source lot is its own origin, for all it received: consuming it into campaigns
+            // moves its mass downstream but does not change where it came from.
             LotDetail::Ore { .. } | LotDetail::Recycled { .. } => {
                 if let Some(s) = st.source() {
-                    p.by_source.insert(s, st.balance_g);
+                    p.by_source.insert(s, st.received_g);
                 }
             }
             LotDetail::Campaign(c) => {
@@ -193,4 +195,114 @@ fn shares<K: Ord + Copy>(m: &BTreeMap<K, u64>) -> BTreeMap<K, f64> {
     m.iter()
         .map(|(k, g)| (*k, *g as f64 / total as f64))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::element::Oxide;
+    use crate::event::{
+        CampaignOpened, Composition, EventBody, EventKind, InputCharged, OreReceipt, OutputProduced,
+    };
+    use crate::ids::EventId;
+    use crate::state::{LedgerState, LotView, Staged};
+    use crate::testkit::{Member, Team};
+    use crate::time::UtcMicros;
+
+    const NOW: UtcMicros = UtcMicros(1_760_000_000_000_000);
+
+    fn submit(state: &mut LedgerState, m: &Member, kind: EventKind) {
+        let b = EventBody {
+            event_id: EventId::new_v7(),
+            occurred_at: NOW,
+            expected_head: None,
+            kind,
+        };
+        let bytes = b.encode();
+        let mut s = Staged::new(state, state.next_global_seq());
+        s.append(&bytes, &b, Some(m.sign(&bytes)), NOW)
+            .expect("scenario event is accepted");
+        let c = s.into_changes();
+        state.commit(c);
+    }
+
+    /// A CN ore lot of 10 t, wholly charged into a campaign that produces one NdPr oxide lot.
+    fn consumed_cn_lot() -> (LedgerState, LotId, LotId) {
+        let t = Team::new(1);
+        let mut st = LedgerState::new();
+        for (bytes, sig) in t.registry_events(NOW) {
+            let body = EventBody::decode(&bytes).expect("testkit body");
+            let mut s = Staged::new(&st, st.next_global_seq());
+            s.append(&bytes, &body, Some(sig), NOW).expect("registry");
+            let c = s.into_changes();
+            st.commit(c);
+        }
+        let (ore, camp, ox) = (LotId::new_v7(), LotId::new_v7(), LotId::new_v7());
+        let cn = Country::parse("CN").expect("CN");
+        submit(
+            &mut st,
+            &t.supplier,
+            EventKind::OreReceipt(OreReceipt {
+                lot: ore,
+                supplier: "trader".into(),
+                mine_site: "Bayan Obo".into(),
+                country: cn,
+                mass_g: 10_000_000,
+                reo_grade_ppm: 500_000,
+                assay: Composition::new(vec![(Element::Pr, 30_000), (Element::Nd, 100_000)])
+                    .expect("assay"),
+                documents: vec![],
+            }),
+        );
+        let kinds = [
+            EventKind::CampaignOpened(CampaignOpened {
+                campaign: camp,
+                facility: "Lacq".into(),
+                country: Country::parse("FR").expect("FR"),
+            }),
+            EventKind::InputCharged(InputCharged {
+                campaign: camp,
+                input: ore,
+                mass_g: 10_000_000,
+            }),
+            EventKind::OutputProduced(OutputProduced {
+                campaign: camp,
+                output: ox,
+                oxide: Oxide::NdPr { nd2o3_ppm: 750_000 },
+                mass_g: 500_000,
+                purity_ppm: 990_000,
+            }),
+        ];
+        for k in kinds {
+            submit(&mut st, &t.plant, k);
+        }
+        (st, ore, ox)
+    }
+
+    #[test]
+    fn a_consumed_source_lot_keeps_its_own_origin_and_received_mass() {
+        let (st, ore, ox) = consumed_cn_lot();
+        let lot = st.lot(&ore).expect("ore lot");
+        assert_eq!(lot.balance_g, 0, "wholly charged");
+        let p = Provenance::of(lot);
+        let cn = Country::parse("CN").expect("CN");
+        assert_eq!(
+            p.total_g(),
+            10_000_000,
+            "the received mass, not the balance"
+        );
+        assert_eq!(p.origin_shares(), BTreeMap::from([(cn, 1.0)]));
+        assert_eq!(
+            p.by_source.keys().copied().collect::<Vec<_>>(),
+            vec![Source {
+                country: cn,
+                feed: Feed::Mined
+            }]
+        );
+        // Judged as an output made of it is: Chinese origin denied, so only mass balance.
+        assert_eq!(p.claim(&[cn], &[cn]), Claim::MassBalance);
+        let out = Provenance::of(st.lot(&ox).expect("oxide"));
+        assert_eq!(out.claim(&[cn], &[cn]), Claim::MassBalance);
+        assert_eq!(p.claim(&[], &[]), Claim::Segregated, "nothing denied");
+    }
 }

@@ -175,6 +175,9 @@ pub struct LotState {
     pub next_seq: u64,
     pub head: Hash32,
     pub balance_g: u64,
+    /// Grams the lot's genesis brought in (receipt, intake, output), whatever was consumed since:
+    /// a source lot's provenance is its own, however little of it is left.
+    pub received_g: u64,
     pub created_at: UtcMicros,
     /// The participant whose signed event created the lot.
     pub owner: ParticipantId,
@@ -299,6 +302,20 @@ impl LedgerState {
         self.lots.insert(st.id, st);
         self.next_global_seq = rec.global_seq.saturating_add(1);
         Ok(hash)
+    }
+}
+
+impl LedgerState {
+    /// Moves a lot's head on by one record known only by its hash (a proof bundle's withheld
+    /// registry record): no rule applies to it; the caller checked its `seq` and `prev`.
+    /// False if the lot does not exist.
+    pub fn advance_unseen(&mut self, lot: &LotId, hash: Hash32) -> bool {
+        let Some(l) = self.lots.get_mut(lot) else {
+            return false;
+        };
+        l.next_seq += 1;
+        l.head = hash;
+        true
     }
 }
 
@@ -880,6 +897,7 @@ fn genesis_state(
         next_seq: 1,
         head: hash,
         balance_g,
+        received_g: balance_g,
         created_at: body.occurred_at,
         owner,
         detail,

@@ -40,21 +40,17 @@ impl Upstream {
         self.chains.values().map(Vec::len).sum()
     }
 
-    /// The proof bundle: every record once, in global order.
+    /// The proof bundle: every record once, in global order, the participant registry's
+    /// records that its verifier does not need withheld (hash only: see [`Bundle::disclosing`]).
     pub fn bundle(&self) -> Bundle {
-        let mut all: Vec<(u64, &Vec<u8>)> = self
+        let mut all: Vec<(&Record, &[u8])> = self
             .chains
             .values()
             .flatten()
-            .map(|(r, b)| (r.global_seq, b))
+            .map(|(r, b)| (r, b.as_slice()))
             .collect();
-        all.sort_by_key(|x| x.0);
-        Bundle {
-            lot: self.lot,
-            head_seq: self.head_seq,
-            head: self.head,
-            records: all.into_iter().map(|(_, b)| b.clone()).collect(),
-        }
+        all.sort_by_key(|x| x.0.global_seq);
+        Bundle::disclosing(self.lot, self.head_seq, self.head, &all)
     }
 }
 

@@ -153,6 +153,20 @@ fn separation_links_chains_and_attributes_by_element() {
         2 + 2 + 4 + 1 + 7,
         "ore a, ore b, campaign (open, 2 charges, debit), oxide genesis, and the registry (7 participants) that authorised their signers"
     );
+    // Its bundle withholds (hash only) the registrations of the participants who signed none
+    // of it.
+    let b = up.bundle();
+    assert_eq!(
+        b.withheld_count(),
+        4,
+        "supplier2, recycler, customer, auditor"
+    );
+    assert_eq!(b.records.len() + b.withheld_count(), up.record_count());
+    let t = team();
+    let bytes = b.encode();
+    for m in [&t.supplier2, &t.recycler, &t.customer, &t.auditor] {
+        assert!(!bytes.windows(32).any(|w| w == m.public_key), "{}", m.name);
+    }
     // The cheaper walk used for provenance names the same lots at the same heads.
     let (_, heads) = e.provenance_upstream(ox).unwrap().unwrap();
     let from_heads: Vec<(LotId, u64, Hash32)> =

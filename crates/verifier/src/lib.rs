@@ -15,7 +15,7 @@ pub mod policy;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ree_core::bundle::Bundle;
+use ree_core::bundle::{Bundle, Withheld};
 use ree_core::provenance::{Claim, Provenance};
 use ree_core::registry::REGISTRY_LOT;
 use ree_core::state::{registry, LotDetail, LotView};
@@ -79,6 +79,9 @@ pub struct Report {
     /// The registry's head as included (compare with the operator's published registry head).
     pub registry_head: String,
     pub registry_head_seq: u64,
+    /// Registry records the bundle carries by hash only: they are about no signer of the bundle
+    /// and no administrator (docs/format.md, "Bundle").
+    pub registry_withheld: u64,
     /// True when `registry_founder` is one of the keys the auditor trusts (`--trust`); false
     /// when no key was given (the registry is then only as good as the operator's word).
     pub registry_trusted: bool,
@@ -112,6 +115,7 @@ impl Report {
             registry_founder: String::new(),
             registry_head: String::new(),
             registry_head_seq: 0,
+            registry_withheld: 0,
             registry_trusted: false,
             claim: String::new(),
             basis: String::new(),
@@ -220,6 +224,29 @@ fn verify_signatures(recs: &[Record]) -> Result<(), IntegrityError> {
     }
 }
 
+/// Moves the registry's head on by a withheld record (docs/format.md, "How to verify a bundle"):
+/// it must follow the current head; the next record must then name its hash (a registry record
+/// as `prev`, any other as its `registry` field), which `apply_stored` checks. No rule applies
+/// to it: the bundle discloses every registry record about its signers and administrators.
+fn advance_withheld(state: &mut LedgerState, w: &Withheld) -> Result<(), IntegrityError> {
+    let Some(reg) = state.lot(&REGISTRY_LOT) else {
+        return fail(
+            "a withheld registry record precedes the registry's genesis, which is never withheld",
+        );
+    };
+    if w.seq != reg.next_seq || w.prev != reg.head {
+        return fail(format!(
+            "withheld registry record seq {} prev {} does not follow the registry's head seq {} hash {}",
+            w.seq,
+            w.prev,
+            reg.head_seq(),
+            reg.head
+        ));
+    }
+    state.advance_unseen(&REGISTRY_LOT, w.hash);
+    Ok(())
+}
+
 /// Checks authenticity: decodes and replays every record, checks every signature and, through
 /// the same rules the ledger runs, every signer's key and role at that point in history.
 /// `expect_head` is the head printed on the certificate, if the caller has one; `trusted` the
@@ -254,7 +281,11 @@ pub fn replay(
     let mut records: Vec<(Record, Hash32)> = Vec::with_capacity(bundle.records.len());
     let mut signers = Vec::with_capacity(bundle.records.len());
     let mut last_gseq = 0u64;
+    let mut withheld = bundle.withheld.iter().peekable();
     for (i, (b, rec)) in bundle.records.iter().zip(decoded).enumerate() {
+        while let Some(w) = withheld.next_if(|w| w.pos <= i) {
+            advance_withheld(&mut state, w)?;
+        }
         let Some(sig) = rec.signature else {
             return fail(format!("record {i}: the event is not signed"));
         };
@@ -277,6 +308,9 @@ pub fn replay(
             })?;
         signers.push(signer);
         records.push((rec, hash));
+    }
+    if withheld.next().is_some() {
+        return fail("the bundle ends with a withheld registry record: no record after it commits to its hash");
     }
     let founder = match records.iter().find(|(r, _)| r.lot == REGISTRY_LOT) {
         Some((r, _)) if r.seq == 0 => r.signature.map(|s| s.public_key).unwrap_or([0; 32]),
@@ -482,6 +516,7 @@ pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Rep
         registry_founder: Hash32(r.founder).to_hex(),
         registry_head,
         registry_head_seq,
+        registry_withheld: r.bundle.withheld.len() as u64,
         registry_trusted: policy.trusted_administrators.contains(&r.founder),
         claim: claim.name().into(),
         basis: prov.basis.name().into(),
@@ -533,7 +568,7 @@ pub fn render(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "registry:  founded by administrator key {} ({}), head {} (seq {})",
+        "registry:  founded by administrator key {} ({}), head {} (seq {}), {} records withheld (hash only: about no signer here)",
         r.registry_founder,
         if r.registry_trusted {
             "trusted"
@@ -541,7 +576,8 @@ pub fn render(r: &Report) -> String {
             "NOT checked against a trusted key: pass --trust ADMIN.pub"
         },
         r.registry_head,
-        r.registry_head_seq
+        r.registry_head_seq,
+        r.registry_withheld
     );
     for g in &r.signers {
         let _ = writeln!(

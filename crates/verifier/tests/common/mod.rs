@@ -71,15 +71,24 @@ impl Ledger {
         self.push(&bytes, &body, sig)
     }
     /// Every record, in global order, as a bundle for `lot` (the scenarios below put every record
-    /// upstream of the oxide lot).
+    /// upstream of the oxide lot), with the registry records it does not need withheld, as the
+    /// server exports it.
     pub fn bundle(&self, lot: LotId) -> Bundle {
         use ree_core::state::LotView;
         let st = self.state.lot(&lot).expect("lot exists");
+        let recs: Vec<(&ree_core::Record, &[u8])> = self
+            .records
+            .iter()
+            .map(|a| (&a.record, a.bytes.as_slice()))
+            .collect();
+        Bundle::disclosing(lot, st.head_seq(), st.head, &recs)
+    }
+    /// Every record, nothing withheld (a version 1 bundle's content).
+    pub fn full_bundle(&self, lot: LotId) -> Bundle {
         Bundle {
-            lot,
-            head_seq: st.head_seq(),
-            head: st.head,
             records: self.records.iter().map(|a| a.bytes.clone()).collect(),
+            withheld: vec![],
+            ..self.bundle(lot)
         }
     }
 }
