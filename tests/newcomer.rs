@@ -214,3 +214,41 @@ fn whoami_and_lists_read_as_the_readme_says() {
         assert!(line.len() > name_col, "{line:?}");
     }
 }
+
+/// Progress bars are for terminals: piped into a file, long commands print only their result.
+#[test]
+fn long_commands_print_no_progress_when_not_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = Server::start(&data, free_port());
+    common::demo_as_admin(&s.url(), &s.dir);
+    s.stop();
+    let backup = dir.path().join("b.backup");
+    let restored = dir.path().join("restored");
+    for args in [
+        vec!["check", "--data-dir", data.to_str().unwrap()],
+        vec![
+            "backup",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "-o",
+            backup.to_str().unwrap(),
+        ],
+        vec![
+            "restore",
+            backup.to_str().unwrap(),
+            "--data-dir",
+            restored.to_str().unwrap(),
+        ],
+    ] {
+        let out = Command::new(bin("ree")).args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let all = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
+        assert!(
+            !all.contains(&b'\r') && !all.contains(&0x1b),
+            "{args:?} drew a progress bar into a pipe: {}",
+            String::from_utf8_lossy(&all)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    }
+}

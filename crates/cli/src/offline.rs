@@ -18,8 +18,10 @@ pub async fn check(data_dir: PathBuf) -> Result<()> {
     let dir = data_dir.clone();
     let (r, torn) = tokio::task::spawn_blocking(move || -> Result<_> {
         let ro = ree_store::open_read_only(&dir)?;
-        let (_, report) = ree_engine::replay_store(&*ro.store)
-            .with_context(|| format!("{}: check failed", dir.display()))?;
+        let bar = crate::progress::counter("checking", "records");
+        let replayed = ree_engine::replay_store_with_progress(&*ro.store, &|n| bar.set_position(n));
+        bar.finish_and_clear();
+        let (_, report) = replayed.with_context(|| format!("{}: check failed", dir.display()))?;
         Ok((report, ro.torn_tail_bytes))
     })
     .await??;
@@ -107,10 +109,18 @@ fn finish(f: std::io::BufWriter<std::fs::File>) -> Result<()> {
 fn offline_backup(dir: &Path, tmp: &Path) -> Result<u64> {
     // Opened (and refused if missing, empty or in use) before anything is created.
     let ro = ree_store::open_read_only(dir)?;
-    let (state, _) = ree_engine::replay_store(&*ro.store)
-        .with_context(|| format!("{}: check failed", dir.display()))?;
+    let bar = crate::progress::counter("checking", "records");
+    let replayed = ree_engine::replay_store_with_progress(&*ro.store, &|n| bar.set_position(n));
+    bar.finish_and_clear();
+    let (state, _) = replayed.with_context(|| format!("{}: check failed", dir.display()))?;
+    let upto = state.next_global_seq() - 1;
     let mut f = create_private(tmp)?;
-    let n = ree_engine::backup::backup_store(&*ro.store, state.next_global_seq() - 1, &mut f)?;
+    let bar = crate::progress::bar(upto, "backing up", "records");
+    let written = ree_engine::backup::backup_store_with_progress(&*ro.store, upto, &mut f, &|n| {
+        bar.set_position(n)
+    });
+    bar.finish_and_clear();
+    let n = written?;
     finish(f)?;
     Ok(n)
 }
@@ -126,19 +136,23 @@ async fn online_backup(server: &Conn, tmp: &Path) -> Result<u64> {
     let mut f = create_private(tmp)?;
     let mut written = 0u64;
     let mut header = false;
+    let mut bar = indicatif::ProgressBar::hidden();
     while let Some(chunk) = stream.message().await.map_err(status)? {
         if !header {
             ree_engine::backup::write_header(&mut f, chunk.total)?;
+            bar = crate::progress::bar(chunk.total, "backing up", "records");
             header = true;
         }
         for r in &chunk.records {
             ree_engine::backup::write_record(&mut f, r)?;
             written += 1;
         }
+        bar.set_position(written);
         if written > chunk.total {
             bail!("server sent more records than announced");
         }
     }
+    bar.finish_and_clear();
     if !header {
         ree_engine::backup::write_header(&mut f, 0)?;
     }
@@ -161,7 +175,16 @@ pub async fn restore(file: PathBuf, data_dir: PathBuf, kind: ree_store::StoreKin
     let dir = data_dir.clone();
     let report = tokio::task::spawn_blocking(move || -> Result<ree_engine::OpenReport> {
         let (store, _) = ree_store::open(&dir, kind)?;
-        Ok(ree_engine::backup::restore(&mut r, &*store)?)
+        // Written, then replayed again as a check: the bar runs twice over the records.
+        let bar = crate::progress::bar(0, "restoring", "records");
+        let restored = ree_engine::backup::restore_with_progress(
+            &mut r,
+            &*store,
+            &|total| bar.set_length(total),
+            &|n| bar.set_position(n),
+        );
+        bar.finish_and_clear();
+        Ok(restored?)
     })
     .await?;
     match report {

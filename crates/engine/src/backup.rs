@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use ree_core::{EventBody, Hash32, LedgerState, Record};
 use ree_store::{Batch, IdempotencyEntry, NewRecord, Store, StoreError};
 
-use crate::{replay_store, EngineError, OpenReport};
+use crate::{replay_store_with_progress, EngineError, OpenReport, Progress, PROGRESS_EVERY};
 
 const MAGIC: &[u8; 8] = b"REEBACKP";
 const VERSION: u16 = 1;
@@ -37,6 +37,16 @@ fn bad(msg: impl Into<String>) -> EngineError {
 
 /// Writes a store's committed records (up to `upto`, inclusive) to `w`.
 pub fn backup_store(store: &dyn Store, upto: u64, w: &mut dyn Write) -> Result<u64, EngineError> {
+    backup_store_with_progress(store, upto, w, &|_| {})
+}
+
+/// [`backup_store`], reporting progress.
+pub fn backup_store_with_progress(
+    store: &dyn Store,
+    upto: u64,
+    w: &mut dyn Write,
+    progress: Progress<'_>,
+) -> Result<u64, EngineError> {
     write_header(w, upto).map_err(StoreError::Io)?;
     let mut next = 1u64;
     while next <= upto {
@@ -52,6 +62,9 @@ pub fn backup_store(store: &dyn Store, upto: u64, w: &mut dyn Write) -> Result<u
                 return Err(bad(format!("record {next} missing")));
             }
             write_record(w, &bytes).map_err(StoreError::Io)?;
+            if next % PROGRESS_EVERY == 0 {
+                progress(next);
+            }
             next += 1;
         }
     }
@@ -61,6 +74,17 @@ pub fn backup_store(store: &dyn Store, upto: u64, w: &mut dyn Write) -> Result<u
 /// Restores a backup into an empty store: replays every record through the rules (refusing a
 /// damaged backup), rebuilds the indexes, and checks the result like an open would.
 pub fn restore(r: &mut dyn Read, store: &dyn Store) -> Result<OpenReport, EngineError> {
+    restore_with_progress(r, store, &|_| {}, &|_| {})
+}
+
+/// [`restore`], reporting progress: `total` once with the backup's record count, then
+/// `progress` as records are written, then again as the result is replayed.
+pub fn restore_with_progress(
+    r: &mut dyn Read,
+    store: &dyn Store,
+    total: Progress<'_>,
+    progress: Progress<'_>,
+) -> Result<OpenReport, EngineError> {
     if !store.records(1, 1)?.is_empty() {
         return Err(bad("the target store is not empty"));
     }
@@ -75,9 +99,13 @@ pub fn restore(r: &mut dyn Read, store: &dyn Store) -> Result<OpenReport, Engine
         return Err(bad(format!("backup version {v} is not supported")));
     }
     let count = u64::from_le_bytes(head[10..18].try_into().map_err(|_| bad("header"))?);
+    total(count);
     let mut state = LedgerState::new();
     let mut batch = Batch::default();
     for i in 0..count {
+        if i % PROGRESS_EVERY == 0 {
+            progress(i);
+        }
         let mut len = [0u8; 4];
         r.read_exact(&mut len)
             .map_err(|e| bad(format!("record {}: {e}", i + 1)))?;
@@ -124,6 +152,6 @@ pub fn restore(r: &mut dyn Read, store: &dyn Store) -> Result<OpenReport, Engine
     if !batch.records.is_empty() {
         store.append(&batch)?;
     }
-    let (_, report) = replay_store(store)?;
+    let (_, report) = replay_store_with_progress(store, progress)?;
     Ok(report)
 }

@@ -167,6 +167,20 @@ pub struct Engine {
 /// it: every hash, link and rule; the lot index's last entry is each lot's head; one idempotency
 /// entry per submission.
 pub fn replay_store(store: &dyn Store) -> Result<(LedgerState, OpenReport), EngineError> {
+    replay_store_with_progress(store, &|_| {})
+}
+
+/// Told how many records are done, every [`PROGRESS_EVERY`] records: for a progress bar.
+pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+
+/// How often long operations call their [`Progress`].
+pub const PROGRESS_EVERY: u64 = 4096;
+
+/// [`replay_store`], reporting progress.
+pub fn replay_store_with_progress(
+    store: &dyn Store,
+    progress: Progress<'_>,
+) -> Result<(LedgerState, OpenReport), EngineError> {
     let mut state = LedgerState::new();
     let mut report = OpenReport::default();
     let mut failure: Option<EngineError> = None;
@@ -195,6 +209,9 @@ pub fn replay_store(store: &dyn Store) -> Result<(LedgerState, OpenReport), Engi
                 return Err(StoreError::Corrupt("stop".into()));
             }
             report.records += 1;
+            if report.records % PROGRESS_EVERY == 0 {
+                progress(report.records);
+            }
             if rec.link.is_none() {
                 report.submissions += 1;
             }
