@@ -21,4 +21,4 @@ if ! python3 -c 'import blake3, nacl' >/dev/null 2>&1; then
     python3 -m pip install -q --break-system-packages -r docs/requirements.txt
 fi
 
-exec cargo test --workspace --locked "$@"
+exec cargo test --workspace --locked --no-fail-fast "$@"

@@ -252,6 +252,7 @@ enum Cmd {
     },
     /// Cut a torn, never acknowledged tail off a stopped server's log store (never acknowledged data).
     Repair {
+        /// Data directory of a stopped server.
         #[arg(long)]
         data_dir: PathBuf,
     },

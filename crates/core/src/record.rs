@@ -3,7 +3,7 @@
 
 use crate::codec::{Reader, Writer};
 use crate::error::DecodeError;
-use crate::ids::{Hash32, LotId};
+use crate::ids::{EventId, Hash32, LotId};
 use crate::time::UtcMicros;
 
 /// Version byte at the start of every record.
@@ -141,7 +141,32 @@ pub fn record_hash(bytes: &[u8]) -> Hash32 {
     Hash32(*h.finalize().as_bytes())
 }
 
+/// What the idempotency index keeps of a submission, read from the record that starts it.
+/// The one place outside the event codec that knows where a body keeps its event id, so the
+/// stores and the engine need not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubmissionKey {
+    /// The submitter's idempotency key.
+    pub event_id: EventId,
+    /// BLAKE3 of the body bytes: the same id with other content is another event.
+    pub body_hash: Hash32,
+}
+
 impl Record {
+    /// The submission this record starts, or `None` for the second, linked record of a
+    /// two-lot event (a submission's records are consecutive and share one body).
+    pub fn submission_key(&self) -> Option<SubmissionKey> {
+        if self.link.is_some() {
+            return None;
+        }
+        // Event body layout (docs/format.md): version, kind, then the 16-byte event id.
+        let id: [u8; 16] = self.body.get(2..18)?.try_into().ok()?;
+        Some(SubmissionKey {
+            event_id: EventId(uuid::Uuid::from_bytes(id)),
+            body_hash: Hash32(*blake3::hash(&self.body).as_bytes()),
+        })
+    }
+
     /// The stored bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(128 + self.body.len());
@@ -338,6 +363,24 @@ mod tests {
     }
 
     #[test]
+    fn a_submission_is_keyed_by_its_event_id_and_body_hash() {
+        let (body, record, _) = super::format_example::example();
+        let body_decoded = crate::EventBody::decode(&body).expect("example body");
+        let mut rec = Record::decode(&record).expect("example record");
+        let key = rec
+            .submission_key()
+            .expect("an unlinked record starts a submission");
+        assert_eq!(key.event_id, body_decoded.event_id);
+        assert_eq!(key.body_hash, Hash32(*blake3::hash(&body).as_bytes()));
+        rec.link = Some(Link {
+            lot: LotId(uuid::Uuid::nil()),
+            seq: 0,
+            hash: Hash32::ZERO,
+        });
+        assert_eq!(rec.submission_key(), None);
+    }
+
+    #[test]
     fn hash_uses_the_documented_context() {
         let b = b"example";
         assert_eq!(record_hash(b).0, blake3::derive_key(RECORD_HASH_CONTEXT, b));
@@ -352,7 +395,7 @@ mod format_example {
     use crate::event::{CampaignOpened, EventBody, EventKind};
     use crate::{Country, EventId};
 
-    fn example() -> (Vec<u8>, Vec<u8>, Hash32) {
+    pub(super) fn example() -> (Vec<u8>, Vec<u8>, Hash32) {
         let body = EventBody {
             event_id: EventId(uuid::Uuid::from_u128(
                 0x0193_6f00_0000_7000_8000_0000_0000_0001,

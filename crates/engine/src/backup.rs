@@ -62,7 +62,7 @@ pub fn backup_store_with_progress(
                 return Err(bad(format!("record {next} missing")));
             }
             write_record(w, &bytes).map_err(StoreError::Io)?;
-            if next % PROGRESS_EVERY == 0 {
+            if next.is_multiple_of(PROGRESS_EVERY) {
                 progress(next);
             }
             next += 1;
@@ -103,7 +103,7 @@ pub fn restore_with_progress(
     let mut state = LedgerState::new();
     let mut batch = Batch::default();
     for i in 0..count {
-        if i % PROGRESS_EVERY == 0 {
+        if i.is_multiple_of(PROGRESS_EVERY) {
             progress(i);
         }
         let mut len = [0u8; 4];

@@ -209,7 +209,7 @@ pub fn replay_store_with_progress(
                 return Err(StoreError::Corrupt("stop".into()));
             }
             report.records += 1;
-            if report.records % PROGRESS_EVERY == 0 {
+            if report.records.is_multiple_of(PROGRESS_EVERY) {
                 progress(report.records);
             }
             if rec.link.is_none() {
