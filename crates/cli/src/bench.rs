@@ -16,7 +16,7 @@ use anyhow::{anyhow, bail, Result};
 use hdrhistogram::Histogram;
 use ree_core::event::{Adjustment, Composition, EventKind, OreReceipt, Role};
 use ree_core::{Country, EventBody, EventId, LotId};
-use ree_ledger::v1 as pb;
+use ree_proto::v1 as pb;
 use serde_json::json;
 
 use crate::client::{connect, status, Client};
@@ -68,7 +68,7 @@ struct Worker {
 fn body(kind: EventKind) -> EventBody {
     EventBody {
         event_id: EventId::new_v7(),
-        occurred_at: ree_engine::now_utc(),
+        occurred_at: ree_proto::now_utc(),
         expected_head: None,
         kind,
     }
@@ -90,7 +90,7 @@ struct Actor {
 }
 
 async fn register(admin: &mut Client, admin_key: &[u8; 32], role: Role) -> Result<Actor> {
-    let secret = ree_server::bootstrap::random32()?;
+    let secret = ree_proto::creds::random32()?;
     let public = ree_core::record::Signature::sign(&secret, b"").public_key;
     let reg = crate::participants::registration(
         &format!("ree bench {} {}", role.name(), uuid::Uuid::now_v7()),
@@ -172,12 +172,12 @@ pub async fn run(o: Options) -> Result<()> {
     }
     let mut admin = o.creds.connect().await?;
     let conc = o.concurrency.max(1);
-    let batch = o.batch.clamp(1, ree_engine::MAX_BATCH);
+    let batch = o.batch.clamp(1, ree_proto::MAX_BATCH);
     // Submissions act as a plant operator registered for the run; queries with the given token.
     let (plant, lots) = match o.mode {
         Mode::Submit if o.no_setup => (
             Some(Actor {
-                secret: ree_server::bootstrap::random32()?,
+                secret: ree_proto::creds::random32()?,
                 token: String::new(),
             }),
             (0..conc).map(|_| LotId::new_v7()).collect(),

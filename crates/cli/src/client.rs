@@ -2,8 +2,8 @@
 //! clear line.
 
 use anyhow::{anyhow, bail, Context, Result};
-use ree_ledger::v1::queries_client::QueriesClient;
-use ree_ledger::v1::submissions_client::SubmissionsClient;
+use ree_proto::v1::queries_client::QueriesClient;
+use ree_proto::v1::submissions_client::SubmissionsClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};

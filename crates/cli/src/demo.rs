@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use ree_core::element::{Element, Oxide, PPM};
 use ree_core::event::*;
 use ree_core::{Country, EventBody, EventId, Hash32, LotId, ParticipantId, UtcMicros};
-use ree_ledger::v1 as pb;
+use ree_proto::v1 as pb;
 
 use crate::client::{status, Client};
 use crate::participants::signed;
@@ -641,11 +641,11 @@ fn members(admin: &[u8; 32], seed: u64, batches: &[(Vec<EventBody>, bool)]) -> V
 fn write_creds(dir: &std::path::Path, m: &Member) -> Result<()> {
     let key = dir.join(format!("{}.key", m.slug()));
     if !key.exists() {
-        ree_server::bootstrap::write_key(&key, &m.secret)?;
+        ree_proto::creds::write_key(&key, &m.secret)?;
     }
     let token = dir.join(format!("{}.token", m.slug()));
     if !token.exists() {
-        ree_server::bootstrap::write_secret(&token, &m.token)?;
+        ree_proto::creds::write_secret(&token, &m.token)?;
     }
     Ok(())
 }
@@ -845,7 +845,7 @@ mod tests {
         );
         let (c, _) = build(8);
         assert_ne!(a[0].0[0].event_id, c[0].0[0].event_id);
-        let now = ree_engine::now_utc();
+        let now = ree_proto::now_utc();
         for (bodies, _) in &a {
             for body in bodies {
                 body.validate(now).unwrap();

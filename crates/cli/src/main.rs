@@ -7,6 +7,7 @@ mod demo;
 mod offline;
 mod output;
 mod participants;
+mod process;
 mod progress;
 
 use std::io::BufRead;
@@ -16,7 +17,7 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
 use ree_core::state::LotKind;
-use ree_ledger::v1 as pb;
+use ree_proto::v1 as pb;
 
 use crate::client::status;
 use crate::participants::{Conn, Creds};
@@ -338,19 +339,7 @@ fn parse_store(s: &str) -> Result<ree_store::StoreKind, String> {
 }
 
 fn main() {
-    // Like any Unix filter: a closed pipe (`ree events X | head`) ends the process quietly
-    // instead of panicking on the next write.
-    #[cfg(unix)]
-    // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-    // The ledger and its backups are confidential: whatever ree (or sled) creates is owner-only.
-    #[cfg(unix)]
-    // SAFETY: umask only sets the process's file-creation mask; no thread is running yet.
-    unsafe {
-        libc::umask(0o077);
-    }
+    process::prepare();
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -446,7 +435,7 @@ async fn run(cmd: Cmd) -> Result<()> {
         } => submit(&server, &file, atomic).await,
         Cmd::Keygen { output } => {
             let public =
-                ree_server::bootstrap::write_key(&output, &ree_server::bootstrap::random32()?)
+                ree_proto::creds::write_key(&output, &ree_proto::creds::random32()?)
                     .with_context(|| {
                         format!("cannot create {} (it must not exist yet)", output.display())
                     })?;
@@ -473,7 +462,7 @@ async fn run(cmd: Cmd) -> Result<()> {
             let kind = match kind.as_deref() {
                 None => pb::LotKind::Unspecified,
                 Some(k) => match LotKind::parse(k) {
-                    Some(k) => ree_server::convert::kind_pb(k),
+                    Some(k) => ree_proto::convert::kind_pb(k),
                     None => bail!("--kind {k:?}: expected ore, recycled, campaign or oxide"),
                 },
             };
@@ -663,7 +652,7 @@ async fn serve(cfg: ree_server::Config, demo: Option<(u64, PathBuf)>) -> Result<
     if let Some((seed, creds_dir)) = demo {
         // The demo acts through the API like any client: as the administrator first, whose
         // credentials the first start wrote into the data directory.
-        let admin = ree_server::bootstrap::AdminFiles::in_dir(&data_dir);
+        let admin = ree_proto::creds::AdminFiles::in_dir(&data_dir);
         let creds = Creds {
             conn: Conn {
                 server: format!("http://{addr}"),
@@ -730,11 +719,11 @@ async fn submit(creds: &Creds, file: &str, atomic: bool) -> Result<()> {
             body.event_id = uuid::Uuid::nil().to_string();
         }
         let mut d =
-            ree_server::convert::body_from_pb(&body).map_err(|e| anyhow!("line {}: {e}", n + 1))?;
+            ree_proto::convert::body_from_pb(&body).map_err(|e| anyhow!("line {}: {e}", n + 1))?;
         if derive {
             d.event_id = derived_event_id(&d);
         }
-        d.validate(ree_engine::now_utc())
+        d.validate(ree_proto::now_utc())
             .map_err(|e| anyhow!("line {}: {e}", n + 1))?;
         subs.push(participants::signed(&key, &d));
     }
@@ -747,7 +736,7 @@ async fn submit(creds: &Creds, file: &str, atomic: bool) -> Result<()> {
         .chunks(if atomic {
             usize::MAX
         } else {
-            ree_engine::MAX_BATCH
+            ree_proto::MAX_BATCH
         })
         .enumerate()
     {
@@ -761,7 +750,7 @@ async fn submit(creds: &Creds, file: &str, atomic: bool) -> Result<()> {
             .map_err(status)?
             .into_inner();
         for (i, res) in r.results.into_iter().enumerate() {
-            let idx = ci * ree_engine::MAX_BATCH + i;
+            let idx = ci * ree_proto::MAX_BATCH + i;
             match res.result {
                 Some(pb::event_result::Result::Ok(o)) => {
                     println!("{}", serde_json::to_string(&output::submit_json(idx, &o))?)
@@ -969,7 +958,7 @@ async fn participant(cmd: ParticipantCmd) -> Result<()> {
             if token_out.exists() {
                 bail!("{} exists: not overwritten", token_out.display());
             }
-            let token = ree_server::bootstrap::new_token()?;
+            let token = ree_proto::creds::new_token()?;
             let mut c = server.connect().await?;
             let kind = ree_core::event::EventKind::TokenIssued(TokenIssued {
                 participant: pid(&participant)?,

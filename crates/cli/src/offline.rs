@@ -7,7 +7,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use ree_ledger::v1 as pb;
+use ree_proto::v1 as pb;
 
 use crate::client::status;
 use crate::output::count;

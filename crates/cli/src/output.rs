@@ -1,7 +1,7 @@
 //! Human and JSON renderings. The JSON keys are a contract (README, "CLI").
 
 use anyhow::Result;
-use ree_ledger::v1 as pb;
+use ree_proto::v1 as pb;
 use serde_json::{json, Value};
 
 fn kind_name(k: i32) -> &'static str {
@@ -15,7 +15,7 @@ fn kind_name(k: i32) -> &'static str {
     }
 }
 
-fn ts(t: &Option<ree_ledger::pbjson_types::Timestamp>) -> String {
+fn ts(t: &Option<ree_proto::pbjson_types::Timestamp>) -> String {
     t.as_ref()
         .and_then(|t| ree_core::UtcMicros::from_seconds_nanos(t.seconds, t.nanos))
         .map(|u| u.to_string())

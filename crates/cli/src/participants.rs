@@ -8,8 +8,8 @@ use ree_core::event::{EventBody, EventKind, ParticipantRegistered, Role};
 use ree_core::record::Signature;
 use ree_core::registry::token_hash;
 use ree_core::{Country, EventId, Hash32, ParticipantId};
-use ree_ledger::v1 as pb;
-use ree_server::bootstrap;
+use ree_proto::v1 as pb;
+use ree_proto::creds as bootstrap;
 
 use crate::client::{connect, status, Client};
 
@@ -115,11 +115,11 @@ pub fn signed(secret: &[u8; 32], body: &EventBody) -> pb::Submission {
 pub async fn submit_one(client: &mut Client, secret: &[u8; 32], kind: EventKind) -> Result<()> {
     let body = EventBody {
         event_id: EventId::new_v7(),
-        occurred_at: ree_engine::now_utc(),
+        occurred_at: ree_proto::now_utc(),
         expected_head: None,
         kind,
     };
-    body.validate(ree_engine::now_utc())
+    body.validate(ree_proto::now_utc())
         .map_err(|e| anyhow!("{e}"))?;
     client
         .submit

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use common::*;
 use rand::{Rng, SeedableRng};
-use ree_ledger::pbjson_types::Timestamp;
-use ree_ledger::v1 as pb;
+use ree_proto::pbjson_types::Timestamp;
+use ree_proto::v1 as pb;
 
 const ORE_G: u64 = 1_000_000_000;
 
@@ -103,7 +103,7 @@ fn produce(c: &str, o: &str) -> pb::EventBody {
 }
 
 async fn send(
-    w: &mut ree_ledger::v1::submissions_client::SubmissionsClient<tonic::transport::Channel>,
+    w: &mut ree_proto::v1::submissions_client::SubmissionsClient<tonic::transport::Channel>,
     s: &Sent,
 ) -> Result<Vec<pb::SubmitResponse>, tonic::Status> {
     let m = if s.by_supplier {
@@ -179,7 +179,7 @@ async fn load(url: String, c: Arc<Client>, seed: u64, log: Arc<Mutex<Log>>) {
     else {
         return;
     };
-    let mut w = ree_ledger::v1::submissions_client::SubmissionsClient::new(ch);
+    let mut w = ree_proto::v1::submissions_client::SubmissionsClient::new(ch);
     loop {
         let pick = rng.random_range(0..10);
         let s = if pick < 5 {

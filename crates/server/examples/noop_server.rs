@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release -p ree-server --example noop_server -- 127.0.0.1:50061`
 
-use ree_ledger::v1 as pb;
+use ree_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
 struct Noop;

@@ -1,11 +1,11 @@
 //! The gRPC face of ree-ledger: tonic services thin over `ree-engine`, plus health, reflection,
 //! limits and graceful shutdown. Nothing here decides a rule; it converts, calls, and maps errors
-//! to status codes.
+//! to status codes. The wire types and their conversions are `ree-proto`'s.
+#![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod bootstrap;
 mod conn;
-pub mod convert;
 mod edge;
 pub mod limits;
 mod service;
@@ -17,12 +17,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ree_engine::Engine;
-use ree_ledger::v1::queries_server::QueriesServer;
-use ree_ledger::v1::submissions_server::SubmissionsServer;
+use ree_proto::v1::queries_server::QueriesServer;
+use ree_proto::v1::submissions_server::SubmissionsServer;
 use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
 
 pub use limits::Limits;
+
+// The server refuses larger batches with the engine's own message; both must agree.
+const _: () = assert!(ree_proto::MAX_BATCH == ree_engine::MAX_BATCH);
 pub use service::status_of;
 
 /// Largest request the server decodes (a full batch of 1000 events fits in well under this).
@@ -88,7 +91,7 @@ pub enum ServeError {
         source: std::io::Error,
     },
     #[error("administrator credentials: {0}")]
-    Credentials(#[from] bootstrap::CredError),
+    Credentials(#[from] bootstrap::BootstrapError),
     #[error("TLS file {path}: {source}")]
     Tls {
         path: PathBuf,
@@ -165,7 +168,7 @@ pub async fn bind(cfg: &Config) -> Result<Bound, ServeError> {
     let (e2, dir) = (engine.clone(), cfg.data_dir.clone());
     let created = tokio::task::spawn_blocking(move || bootstrap::bootstrap(&e2, &dir))
         .await
-        .map_err(|e| bootstrap::CredError::Genesis(e.to_string()))??;
+        .map_err(|e| bootstrap::BootstrapError::Genesis(e.to_string()))??;
     if let Some(f) = created {
         // Paths only: the secrets never reach a log.
         tracing::info!(
@@ -215,11 +218,11 @@ impl Bound {
             .set_serving::<QueriesServer<service::Ledger>>()
             .await;
         let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(ree_ledger::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(ree_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()?;
         let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(ree_ledger::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(ree_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
         let (closing_tx, closing) = tokio::sync::watch::channel(false);

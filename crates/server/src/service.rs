@@ -6,13 +6,13 @@ use std::sync::Arc;
 use ree_core::event::Role;
 use ree_core::{Country, FieldError, LotId, LotState, RuleError};
 use ree_engine::{Engine, EngineError, Outcome, Submission, SubmitError};
-use ree_ledger::v1 as pb;
+use ree_proto::v1 as pb;
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tonic::{Code, Request, Response, Status};
 
 use crate::auth::{caller, Caller};
-use crate::convert;
+use ree_proto::convert;
 use crate::limits::Guards;
 use crate::watch::Hub;
 
@@ -228,11 +228,11 @@ impl pb::submissions_server::Submissions for Ledger {
     ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
         let c = caller(&req)?;
         let req = req.into_inner();
-        if req.submissions.len() > ree_engine::MAX_BATCH {
+        if req.submissions.len() > ree_proto::MAX_BATCH {
             return Err(Status::invalid_argument(format!(
                 "submissions: {} events, at most {} per batch",
                 req.submissions.len(),
-                ree_engine::MAX_BATCH
+                ree_proto::MAX_BATCH
             )));
         }
         if req.submissions.is_empty() {

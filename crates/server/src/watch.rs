@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use ree_core::LotId;
 use ree_engine::{Committed, Engine, Observer};
-use ree_ledger::v1 as pb;
+use ree_proto::v1 as pb;
 use tokio::sync::{broadcast, mpsc};
 use tonic::Status;
 
-use crate::convert;
+use ree_proto::convert;
 use crate::limits::WatchPermit;
 
 /// Groups of committed records kept for watchers that are momentarily behind.

@@ -7,19 +7,43 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// Where cargo put the workspace's binaries: next to this test's own `deps/` directory.
-/// `cargo test --workspace` builds them (the cli and verifier packages have integration tests,
-/// so cargo builds their binaries before running any test).
+/// The workspace's root directory (README.md, docs/, .ci/).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A binary the tests run: `ree` is this package's own (cargo builds it before its tests);
+/// `ree-verify` is ree-verifier's, built here on first use into the same target directory (a
+/// no-op when `cargo test --workspace` already built it), so `cargo test -p ree-cli` runs alone.
 pub fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let p = dir.join(name);
-    assert!(
-        p.exists(),
-        "{} not built: run `cargo build --workspace` or `cargo test --workspace`",
-        p.display()
-    );
-    p
+    let ree = PathBuf::from(env!("CARGO_BIN_EXE_ree"));
+    if name == "ree" {
+        return ree;
+    }
+    assert_eq!(name, "ree-verify", "no binary {name} in the workspace");
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| build_verifier(&ree)).clone()
+}
+
+/// Builds `ree-verify` with the profile and target directory `ree` was built with; its path.
+fn build_verifier(ree: &Path) -> PathBuf {
+    let profile_dir = ree.parent().expect("profile directory");
+    let target_dir = profile_dir.parent().expect("target directory");
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev",
+        Some(other) => other,
+    };
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "ree-verifier", "--bin", "ree-verify"])
+        .args(["--profile", profile, "--target-dir"])
+        .arg(target_dir)
+        .current_dir(workspace_root())
+        .status()
+        .expect("run cargo build -p ree-verifier");
+    assert!(status.success(), "cargo build -p ree-verifier failed");
+    let verifier = profile_dir.join("ree-verify");
+    assert!(verifier.exists(), "{} not built", verifier.display());
+    verifier
 }
 
 pub fn free_port() -> u16 {
@@ -157,20 +181,20 @@ pub fn with_token<T>(msg: T, token: &str) -> tonic::Request<T> {
 }
 
 /// Canonical body bytes signed with `secret`, as a wire submission.
-pub fn signed_submission(secret: &[u8; 32], bytes: Vec<u8>) -> ree_ledger::v1::Submission {
+pub fn signed_submission(secret: &[u8; 32], bytes: Vec<u8>) -> ree_proto::v1::Submission {
     let s = ree_core::record::Signature::sign(secret, &bytes);
-    ree_ledger::v1::Submission {
+    ree_proto::v1::Submission {
         body: None,
         canonical_body: bytes,
-        signature: Some(ree_ledger::v1::Signature {
+        signature: Some(ree_proto::v1::Signature {
             public_key: s.public_key.to_vec(),
             signature: s.signature.to_vec(),
         }),
     }
 }
 
-pub fn canonical(body: &ree_ledger::v1::EventBody) -> Vec<u8> {
-    ree_server::convert::body_from_pb(body)
+pub fn canonical(body: &ree_proto::v1::EventBody) -> Vec<u8> {
+    ree_proto::convert::body_from_pb(body)
         .expect("test body converts")
         .encode()
 }
@@ -178,13 +202,13 @@ pub fn canonical(body: &ree_ledger::v1::EventBody) -> Vec<u8> {
 pub async fn client(
     url: &str,
 ) -> (
-    ree_ledger::v1::submissions_client::SubmissionsClient<tonic::transport::Channel>,
-    ree_ledger::v1::queries_client::QueriesClient<tonic::transport::Channel>,
+    ree_proto::v1::submissions_client::SubmissionsClient<tonic::transport::Channel>,
+    ree_proto::v1::queries_client::QueriesClient<tonic::transport::Channel>,
 ) {
     let ch = channel(url).await;
     (
-        ree_ledger::v1::submissions_client::SubmissionsClient::new(ch.clone()),
-        ree_ledger::v1::queries_client::QueriesClient::new(ch).max_decoding_message_size(256 << 20),
+        ree_proto::v1::submissions_client::SubmissionsClient::new(ch.clone()),
+        ree_proto::v1::queries_client::QueriesClient::new(ch).max_decoding_message_size(256 << 20),
     )
 }
 
@@ -205,7 +229,7 @@ impl Member {
         with_token(msg, &self.token)
     }
     /// The body's canonical bytes, signed by this member.
-    pub fn signed(&self, body: &ree_ledger::v1::EventBody) -> ree_ledger::v1::Submission {
+    pub fn signed(&self, body: &ree_proto::v1::EventBody) -> ree_proto::v1::Submission {
         signed_submission(&self.secret, canonical(body))
     }
     /// Environment for the `ree` CLI acting as this member.
@@ -233,11 +257,11 @@ fn write_member(dir: &Path, name: &str, secret: [u8; 32], token: &str, id: Strin
     std::fs::create_dir_all(dir).unwrap();
     let key_file = dir.join(format!("{name}.key"));
     if !key_file.exists() {
-        ree_server::bootstrap::write_key(&key_file, &secret).unwrap();
+        ree_proto::creds::write_key(&key_file, &secret).unwrap();
     }
     let token_file = dir.join(format!("{name}.token"));
     if !token_file.exists() {
-        ree_server::bootstrap::write_secret(&token_file, token).unwrap();
+        ree_proto::creds::write_secret(&token_file, token).unwrap();
     }
     Member {
         name: name.into(),
@@ -251,13 +275,13 @@ fn write_member(dir: &Path, name: &str, secret: [u8; 32], token: &str, id: Strin
 
 /// The administrator of the server whose data directory is `data`.
 pub fn admin_of(data: &Path) -> Member {
-    let f = ree_server::bootstrap::AdminFiles::in_dir(data);
+    let f = ree_proto::creds::AdminFiles::in_dir(data);
     Member {
         name: "admin".into(),
         id: String::new(),
-        secret: ree_server::bootstrap::read_key(&f.key).unwrap(),
+        secret: ree_proto::creds::read_key(&f.key).unwrap(),
         key_file: f.key,
-        token: ree_server::bootstrap::read_token(&f.token).unwrap(),
+        token: ree_proto::creds::read_token(&f.token).unwrap(),
         token_file: f.token,
     }
 }
@@ -279,7 +303,7 @@ impl Team {
                 expected_head: None,
                 kind: m.registration(),
             };
-            w.submit(admin.req(ree_ledger::v1::SubmitRequest {
+            w.submit(admin.req(ree_proto::v1::SubmitRequest {
                 submission: Some(signed_submission(&admin.secret, body.encode())),
             }))
             .await
@@ -363,19 +387,19 @@ impl tonic::service::Interceptor for DefaultAuth {
 
 pub type Authed =
     tonic::service::interceptor::InterceptedService<tonic::transport::Channel, DefaultAuth>;
-pub type W = ree_ledger::v1::submissions_client::SubmissionsClient<Authed>;
-pub type Q = ree_ledger::v1::queries_client::QueriesClient<Authed>;
+pub type W = ree_proto::v1::submissions_client::SubmissionsClient<Authed>;
+pub type Q = ree_proto::v1::queries_client::QueriesClient<Authed>;
 
 /// Clients that act as `token`'s participant unless a request says otherwise.
 pub async fn client_as(url: &str, token: &str) -> (W, Q) {
     let ch = channel(url).await;
     let auth = DefaultAuth(format!("Bearer {token}").parse().unwrap());
     (
-        ree_ledger::v1::submissions_client::SubmissionsClient::with_interceptor(
+        ree_proto::v1::submissions_client::SubmissionsClient::with_interceptor(
             ch.clone(),
             auth.clone(),
         ),
-        ree_ledger::v1::queries_client::QueriesClient::with_interceptor(ch, auth)
+        ree_proto::v1::queries_client::QueriesClient::with_interceptor(ch, auth)
             .max_decoding_message_size(256 << 20),
     )
 }
@@ -388,9 +412,9 @@ pub fn kit() -> ree_core::testkit::Team {
 /// A Submit request by whoever would really submit `b` (the test team of seed 1): signed over
 /// its canonical bytes when it converts and validates, else sent as a structured body so that
 /// the server's own validation answers.
-pub fn sub(b: ree_ledger::v1::EventBody) -> tonic::Request<ree_ledger::v1::SubmitRequest> {
+pub fn sub(b: ree_proto::v1::EventBody) -> tonic::Request<ree_proto::v1::SubmitRequest> {
     let k = kit();
-    let Ok(d) = ree_server::convert::body_from_pb(&b) else {
+    let Ok(d) = ree_proto::convert::body_from_pb(&b) else {
         return unsigned(&k.plant, b);
     };
     if d.validate(ree_core::UtcMicros(i64::MAX / 2)).is_err() {
@@ -403,10 +427,10 @@ pub fn sub(b: ree_ledger::v1::EventBody) -> tonic::Request<ree_ledger::v1::Submi
 /// A Submit request of `b` signed and authenticated as testkit member `m`.
 pub fn sub_as(
     m: &ree_core::testkit::Member,
-    b: &ree_ledger::v1::EventBody,
-) -> tonic::Request<ree_ledger::v1::SubmitRequest> {
+    b: &ree_proto::v1::EventBody,
+) -> tonic::Request<ree_proto::v1::SubmitRequest> {
     with_token(
-        ree_ledger::v1::SubmitRequest {
+        ree_proto::v1::SubmitRequest {
             submission: Some(signed_submission(&m.secret, canonical(b))),
         },
         &m.token,
@@ -415,11 +439,11 @@ pub fn sub_as(
 
 fn unsigned(
     m: &ree_core::testkit::Member,
-    b: ree_ledger::v1::EventBody,
-) -> tonic::Request<ree_ledger::v1::SubmitRequest> {
+    b: ree_proto::v1::EventBody,
+) -> tonic::Request<ree_proto::v1::SubmitRequest> {
     with_token(
-        ree_ledger::v1::SubmitRequest {
-            submission: Some(ree_ledger::v1::Submission {
+        ree_proto::v1::SubmitRequest {
+            submission: Some(ree_proto::v1::Submission {
                 body: Some(b),
                 canonical_body: vec![],
                 signature: None,

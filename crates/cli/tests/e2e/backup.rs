@@ -1,9 +1,7 @@
 //! Backups taken while serving restore into a working, verified data directory; damaged backups
 //! are refused.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::Command;
 
 /// `ree backup --data-dir DIR -o OUT`, the offline form.

@@ -4,9 +4,7 @@
 //! never create or change anything and refuse a missing, empty or live data directory with one
 //! line; everything the ledger writes is owner-only.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -2,9 +2,7 @@
 //! (docs/format.md, "Bundle"), still verifies offline (ree-verify and docs/verify_bundle.py), and
 //! a consumed source lot's provenance is its own origin.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ree_core::bundle::Bundle;
 use ree_core::record::Record;
 use ree_core::registry::REGISTRY_LOT;
@@ -26,14 +24,14 @@ fn member(creds: &Path, slug: &str) -> Member {
     m.name = slug.into();
     m.key_file = creds.join(format!("{slug}.key"));
     m.token_file = creds.join(format!("{slug}.token"));
-    m.token = ree_server::bootstrap::read_token(&m.token_file).unwrap();
-    m.secret = ree_server::bootstrap::read_key(&m.key_file).unwrap();
+    m.token = ree_proto::creds::read_token(&m.token_file).unwrap();
+    m.secret = ree_proto::creds::read_key(&m.key_file).unwrap();
     m
 }
 
 /// python3 with blake3 runs docs/verify_bundle.py on `file`; its exit code.
 fn python_verifier(file: &Path) -> Option<i32> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/verify_bundle.py");
+    let script = workspace_root().join("docs/verify_bundle.py");
     let out = Command::new("python3")
         .arg(&script)
         .arg(file)
@@ -103,11 +101,11 @@ fn a_suppliers_export_discloses_no_other_participant_and_verifies() {
         let Some(slug) = n.strip_suffix(".token") else {
             continue;
         };
-        let secret = ree_server::bootstrap::read_key(&creds.join(format!("{slug}.key"))).unwrap();
+        let secret = ree_proto::creds::read_key(&creds.join(format!("{slug}.key"))).unwrap();
         let public = ree_core::record::Signature::sign(&secret, b"").public_key;
         if hidden_keys.contains(&public) {
             let h =
-                ree_core::registry::token_hash(&ree_server::bootstrap::read_token(&path).unwrap());
+                ree_core::registry::token_hash(&ree_proto::creds::read_token(&path).unwrap());
             assert!(!bytes.windows(32).any(|w| w == h.0), "{n}'s token hash");
         }
     }

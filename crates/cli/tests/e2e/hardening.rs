@@ -2,17 +2,15 @@
 //! watch reaping and caps, connection caps and deadlines, export rate limits, undecodable bytes,
 //! hidden lots, plaintext off loopback, same-batch key binding, auth-failure and request logs.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
-use ree_ledger::pbjson_types::Timestamp;
-use ree_ledger::v1 as pb;
+use crate::common::*;
+use ree_proto::pbjson_types::Timestamp;
+use ree_proto::v1 as pb;
 use tonic::Code;
 
 /// `ree serve` with `extra` flags and `RUST_LOG=log`, its stderr captured to a file.

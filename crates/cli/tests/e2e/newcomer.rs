@@ -2,11 +2,9 @@
 //! the demo is not loaded twice, wrong settings get one line saying what to do, the bench asks
 //! before it writes, and the outputs read right.
 
-mod common;
-
 use std::process::{Command, Stdio};
 
-use common::{bin, free_port, ree_as, ree_ok_as, Server, Team};
+use crate::common::{bin, free_port, ree_as, ree_ok_as, Server, Team};
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -154,7 +152,7 @@ fn wrong_server_settings_get_one_line_saying_what_to_do() {
 fn the_bench_asks_before_it_writes_and_counts_queries_as_queries() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(&dir.path().join("data"), free_port());
-    let admin = common::admin_of(&s.dir);
+    let admin = crate::common::admin_of(&s.dir);
     let before = ree_ok_as(&s.url(), &admin, &["participant", "list", "--json"]);
     let out = ree_as(&s.url(), &admin, &["bench", "--count", "10"]);
     assert!(!out.status.success());
@@ -163,7 +161,7 @@ fn the_bench_asks_before_it_writes_and_counts_queries_as_queries() {
     let after = ree_ok_as(&s.url(), &admin, &["participant", "list", "--json"]);
     assert_eq!(before, after, "a refused bench registered somebody");
 
-    common::demo_as_admin(&s.url(), &s.dir);
+    crate::common::demo_as_admin(&s.url(), &s.dir);
     let out = ree_ok_as(
         &s.url(),
         &admin,
@@ -221,7 +219,7 @@ fn long_commands_print_no_progress_when_not_on_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let s = Server::start(&data, free_port());
-    common::demo_as_admin(&s.url(), &s.dir);
+    crate::common::demo_as_admin(&s.url(), &s.dir);
     s.stop();
     let backup = dir.path().join("b.backup");
     let restored = dir.path().join("restored");

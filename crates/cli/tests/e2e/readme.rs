@@ -3,14 +3,11 @@
 //! server was started the way the README's first command starts it. A block preceded by
 //! `<!-- readme-test: file NAME -->` is written to NAME instead (e.g. the policy file).
 
-mod common;
-
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, free_port};
+use crate::common::{bin, free_port, workspace_root};
 
 /// A fenced block: its language, its text, and the directive line before it, if any.
 struct Block {
@@ -62,7 +59,7 @@ fn two_commands(block: &Block) -> Vec<String> {
 
 #[test]
 fn every_sh_block_of_the_readme_runs() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = workspace_root();
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
     let all = blocks(&readme);
     let mut sh = all.iter().filter(|b| b.lang == "sh");

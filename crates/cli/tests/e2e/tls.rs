@@ -1,9 +1,7 @@
 //! Transport security: `ree serve --tls-cert --tls-key --client-ca` serves TLS and requires a
 //! client certificate signed by that CA (mutual TLS) on top of the bearer token.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 
 struct Pki {

@@ -1,9 +1,7 @@
 //! The proof path end to end: the demo's lots export through the server and verify offline with
 //! the `ree-verify` binary; tampered bundles exit 3.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rand::{Rng, SeedableRng};
 use std::process::Command;
 
@@ -211,7 +209,7 @@ fn an_independent_python_verifier_agrees() {
         &admin,
         &["export", &lot, "-o", file.to_str().unwrap()],
     );
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/verify_bundle.py");
+    let script = workspace_root().join("docs/verify_bundle.py");
     let py = |f: &std::path::Path| {
         Command::new("python3")
             .arg(&script)

@@ -1,0 +1,72 @@
+//! Wire bodies and store snapshots the ledger tests share.
+
+use crate::common::*;
+use ree_proto::pbjson_types::Timestamp;
+use ree_proto::v1 as pb;
+
+pub fn ore_body(lot: &str, mass_g: u64) -> pb::EventBody {
+    pb::EventBody {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        occurred_at: Some(Timestamp {
+            seconds: 1_760_000_000,
+            nanos: 0,
+        }),
+        expected_head: String::new(),
+        kind: Some(pb::event_body::Kind::OreReceipt(pb::OreReceipt {
+            lot_id: lot.into(),
+            supplier: "Lynas".into(),
+            mine_site: "Mt Weld".into(),
+            country: "AU".into(),
+            mass_g,
+            reo_grade_ppm: 380_000,
+            assay: vec![pb::ElementContent {
+                element: "Nd".into(),
+                ppm: 60_000,
+            }],
+            documents: vec![],
+        })),
+    }
+}
+
+/// Every lot's id, balance, head and event count: what "the store is unchanged" compares.
+pub async fn store_snapshot(q: &mut Q) -> Vec<(String, u64, String, u64)> {
+    let lots = q
+        .list_lots(pb::ListLotsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .lots;
+    lots.into_iter()
+        .map(|l| (l.lot_id, l.balance_g, l.head, l.events))
+        .collect()
+}
+
+/// A fresh 5 g ore receipt with one field changed, for the bad-input catalogue.
+pub fn ore_with(change: impl FnOnce(&mut pb::OreReceipt)) -> pb::EventBody {
+    let mut b = ore_body(&uuid::Uuid::now_v7().to_string(), 5);
+    if let Some(pb::event_body::Kind::OreReceipt(o)) = &mut b.kind {
+        change(o);
+    }
+    b
+}
+
+pub fn body(kind: pb::event_body::Kind) -> pb::EventBody {
+    pb::EventBody {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        occurred_at: Some(Timestamp {
+            seconds: 1_760_000_000,
+            nanos: 0,
+        }),
+        expected_head: String::new(),
+        kind: Some(kind),
+    }
+}
+
+pub async fn lot_count(q: &mut Q) -> usize {
+    q.list_lots(pb::ListLotsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .lots
+        .len()
+}

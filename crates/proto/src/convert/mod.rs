@@ -1,0 +1,8 @@
+//! Conversions between the wire types (`ree.v1`) and the domain (`ree-core`): the server's
+//! requests and answers, and what the CLI sends and prints.
+
+mod from_wire;
+mod to_wire;
+
+pub use from_wire::*;
+pub use to_wire::*;
