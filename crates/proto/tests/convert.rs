@@ -1,10 +1,10 @@
 //! Wire → domain: errors name the field, and no input (JSON lines, field values) panics.
 
+use proptest::prelude::*;
 use ree_core::EventBody;
 use ree_proto::convert::body_from_pb;
 use ree_proto::pbjson_types::Timestamp;
 use ree_proto::v1 as pb;
-use proptest::prelude::*;
 
 #[test]
 fn errors_name_the_field() {

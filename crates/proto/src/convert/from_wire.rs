@@ -245,19 +245,14 @@ fn event_kind(kind: &pb::event_body::Kind) -> Result<EventKind, FieldError> {
             public_key: digest(&k.public_key, "key_revoked.public_key")?.0,
             reason: text(&k.reason, "key_revoked.reason", ev::MAX_REASON_LEN)?,
         }),
-        K::ParticipantSuspended(p) => {
-            EventKind::ParticipantSuspended(ev::ParticipantSuspended {
-                participant: participant_id(
-                    &p.participant_id,
-                    "participant_suspended.participant_id",
-                )?,
-                reason: text(
-                    &p.reason,
-                    "participant_suspended.reason",
-                    ev::MAX_REASON_LEN,
-                )?,
-            })
-        }
+        K::ParticipantSuspended(p) => EventKind::ParticipantSuspended(ev::ParticipantSuspended {
+            participant: participant_id(&p.participant_id, "participant_suspended.participant_id")?,
+            reason: text(
+                &p.reason,
+                "participant_suspended.reason",
+                ev::MAX_REASON_LEN,
+            )?,
+        }),
         K::TokenIssued(t) => EventKind::TokenIssued(ev::TokenIssued {
             participant: participant_id(&t.participant_id, "token_issued.participant_id")?,
             token_hash: digest(&t.token_hash, "token_issued.token_hash")?,

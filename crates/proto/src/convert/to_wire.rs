@@ -37,7 +37,8 @@ fn docs_pb(d: &[ev::Document]) -> Vec<pb::Document> {
         .collect()
 }
 
-/// The wire form of a domain body (for reading events back).
+/// The wire form of a domain body (for reading events back). One arm per event kind: a flat
+/// table is easier to check against the proto than a split one, hence its length.
 pub fn body_to_pb(b: &EventBody) -> pb::EventBody {
     use pb::event_body::Kind as K;
     let kind = match &b.kind {
@@ -207,8 +208,17 @@ pub fn kind_pb(k: LotKind) -> pb::LotKind {
     }
 }
 
-/// The wire form of a lot's state.
-pub fn lot_pb(l: &LotState) -> pb::Lot {
+/// A composition as `Nd=60000,Pr=20000`.
+fn ppm_list(c: &Composition) -> String {
+    c.entries()
+        .iter()
+        .map(|(e, p)| format!("{}={p}", e.symbol()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A lot's kind-specific attributes, as `ree lot` shows them.
+fn detail_attributes(l: &LotState) -> HashMap<String, String> {
     let mut a: HashMap<String, String> = HashMap::new();
     let mut put = |k: &str, v: String| {
         a.insert(k.to_string(), v);
@@ -228,15 +238,7 @@ pub fn lot_pb(l: &LotState) -> pb::Lot {
             put("feed", "mined".into());
             put("reo_grade_ppm", reo_grade_ppm.to_string());
             put("documents", documents.len().to_string());
-            put(
-                "assay",
-                assay
-                    .entries()
-                    .iter()
-                    .map(|(e, p)| format!("{}={p}", e.symbol()))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            );
+            put("assay", ppm_list(assay));
         }
         LotDetail::Recycled {
             recycler,
@@ -255,15 +257,7 @@ pub fn lot_pb(l: &LotState) -> pb::Lot {
                 l.source().map(|s| s.feed.name()).unwrap_or_default().into(),
             );
             put("documents", documents.len().to_string());
-            put(
-                "content",
-                content
-                    .entries()
-                    .iter()
-                    .map(|(e, p)| format!("{}={p}", e.symbol()))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            );
+            put("content", ppm_list(content));
         }
         LotDetail::Campaign(c) => {
             put("facility", c.facility.to_string());
@@ -293,7 +287,13 @@ pub fn lot_pb(l: &LotState) -> pb::Lot {
             put("participants", r.participants().count().to_string());
         }
     }
-    put("owner", l.owner.to_string());
+    a
+}
+
+/// The wire form of a lot's state.
+pub fn lot_pb(l: &LotState) -> pb::Lot {
+    let mut a = detail_attributes(l);
+    a.insert("owner".to_string(), l.owner.to_string());
     pb::Lot {
         lot_id: l.id.to_string(),
         kind: kind_pb(l.kind()) as i32,
