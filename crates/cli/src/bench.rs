@@ -19,11 +19,13 @@ use ree_core::{Country, EventBody, EventId, LotId};
 use ree_proto::v1 as pb;
 use serde_json::json;
 
+use crate::cli::BenchArgs;
+pub use crate::cli::Mode;
 use crate::client::{connect, status, Client};
 
 /// What to run.
 pub struct Options {
-    pub creds: crate::participants::Creds,
+    pub creds: crate::conn::Creds,
     pub duration: Option<f64>,
     pub count: Option<u64>,
     pub concurrency: usize,
@@ -46,22 +48,46 @@ const PRESIGN_RATE: f64 = 80_000.0;
 /// request's clock starts instead: on the same machine that signing competes with the server.
 const PRESIGN_CAP: f64 = 2_000_000.0;
 
-/// What each request does.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
-pub enum Mode {
-    /// Durable appends (Submit for --batch 1, SubmitBatch otherwise).
-    Submit,
-    /// GetProvenance of an oxide lot (run `ree demo` first; the first oxide lot is used).
-    Provenance,
-    /// ExportBundle of an oxide lot.
-    Export,
+impl From<BenchArgs> for Options {
+    /// Ten seconds unless a duration or a count is given.
+    fn from(args: BenchArgs) -> Options {
+        let duration = if args.count.is_none() {
+            Some(args.duration.unwrap_or(10.0))
+        } else {
+            args.duration
+        };
+        Options {
+            creds: args.server,
+            duration,
+            count: args.count,
+            concurrency: args.concurrency,
+            connections: args.connections,
+            batch: args.batch,
+            json: args.json,
+            mode: args.mode,
+            no_setup: args.no_setup,
+            allow_writes: args.allow_writes,
+        }
+    }
 }
 
+/// One submitter's figures (and, merged, the run's).
 struct Worker {
     hist: Histogram<u64>,
     events: u64,
     requests: u64,
     errors: BTreeMap<String, u64>,
+}
+
+impl Worker {
+    fn new() -> Worker {
+        Worker {
+            hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
+            events: 0,
+            requests: 0,
+            errors: BTreeMap::new(),
+        }
+    }
 }
 
 /// A fresh event of `kind`, happening now.
@@ -156,8 +182,8 @@ async fn first_oxide(c: &mut Client) -> Result<String> {
         .ok_or_else(|| anyhow!("no oxide lot on the server: run `ree demo` first"))
 }
 
-/// Runs the load and prints the report.
-pub async fn run(o: Options) -> Result<()> {
+/// Submit mode writes to the target ledger: only with the caller's consent, and said aloud.
+fn check_consent(o: &Options) -> Result<()> {
     if o.mode == Mode::Submit && !o.no_setup && !o.allow_writes {
         bail!(
             "ree bench --mode submit writes to {}: it registers a supplier and a plant operator and appends every event it sends; run it against a scratch server and pass --allow-writes",
@@ -170,29 +196,40 @@ pub async fn run(o: Options) -> Result<()> {
             o.creds.server
         );
     }
-    let mut admin = o.creds.connect().await?;
-    let conc = o.concurrency.max(1);
-    let batch = o.batch.clamp(1, ree_proto::MAX_BATCH);
-    // Submissions act as a plant operator registered for the run; queries with the given token.
-    let (plant, lots) = match o.mode {
+    Ok(())
+}
+
+/// Submissions act as a plant operator registered for the run, on one lot per submitter;
+/// queries need neither.
+async fn setup(
+    o: &Options,
+    admin: &mut Client,
+    concurrency: usize,
+) -> Result<(Option<Actor>, Vec<LotId>)> {
+    Ok(match o.mode {
         Mode::Submit if o.no_setup => (
             Some(Actor {
                 secret: ree_proto::creds::random32()?,
                 token: String::new(),
             }),
-            (0..conc).map(|_| LotId::new_v7()).collect(),
+            (0..concurrency).map(|_| LotId::new_v7()).collect(),
         ),
         Mode::Submit => {
             let admin_key = o.creds.secret()?;
-            let supplier = register(&mut admin, &admin_key, Role::Supplier).await?;
-            let plant = register(&mut admin, &admin_key, Role::PlantOperator).await?;
-            let mut sc = admin.with_token(Some(&supplier.token))?;
-            let lots = setup_lots(&mut sc, &supplier.secret, conc).await?;
+            let supplier = register(admin, &admin_key, Role::Supplier).await?;
+            let plant = register(admin, &admin_key, Role::PlantOperator).await?;
+            let mut supplier_client = admin.with_token(Some(&supplier.token))?;
+            let lots = setup_lots(&mut supplier_client, &supplier.secret, concurrency).await?;
             (Some(plant), lots)
         }
         _ => (None, vec![]),
-    };
-    let token = match &plant {
+    })
+}
+
+/// The connections the requests are spread over: as the plant for submissions (or the given
+/// token with --no-setup), as the given token for queries.
+async fn connections(o: &Options, plant: Option<&Actor>) -> Result<Vec<Client>> {
+    let token = match plant {
         Some(p) if o.no_setup => o.creds.token()?.or(Some(p.token.clone())),
         Some(p) => Some(p.token.clone()),
         None => o.creds.token()?,
@@ -201,7 +238,17 @@ pub async fn run(o: Options) -> Result<()> {
     for _ in 0..o.connections.max(1) {
         clients.push(connect(&o.creds.server, token.as_deref(), o.creds.tls()?).await?);
     }
-    // Every payload signed before the clock starts: each submitter cycles through its own.
+    Ok(clients)
+}
+
+/// How payloads are signed: `per_worker` requests each before the clock starts, or (`live`)
+/// each request just before it is sent.
+struct SigningPlan {
+    live: bool,
+    per_worker: usize,
+}
+
+fn signing_plan(o: &Options, concurrency: usize, batch: usize) -> SigningPlan {
     let events_needed = match (o.count, o.duration) {
         (Some(c), _) => c as f64,
         (None, Some(d)) => d * PRESIGN_RATE,
@@ -211,170 +258,217 @@ pub async fn run(o: Options) -> Result<()> {
     let per_worker = if live {
         0
     } else {
-        ((events_needed / (conc * batch) as f64).ceil() as usize).max(1)
+        ((events_needed / (concurrency * batch) as f64).ceil() as usize).max(1)
     };
     if o.mode == Mode::Submit && !o.json && live {
         eprintln!("signing each request just before it is sent (more than {PRESIGN_CAP} events)");
     } else if o.mode == Mode::Submit && !o.json {
         eprintln!(
             "signing {} events before the timed phase ({} requests of {batch} per submitter)...",
-            per_worker * conc * batch,
+            per_worker * concurrency * batch,
             per_worker
         );
     }
-    let mut presigned: Vec<Vec<Vec<pb::Submission>>> = vec![];
-    if let (Some(p), false) = (&plant, live) {
-        // Split over the machine's cores; joined in order.
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let progress = if o.json {
-            indicatif::ProgressBar::hidden()
-        } else {
-            crate::progress::bar((per_worker * conc * batch) as u64, "signing", "events")
-        };
-        let mut handles = vec![];
-        for part in lots.chunks(lots.len().div_ceil(threads).max(1)) {
-            let (part, key, progress) = (part.to_vec(), p.secret, progress.clone());
-            handles.push(tokio::task::spawn_blocking(move || {
-                part.iter()
-                    .map(|l| {
-                        (0..per_worker)
-                            .map(|_| {
-                                progress.inc(batch as u64);
-                                (0..batch).map(|_| adjustment(*l, &key)).collect()
-                            })
-                            .collect::<Vec<Vec<pb::Submission>>>()
-                    })
-                    .collect::<Vec<_>>()
-            }));
-        }
-        for h in handles {
-            presigned.extend(h.await?);
-        }
-        progress.finish_and_clear();
-    }
-    let exhausted = Arc::new(AtomicBool::new(false));
-    let oxide = match o.mode {
-        Mode::Submit => String::new(),
-        _ => first_oxide(&mut clients[0]).await?,
-    };
+    SigningPlan { live, per_worker }
+}
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let budget = Arc::new(AtomicU64::new(o.count.unwrap_or(u64::MAX)));
+/// Every payload signed before the clock starts, `per_worker` requests per lot (submitter),
+/// split over the machine's cores and joined in order.
+async fn presign(
+    o: &Options,
+    key: [u8; 32],
+    lots: &[LotId],
+    per_worker: usize,
+    batch: usize,
+) -> Result<Vec<Vec<Vec<pb::Submission>>>> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let progress = if o.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        crate::progress::bar(
+            (per_worker * lots.len() * batch) as u64,
+            "signing",
+            "events",
+        )
+    };
+    let mut handles = vec![];
+    for part in lots.chunks(lots.len().div_ceil(threads).max(1)) {
+        let (part, progress) = (part.to_vec(), progress.clone());
+        handles.push(tokio::task::spawn_blocking(move || {
+            part.iter()
+                .map(|l| {
+                    (0..per_worker)
+                        .map(|_| {
+                            progress.inc(batch as u64);
+                            (0..batch).map(|_| adjustment(*l, &key)).collect()
+                        })
+                        .collect::<Vec<Vec<pb::Submission>>>()
+                })
+                .collect::<Vec<_>>()
+        }));
+    }
+    let mut presigned = vec![];
+    for h in handles {
+        presigned.extend(h.await?);
+    }
+    progress.finish_and_clear();
+    Ok(presigned)
+}
+
+/// What every submitter shares.
+#[derive(Clone)]
+struct Shared {
+    mode: Mode,
+    batch: usize,
+    /// The lot queried (provenance and export modes).
+    oxide: String,
+    stop: Arc<AtomicBool>,
+    /// Events (or queries) left to send.
+    budget: Arc<AtomicU64>,
+    /// Set when a submitter used all of its presigned payloads.
+    exhausted: Arc<AtomicBool>,
+}
+
+/// One request of `shared.mode`; how many events it stored (1 for a query).
+async fn request(
+    c: &mut Client,
+    shared: &Shared,
+    req: Option<Vec<pb::Submission>>,
+) -> Result<u64, tonic::Status> {
+    match (shared.mode, req) {
+        (Mode::Submit, Some(mut subs)) if shared.batch == 1 => {
+            let s = subs.pop();
+            c.submit
+                .submit(pb::SubmitRequest { submission: s })
+                .await
+                .map(|_| 1)
+        }
+        (Mode::Submit, Some(subs)) => c
+            .submit
+            .submit_batch(pb::SubmitBatchRequest {
+                submissions: subs,
+                atomic: false,
+            })
+            .await
+            .map(|r| {
+                r.into_inner()
+                    .results
+                    .iter()
+                    .filter(|x| matches!(x.result, Some(pb::event_result::Result::Ok(_))))
+                    .count() as u64
+            }),
+        (Mode::Provenance, _) => c
+            .query
+            .get_provenance(pb::GetProvenanceRequest {
+                lot_id: shared.oxide.clone(),
+                denied_countries: vec![],
+            })
+            .await
+            .map(|_| 1),
+        (Mode::Export, _) => c
+            .query
+            .export_bundle(pb::ExportBundleRequest {
+                lot_id: shared.oxide.clone(),
+            })
+            .await
+            .map(|_| 1),
+        (Mode::Submit, None) => Ok(0),
+    }
+}
+
+/// One submitter: requests until stopped, out of budget or out of presigned payloads.
+async fn submitter(
+    mut c: Client,
+    mut mine: Option<std::vec::IntoIter<Vec<pb::Submission>>>,
+    live_key: Option<(LotId, [u8; 32])>,
+    shared: Shared,
+) -> Worker {
+    let mut w = Worker::new();
+    let n = match shared.mode {
+        Mode::Submit => shared.batch as u64,
+        _ => 1,
+    };
+    while !shared.stop.load(Ordering::Relaxed) {
+        // Signed before the run; never reused (a reused one would be a retry).
+        let req = match (mine.as_mut().map(|m| m.next()), &live_key) {
+            (_, Some((lot, key))) => {
+                Some((0..shared.batch).map(|_| adjustment(*lot, key)).collect())
+            }
+            (Some(None), None) => {
+                shared.exhausted.store(true, Ordering::Relaxed);
+                break;
+            }
+            (Some(Some(r)), None) => Some(r),
+            (None, None) => None,
+        };
+        if shared
+            .budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(n))
+            .is_err()
+        {
+            break;
+        }
+        let t = Instant::now();
+        let res = request(&mut c, &shared, req).await;
+        let us = t.elapsed().as_micros().max(1) as u64;
+        w.requests += 1;
+        match res {
+            Ok(k) => {
+                let _ = w.hist.record(us);
+                w.events += k;
+                if k < n && shared.mode == Mode::Submit {
+                    *w.errors.entry("PerEventRejected".into()).or_default() += n - k;
+                }
+            }
+            Err(s) => *w.errors.entry(format!("{:?}", s.code())).or_default() += 1,
+        }
+    }
+    w
+}
+
+/// Runs the load and prints the report.
+pub async fn run(o: Options) -> Result<()> {
+    check_consent(&o)?;
+    let mut admin = o.creds.connect().await?;
+    let conc = o.concurrency.max(1);
+    let batch = o.batch.clamp(1, ree_proto::MAX_BATCH);
+    let (plant, lots) = setup(&o, &mut admin, conc).await?;
+    let mut clients = connections(&o, plant.as_ref()).await?;
+    let plan = signing_plan(&o, conc, batch);
+    let mut presigned = match (&plant, plan.live) {
+        (Some(p), false) => presign(&o, p.secret, &lots, plan.per_worker, batch).await?,
+        _ => vec![],
+    };
+    let shared = Shared {
+        mode: o.mode,
+        batch,
+        oxide: match o.mode {
+            Mode::Submit => String::new(),
+            _ => first_oxide(&mut clients[0]).await?,
+        },
+        stop: Arc::new(AtomicBool::new(false)),
+        budget: Arc::new(AtomicU64::new(o.count.unwrap_or(u64::MAX))),
+        exhausted: Arc::new(AtomicBool::new(false)),
+    };
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(conc);
     for i in 0..conc {
-        let mut c = clients[i % clients.len()].clone();
-        let mut mine = (i < presigned.len()).then(|| std::mem::take(&mut presigned[i]).into_iter());
-        let live_key = match (&plant, live) {
+        let c = clients[i % clients.len()].clone();
+        let mine = (i < presigned.len()).then(|| std::mem::take(&mut presigned[i]).into_iter());
+        let live_key = match (&plant, plan.live) {
             (Some(p), true) => lots.get(i).map(|l| (*l, p.secret)),
             _ => None,
         };
-        let exhausted = exhausted.clone();
-        let oxide = oxide.clone();
-        let (stop, budget) = (stop.clone(), budget.clone());
-        let mode = o.mode;
-
-        tasks.push(tokio::spawn(async move {
-            let mut w = Worker {
-                hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
-                events: 0,
-                requests: 0,
-                errors: BTreeMap::new(),
-            };
-            while !stop.load(Ordering::Relaxed) {
-                let n = match mode {
-                    Mode::Submit => batch as u64,
-                    _ => 1,
-                };
-                // Signed before the run; never reused (a reused one would be a retry).
-                let req = match (mine.as_mut().map(|m| m.next()), &live_key) {
-                    (_, Some((lot, key))) => {
-                        Some((0..batch).map(|_| adjustment(*lot, key)).collect())
-                    }
-                    (Some(None), None) => {
-                        exhausted.store(true, Ordering::Relaxed);
-                        break;
-                    }
-                    (Some(Some(r)), None) => Some(r),
-                    (None, None) => None,
-                };
-                if budget
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(n))
-                    .is_err()
-                {
-                    break;
-                }
-                let t = Instant::now();
-                let res: Result<u64, tonic::Status> = match (mode, req) {
-                    (Mode::Submit, Some(mut subs)) if batch == 1 => {
-                        let s = subs.pop();
-                        c.submit
-                            .submit(pb::SubmitRequest { submission: s })
-                            .await
-                            .map(|_| 1)
-                    }
-                    (Mode::Submit, Some(subs)) => c
-                        .submit
-                        .submit_batch(pb::SubmitBatchRequest {
-                            submissions: subs,
-                            atomic: false,
-                        })
-                        .await
-                        .map(|r| {
-                            r.into_inner()
-                                .results
-                                .iter()
-                                .filter(|x| {
-                                    matches!(x.result, Some(pb::event_result::Result::Ok(_)))
-                                })
-                                .count() as u64
-                        }),
-                    (Mode::Provenance, _) => c
-                        .query
-                        .get_provenance(pb::GetProvenanceRequest {
-                            lot_id: oxide.clone(),
-                            denied_countries: vec![],
-                        })
-                        .await
-                        .map(|_| 1),
-                    (Mode::Export, _) => c
-                        .query
-                        .export_bundle(pb::ExportBundleRequest {
-                            lot_id: oxide.clone(),
-                        })
-                        .await
-                        .map(|_| 1),
-                    (Mode::Submit, None) => Ok(0),
-                };
-                let us = t.elapsed().as_micros().max(1) as u64;
-                w.requests += 1;
-                match res {
-                    Ok(k) => {
-                        let _ = w.hist.record(us);
-                        w.events += k;
-                        if k < n && mode == Mode::Submit {
-                            *w.errors.entry("PerEventRejected".into()).or_default() += n - k;
-                        }
-                    }
-                    Err(s) => *w.errors.entry(format!("{:?}", s.code())).or_default() += 1,
-                }
-            }
-            w
-        }));
+        tasks.push(tokio::spawn(submitter(c, mine, live_key, shared.clone())));
     }
     if let Some(d) = o.duration {
-        let stop2 = stop.clone();
+        let stop = shared.stop.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs_f64(d)).await;
-            stop2.store(true, Ordering::Relaxed);
+            stop.store(true, Ordering::Relaxed);
         });
     }
-    let mut total = Worker {
-        hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
-        events: 0,
-        requests: 0,
-        errors: BTreeMap::new(),
-    };
+    let mut total = Worker::new();
     for t in tasks {
         let w = t.await.map_err(|e| anyhow!("worker: {e}"))?;
         total
@@ -387,7 +481,32 @@ pub async fn run(o: Options) -> Result<()> {
             *total.errors.entry(k).or_default() += v;
         }
     }
-    let secs = started.elapsed().as_secs_f64();
+    let shape = Shape {
+        secs: started.elapsed().as_secs_f64(),
+        concurrency: conc,
+        connections: clients.len(),
+        batch,
+        live: plan.live,
+        presigned_events: plan.per_worker * batch * conc,
+        exhausted: shared.exhausted.load(Ordering::Relaxed),
+    };
+    report(&o, &total, &shape)
+}
+
+/// How the run went, beside its figures.
+struct Shape {
+    secs: f64,
+    concurrency: usize,
+    connections: usize,
+    batch: usize,
+    live: bool,
+    presigned_events: usize,
+    exhausted: bool,
+}
+
+/// Prints the figures: one JSON object, or three lines.
+fn report(o: &Options, total: &Worker, shape: &Shape) -> Result<()> {
+    let secs = shape.secs;
     let ms = |q: f64| total.hist.value_at_quantile(q) as f64 / 1000.0;
     let submit = o.mode == Mode::Submit;
     // A query is not an event: the JSON names what was counted.
@@ -396,58 +515,58 @@ pub async fn run(o: Options) -> Result<()> {
     } else {
         ("queries", "queries_per_s")
     };
-    let mut report = json!({
-        "mode": format!("{:?}", o.mode).to_lowercase(),
-        "duration_s": secs,
-        "concurrency": conc,
-        "connections": clients.len(),
-        "batch": batch,
-        "requests": total.requests,
-        "requests_per_s": total.requests as f64 / secs,
-        "p50_ms": ms(0.50),
-        "p99_ms": ms(0.99),
-        "p999_ms": ms(0.999),
-        "max_ms": total.hist.max() as f64 / 1000.0,
-        "errors": total.errors,
-    });
-    report[unit] = json!(total.events);
-    report[units] = json!(total.events as f64 / secs);
-    if submit {
-        report["signed"] = json!(true);
-        report["signing"] = json!(if live { "live" } else { "presigned" });
-        report["presigned_events"] = json!(per_worker * batch * conc);
-        report["presigned_exhausted"] = json!(exhausted.load(Ordering::Relaxed));
-    }
     if o.json {
+        let mut report = json!({
+            "mode": format!("{:?}", o.mode).to_lowercase(),
+            "duration_s": secs,
+            "concurrency": shape.concurrency,
+            "connections": shape.connections,
+            "batch": shape.batch,
+            "requests": total.requests,
+            "requests_per_s": total.requests as f64 / secs,
+            "p50_ms": ms(0.50),
+            "p99_ms": ms(0.99),
+            "p999_ms": ms(0.999),
+            "max_ms": total.hist.max() as f64 / 1000.0,
+            "errors": total.errors,
+        });
+        report[unit] = json!(total.events);
+        report[units] = json!(total.events as f64 / secs);
+        if submit {
+            report["signed"] = json!(true);
+            report["signing"] = json!(if shape.live { "live" } else { "presigned" });
+            report["presigned_events"] = json!(shape.presigned_events);
+            report["presigned_exhausted"] = json!(shape.exhausted);
+        }
         println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!(
-            "{} {:?}: {} {unit} in {:.1} s = {:.0} {unit}/s ({:.0} requests/s, {} in flight over {} connections, batch {})",
-            if submit { "durable appends" } else { "queries" },
-            o.mode,
-            total.events,
-            secs,
-            total.events as f64 / secs,
-            total.requests as f64 / secs,
-            conc,
-            clients.len(),
-            batch
-        );
-        println!(
-            "latency per request: p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.3} ms",
-            ms(0.5),
-            ms(0.99),
-            ms(0.999),
-            total.hist.max() as f64 / 1000.0
-        );
-        println!(
-            "errors: {}",
-            if total.errors.is_empty() {
-                "none".to_string()
-            } else {
-                format!("{:?}", total.errors)
-            }
-        );
+        return Ok(());
     }
+    println!(
+        "{} {:?}: {} {unit} in {:.1} s = {:.0} {unit}/s ({:.0} requests/s, {} in flight over {} connections, batch {})",
+        if submit { "durable appends" } else { "queries" },
+        o.mode,
+        total.events,
+        secs,
+        total.events as f64 / secs,
+        total.requests as f64 / secs,
+        shape.concurrency,
+        shape.connections,
+        shape.batch
+    );
+    println!(
+        "latency per request: p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.3} ms",
+        ms(0.5),
+        ms(0.99),
+        ms(0.999),
+        total.hist.max() as f64 / 1000.0
+    );
+    println!(
+        "errors: {}",
+        if total.errors.is_empty() {
+            "none".to_string()
+        } else {
+            format!("{:?}", total.errors)
+        }
+    );
     Ok(())
 }

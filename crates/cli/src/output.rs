@@ -258,28 +258,35 @@ pub fn submit_json(i: usize, o: &pb::SubmitResponse) -> Value {
     })
 }
 
+/// The JSON form of a provenance answer.
+fn provenance_json(p: &pb::Provenance) -> Value {
+    let r = p.recycled_share.unwrap_or_default();
+    json!({
+        "lot": p.lot_id,
+        "head": p.head,
+        "head_seq": p.head_seq,
+        "claim": p.claim,
+        "basis": p.basis,
+        "attributed_g": p.attributed_g,
+        "origin_shares": p.origin_shares.iter().collect::<std::collections::BTreeMap<_, _>>(),
+        "recycled_share": r.total,
+        "recycled_share_pre_consumer": r.pre_consumer,
+        "recycled_share_post_consumer": r.post_consumer,
+        "sources": p.sources.iter().map(|s| json!({"country": s.country, "feed": s.feed, "grams": s.grams, "share": s.share})).collect::<Vec<_>>(),
+        "elements": p.elements.iter().map(|e| json!({
+            "element": e.element, "grams": e.grams,
+            "sources": e.sources.iter().map(|s| json!({"country": s.country, "feed": s.feed, "grams": s.grams, "share": s.share})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "facilities": p.facilities.iter().map(|f| json!({"name": f.name, "country": f.country})).collect::<Vec<_>>(),
+        "upstream_lots": p.upstream_lots.iter().map(|u| json!({"lot": u.lot_id, "kind": kind_name(u.kind), "seq": u.seq, "head": u.head, "country": u.country, "feed": u.feed})).collect::<Vec<_>>(),
+    })
+}
+
+/// `ree provenance`: JSON (the README's contract) or a table.
 pub fn provenance(p: &pb::Provenance, json: bool) -> Result<()> {
     let r = p.recycled_share.unwrap_or_default();
     if json {
-        let v = json!({
-            "lot": p.lot_id,
-            "head": p.head,
-            "head_seq": p.head_seq,
-            "claim": p.claim,
-            "basis": p.basis,
-            "attributed_g": p.attributed_g,
-            "origin_shares": p.origin_shares.iter().collect::<std::collections::BTreeMap<_, _>>(),
-            "recycled_share": r.total,
-            "recycled_share_pre_consumer": r.pre_consumer,
-            "recycled_share_post_consumer": r.post_consumer,
-            "sources": p.sources.iter().map(|s| json!({"country": s.country, "feed": s.feed, "grams": s.grams, "share": s.share})).collect::<Vec<_>>(),
-            "elements": p.elements.iter().map(|e| json!({
-                "element": e.element, "grams": e.grams,
-                "sources": e.sources.iter().map(|s| json!({"country": s.country, "feed": s.feed, "grams": s.grams, "share": s.share})).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-            "facilities": p.facilities.iter().map(|f| json!({"name": f.name, "country": f.country})).collect::<Vec<_>>(),
-            "upstream_lots": p.upstream_lots.iter().map(|u| json!({"lot": u.lot_id, "kind": kind_name(u.kind), "seq": u.seq, "head": u.head, "country": u.country, "feed": u.feed})).collect::<Vec<_>>(),
-        });
+        let v = provenance_json(p);
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }

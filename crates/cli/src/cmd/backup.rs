@@ -1,75 +1,24 @@
-//! The commands that work on a data directory rather than a server: `check`, `backup` (either
-//! way), `restore`, `repair`. `check` and an offline `backup` open the store read-only: they
-//! never create, cut or change anything in the data directory, and refuse a missing one.
+//! `ree backup` (from a running server, or offline from a stopped server's data directory) and
+//! `ree restore`. An offline backup opens the store read-only: it never creates, cuts or changes
+//! anything in the data directory, and refuses a missing one.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use ree_proto::v1 as pb;
 
+use crate::cli::{BackupArgs, RestoreArgs};
 use crate::client::status;
+use crate::cmd::check::replay;
+use crate::conn::Conn;
 use crate::output::count;
-use crate::participants::Conn;
-
-/// `ree check`: replays every record of a stopped server's data directory, read-only.
-pub async fn check(data_dir: PathBuf) -> Result<()> {
-    let dir = data_dir.clone();
-    let (r, torn) = tokio::task::spawn_blocking(move || -> Result<_> {
-        let ro = ree_store::open_read_only(&dir)?;
-        let bar = crate::progress::counter("checking", "records");
-        let replayed = ree_engine::replay_store_with_progress(&*ro.store, &|n| bar.set_position(n));
-        bar.finish_and_clear();
-        let (_, report) = replayed.with_context(|| format!("{}: check failed", dir.display()))?;
-        Ok((report, ro.torn_tail_bytes))
-    })
-    .await??;
-    println!(
-        "{}: OK: {} in {} replayed from genesis; every hash, link, sequence, rule and index checked",
-        data_dir.display(),
-        count(r.records, "record"),
-        count(r.lots as u64, "lot")
-    );
-    if torn > 0 {
-        println!(
-            "note: log/records.log ends with {torn} bytes of a torn, never acknowledged group; `ree repair` (or the next `ree serve`) cuts them"
-        );
-    }
-    Ok(())
-}
-
-/// `ree repair`: cuts an unacknowledged torn tail, refuses missing acknowledged data.
-pub async fn repair(data_dir: PathBuf) -> Result<()> {
-    let dir = data_dir.clone();
-    let r = tokio::task::spawn_blocking(move || ree_store::repair(&dir)).await??;
-    let d = data_dir.display();
-    match r.kind {
-        ree_store::StoreKind::Sled => println!("{d}: sled store opened and recovered by sled"),
-        ree_store::StoreKind::Log => {
-            if r.cut_bytes > 0 {
-                println!(
-                    "{d}: cut {} bytes of an unacknowledged torn tail from log/records.log",
-                    r.cut_bytes
-                );
-            }
-            if r.superblock_rebuilt {
-                println!(
-                    "{d}: rebuilt the missing log/committed from the log as it is; compare it with your last backup"
-                );
-            }
-            if r.cut_bytes == 0 && !r.superblock_rebuilt {
-                println!("{d}: nothing to repair");
-            }
-            println!("{d}: {} kept", count(r.records, "acknowledged record"));
-        }
-    }
-    Ok(())
-}
 
 /// `ree backup`: from a running server, or (`--data-dir`) offline and read-only. The file is
 /// written to `FILE.partial` (owner-only), synced, then renamed; a failure removes it.
-pub async fn backup(server: &Conn, data_dir: Option<PathBuf>, output: PathBuf) -> Result<()> {
+pub async fn backup(args: BackupArgs) -> Result<()> {
+    let (server, data_dir, output) = (&args.server, args.data_dir, args.output);
     let tmp = output.with_extension("partial");
     let written = match data_dir {
         Some(dir) => {
@@ -109,10 +58,7 @@ fn finish(f: std::io::BufWriter<std::fs::File>) -> Result<()> {
 fn offline_backup(dir: &Path, tmp: &Path) -> Result<u64> {
     // Opened (and refused if missing, empty or in use) before anything is created.
     let ro = ree_store::open_read_only(dir)?;
-    let bar = crate::progress::counter("checking", "records");
-    let replayed = ree_engine::replay_store_with_progress(&*ro.store, &|n| bar.set_position(n));
-    bar.finish_and_clear();
-    let (state, _) = replayed.with_context(|| format!("{}: check failed", dir.display()))?;
+    let (state, _) = replay(&*ro.store, dir)?;
     let upto = state.next_global_seq() - 1;
     let mut f = create_private(tmp)?;
     let bar = crate::progress::bar(upto, "backing up", "records");
@@ -162,7 +108,8 @@ async fn online_backup(server: &Conn, tmp: &Path) -> Result<u64> {
 }
 
 /// `ree restore`: into a new (or empty) directory only; a failed restore leaves none behind.
-pub async fn restore(file: PathBuf, data_dir: PathBuf, kind: ree_store::StoreKind) -> Result<()> {
+pub async fn restore(args: RestoreArgs) -> Result<()> {
+    let (file, data_dir, kind) = (args.file, args.data_dir, args.store);
     if data_dir.exists() && std::fs::read_dir(&data_dir)?.next().is_some() {
         bail!(
             "{} is not empty: restore into a new directory",

@@ -34,7 +34,14 @@ fn build_verifier(ree: &Path) -> PathBuf {
         Some(other) => other,
     };
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "ree-verifier", "--bin", "ree-verify"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "ree-verifier",
+            "--bin",
+            "ree-verify",
+        ])
         .args(["--profile", profile, "--target-dir"])
         .arg(target_dir)
         .current_dir(workspace_root())

@@ -104,8 +104,7 @@ fn a_suppliers_export_discloses_no_other_participant_and_verifies() {
         let secret = ree_proto::creds::read_key(&creds.join(format!("{slug}.key"))).unwrap();
         let public = ree_core::record::Signature::sign(&secret, b"").public_key;
         if hidden_keys.contains(&public) {
-            let h =
-                ree_core::registry::token_hash(&ree_proto::creds::read_token(&path).unwrap());
+            let h = ree_core::registry::token_hash(&ree_proto::creds::read_token(&path).unwrap());
             assert!(!bytes.windows(32).any(|w| w == h.0), "{n}'s token hash");
         }
     }

@@ -1,0 +1,9 @@
+//! What each command does, one module a family; `main.rs` dispatches to them.
+
+pub mod backup;
+pub mod check;
+pub mod participant;
+pub mod query;
+pub mod serve;
+pub mod submit;
+pub mod watch;
