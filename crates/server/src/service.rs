@@ -12,9 +12,9 @@ use tokio_stream::Stream;
 use tonic::{Code, Request, Response, Status};
 
 use crate::auth::{caller, Caller};
-use ree_proto::convert;
 use crate::limits::Guards;
 use crate::watch::Hub;
+use ree_proto::convert;
 
 #[derive(Clone)]
 pub struct Ledger {

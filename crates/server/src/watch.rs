@@ -9,8 +9,8 @@ use ree_proto::v1 as pb;
 use tokio::sync::{broadcast, mpsc};
 use tonic::Status;
 
-use ree_proto::convert;
 use crate::limits::WatchPermit;
+use ree_proto::convert;
 
 /// Groups of committed records kept for watchers that are momentarily behind.
 pub const WATCH_RING: usize = 1024;
