@@ -5,7 +5,7 @@
 //! half-applied, balances equal the replay of the acknowledged history, and retries of
 //! acknowledged submissions get the original result.
 //!
-//! Bounded in CI (30 kills); `REE_CRASH_KILLS=300 REE_CRASH_SEED=7 cargo test --release --test crash`
+//! Bounded in CI (30 kills); `REE_CRASH_KILLS=300 REE_CRASH_SEED=7 cargo test --release -p ree-cli --test crash`
 //! runs it at full size.
 
 mod common;

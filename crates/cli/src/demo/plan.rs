@@ -259,10 +259,7 @@ type MonthFeed = (Vec<InputLot>, Vec<InputLot>);
 
 /// Twelve monthly campaigns share the feed; the Chinese lot goes into campaign 7 only. Each
 /// month's (ore, magnets), and the Chinese ore lot's id.
-fn monthly_feed(
-    mut ores: Vec<InputLot>,
-    magnets: Vec<InputLot>,
-) -> (Vec<MonthFeed>, LotId) {
+fn monthly_feed(mut ores: Vec<InputLot>, magnets: Vec<InputLot>) -> (Vec<MonthFeed>, LotId) {
     let chinese_idx = ores.iter().position(|l| l.chinese).unwrap_or(0);
     let chinese_lot = ores.remove(chinese_idx);
     let chinese_ore = chinese_lot.id;

@@ -1,4 +1,4 @@
-//! The `ree` binary's own surface (the end-to-end tests in the top-level tests/ drive it fully).
+//! The `ree` binary's own surface (the other modules of this test binary drive it fully).
 
 use std::process::Command;
 
