@@ -134,6 +134,14 @@ impl Drop for Server {
     }
 }
 
+/// Runs `ree-verify ARGS`.
+pub fn ree_verify(args: &[&str]) -> Output {
+    Command::new(bin("ree-verify"))
+        .args(args)
+        .output()
+        .expect("run ree-verify")
+}
+
 /// Runs `ree ARGS` against `url`.
 pub fn ree(url: &str, args: &[&str]) -> Output {
     Command::new(bin("ree"))

@@ -10,10 +10,6 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-fn verify(args: &[&str]) -> std::process::Output {
-    Command::new(bin("ree-verify")).args(args).output().unwrap()
-}
-
 fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap()
 }
@@ -61,7 +57,7 @@ fn a_suppliers_export_discloses_no_other_participant_and_verifies() {
     let bytes = std::fs::read(&file).unwrap();
     // Authentic and anchored; not compliant (Chinese origin) under the default policy.
     let trust = dir.path().join("admin.key.pub");
-    let out = verify(&[f, "--trust", trust.to_str().unwrap(), "--json"]);
+    let out = ree_verify(&[f, "--trust", trust.to_str().unwrap(), "--json"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(1), "{v}");
     assert_eq!(v["authentic"], true);
@@ -116,12 +112,12 @@ fn a_suppliers_export_discloses_no_other_participant_and_verifies() {
     t.withheld[0].hash.0[0] ^= 1;
     let tf = dir.path().join("t.bundle");
     std::fs::write(&tf, t.encode()).unwrap();
-    assert_eq!(verify(&[tf.to_str().unwrap()]).status.code(), Some(3));
+    assert_eq!(ree_verify(&[tf.to_str().unwrap()]).status.code(), Some(3));
     assert_eq!(python_verifier(&tf), Some(3));
     let mut t = b;
     t.withheld[0].seq += 1;
     std::fs::write(&tf, t.encode()).unwrap();
-    assert_eq!(verify(&[tf.to_str().unwrap()]).status.code(), Some(3));
+    assert_eq!(ree_verify(&[tf.to_str().unwrap()]).status.code(), Some(3));
     assert_eq!(python_verifier(&tf), Some(3));
 }
 
@@ -148,7 +144,7 @@ fn the_clean_oxide_bundle_is_smaller_and_a_consumed_lot_keeps_its_origin() {
         &["export", &clean, "-o", &path("clean.bundle")],
     );
     let trust = dir.path().join("admin.key.pub");
-    let out = verify(&[&path("clean.bundle"), "--trust", trust.to_str().unwrap()]);
+    let out = ree_verify(&[&path("clean.bundle"), "--trust", trust.to_str().unwrap()]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -186,7 +182,7 @@ fn the_clean_oxide_bundle_is_smaller_and_a_consumed_lot_keeps_its_origin() {
         ..b.clone()
     };
     std::fs::write(path("full.bundle"), full.encode()).unwrap();
-    assert_eq!(verify(&[&path("full.bundle")]).status.code(), Some(0));
+    assert_eq!(ree_verify(&[&path("full.bundle")]).status.code(), Some(0));
     let (before, after) = (full.encode().len(), b.encode().len());
     assert!(
         after < before,

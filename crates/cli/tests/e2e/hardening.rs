@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
+use crate::fixtures::body;
 use ree_proto::pbjson_types::Timestamp;
 use ree_proto::v1 as pb;
 use tonic::Code;
@@ -68,32 +69,9 @@ fn registry_lot() -> String {
     ree_core::registry::REGISTRY_LOT.to_string()
 }
 
-fn body(kind: pb::event_body::Kind) -> pb::EventBody {
-    pb::EventBody {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        occurred_at: Some(Timestamp {
-            seconds: 1_760_000_000,
-            nanos: 0,
-        }),
-        expected_head: String::new(),
-        kind: Some(kind),
-    }
-}
-
+/// A 1 t ore receipt of `lot`.
 fn ore_body(lot: &str) -> pb::EventBody {
-    body(pb::event_body::Kind::OreReceipt(pb::OreReceipt {
-        lot_id: lot.into(),
-        supplier: "Lynas".into(),
-        mine_site: "Mt Weld".into(),
-        country: "AU".into(),
-        mass_g: 1_000_000,
-        reo_grade_ppm: 380_000,
-        assay: vec![pb::ElementContent {
-            element: "Nd".into(),
-            ppm: 60_000,
-        }],
-        documents: vec![],
-    }))
+    crate::fixtures::ore_body(lot, 1_000_000)
 }
 
 fn assay(lot: &str) -> pb::EventBody {

@@ -5,10 +5,6 @@ use crate::common::*;
 use rand::{Rng, SeedableRng};
 use std::process::Command;
 
-fn verify(args: &[&str]) -> std::process::Output {
-    Command::new(bin("ree-verify")).args(args).output().unwrap()
-}
-
 #[test]
 fn demo_bundles_verify_and_policies_decide() {
     let dir = tempfile::tempdir().unwrap();
@@ -38,7 +34,7 @@ fn demo_bundles_verify_and_policies_decide() {
         .as_str()
         .unwrap()
         .to_string();
-    let out = verify(&[&path("clean.bundle"), "--expect-head", &head, "--json"]);
+    let out = ree_verify(&[&path("clean.bundle"), "--expect-head", &head, "--json"]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -63,7 +59,7 @@ fn demo_bundles_verify_and_policies_decide() {
     assert_eq!(v["registry_trusted"], false, "no --trust given");
     // Anchored: the registry must have been founded by the administrator the auditor trusts.
     let trusted = dir.path().join("admin.key.pub");
-    let out = verify(&[
+    let out = ree_verify(&[
         &path("clean.bundle"),
         "--trust",
         trusted.to_str().unwrap(),
@@ -75,7 +71,7 @@ fn demo_bundles_verify_and_policies_decide() {
     // Another administrator's key (the registry of some other, or forged, ledger): exit 3.
     let other = dir.path().join("other-admin.key");
     ree_ok(&url, &["keygen", "-o", other.to_str().unwrap()]);
-    let out = verify(&[
+    let out = ree_verify(&[
         &path("clean.bundle"),
         "--trust",
         &format!("{}.pub", other.display()),
@@ -91,13 +87,13 @@ fn demo_bundles_verify_and_policies_decide() {
     assert_eq!(p["recycled_share"], v["recycled_share"]);
     // Another head on the certificate: not authentic.
     assert_eq!(
-        verify(&[&path("clean.bundle"), "--expect-head", &"0".repeat(64)])
+        ree_verify(&[&path("clean.bundle"), "--expect-head", &"0".repeat(64)])
             .status
             .code(),
         Some(3)
     );
     // Chinese content: authentic, not compliant, and the violation names the Chinese ore lot.
-    let out = verify(&[&path("cn.bundle"), "--json"]);
+    let out = ree_verify(&[&path("cn.bundle"), "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["authentic"], true);
@@ -114,8 +110,8 @@ fn demo_bundles_verify_and_policies_decide() {
     let policy = dir.path().join("recycled30.toml");
     std::fs::write(&policy, "min_recycled_share = 0.30\n").unwrap();
     let p = policy.to_string_lossy();
-    let ndpr = verify(&[&path("clean.bundle"), "--policy", &p, "--json"]);
-    let dyv = verify(&[&path("dy.bundle"), "--policy", &p, "--json"]);
+    let ndpr = ree_verify(&[&path("clean.bundle"), "--policy", &p, "--json"]);
+    let dyv = ree_verify(&[&path("dy.bundle"), "--policy", &p, "--json"]);
     let share = |o: &std::process::Output| {
         serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["recycled_share"]
             .as_f64()
@@ -149,7 +145,7 @@ fn tampered_demo_bundles_exit_3_with_a_message() {
     let t = t.to_str().unwrap();
     let check = |data: &[u8], what: &str| {
         std::fs::write(t, data).unwrap();
-        let out = verify(&[t]);
+        let out = ree_verify(&[t]);
         assert_eq!(out.status.code(), Some(3), "{what}");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
@@ -247,6 +243,6 @@ fn an_independent_python_verifier_agrees() {
             Some(3),
             "python accepted a change at byte {i}"
         );
-        assert_eq!(verify(&[t.to_str().unwrap()]).status.code(), Some(3));
+        assert_eq!(ree_verify(&[t.to_str().unwrap()]).status.code(), Some(3));
     }
 }
