@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::fixtures::body;
-use ree_proto::pbjson_types::Timestamp;
 use ree_proto::v1 as pb;
 use tonic::Code;
 
