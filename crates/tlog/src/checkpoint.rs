@@ -91,7 +91,12 @@ impl Checkpoint {
 
     /// The note text, with its final newline: exactly the bytes that are signed.
     pub fn to_text(&self) -> String {
-        let mut s = format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root.0));
+        let mut s = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root.0)
+        );
         for e in &self.extensions {
             s.push_str(e);
             s.push('\n');
@@ -112,7 +117,10 @@ impl Checkpoint {
 
     /// Parses a signed checkpoint and checks the log's signature (only the ed25519 keys of
     /// `log_keys` count; cosignatures and unknown lines are left for the caller).
-    pub fn open(note: &[u8], log_keys: &[VerifierKey]) -> Result<(Checkpoint, Note), CheckpointError> {
+    pub fn open(
+        note: &[u8],
+        log_keys: &[VerifierKey],
+    ) -> Result<(Checkpoint, Note), CheckpointError> {
         let note = Note::parse(note)?;
         let keys: Vec<VerifierKey> = log_keys
             .iter()
@@ -131,9 +139,13 @@ mod tests {
 
     #[test]
     fn spec_example_parses_and_round_trips() {
-        let text = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+        let text =
+            "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
         let c = Checkpoint::parse(text).unwrap();
-        assert_eq!((c.origin.as_str(), c.size), ("example.com/behind-the-sofa", 20852163));
+        assert_eq!(
+            (c.origin.as_str(), c.size),
+            ("example.com/behind-the-sofa", 20852163)
+        );
         assert_eq!(c.to_text(), text);
         let ext = format!("{text}ext one\n");
         assert_eq!(Checkpoint::parse(&ext).unwrap().extensions, ["ext one"]);
@@ -143,27 +155,44 @@ mod tests {
     fn malformed() {
         let r = "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=";
         let p = |s: String| Checkpoint::parse(&s);
-        assert_eq!(p(format!("o\n1\n{r}")), Err(CheckpointError::NoFinalNewline));
+        assert_eq!(
+            p(format!("o\n1\n{r}")),
+            Err(CheckpointError::NoFinalNewline)
+        );
         assert_eq!(p("o\n1\n".into()), Err(CheckpointError::MissingLine));
         assert_eq!(p(format!("\n1\n{r}\n")), Err(CheckpointError::BadOrigin));
         assert_eq!(p(format!("o\n01\n{r}\n")), Err(CheckpointError::BadSize));
         assert_eq!(p(format!("o\n+1\n{r}\n")), Err(CheckpointError::BadSize));
-        assert_eq!(p(format!("o\n99999999999999999999\n{r}\n")), Err(CheckpointError::BadSize));
+        assert_eq!(
+            p(format!("o\n99999999999999999999\n{r}\n")),
+            Err(CheckpointError::BadSize)
+        );
         assert_eq!(p("o\n1\nAAAA\n".into()), Err(CheckpointError::BadRoot));
-        assert_eq!(p(format!("o\n1\n{r}\n\nx\n")), Err(CheckpointError::BadExtension));
+        assert_eq!(
+            p(format!("o\n1\n{r}\n\nx\n")),
+            Err(CheckpointError::BadExtension)
+        );
         assert!(p(format!("o\n0\n{r}\n")).is_ok());
     }
 
     #[test]
     fn sign_and_open() {
-        let log = NoteSigner::new("ree.example/log", SigType::Ed25519, SigningKey::from_bytes(&[3; 32]))
-            .unwrap();
+        let log = NoteSigner::new(
+            "ree.example/log",
+            SigType::Ed25519,
+            SigningKey::from_bytes(&[3; 32]),
+        )
+        .unwrap();
         let c = Checkpoint::new("ree.example/log", 5, Hash([9; 32])).unwrap();
         let note = c.sign(&log).unwrap().to_bytes();
         let (back, _) = Checkpoint::open(&note, &[log.verifier_key()]).unwrap();
         assert_eq!(back, c);
-        let other = NoteSigner::new("ree.example/log", SigType::Ed25519, SigningKey::from_bytes(&[4; 32]))
-            .unwrap();
+        let other = NoteSigner::new(
+            "ree.example/log",
+            SigType::Ed25519,
+            SigningKey::from_bytes(&[4; 32]),
+        )
+        .unwrap();
         assert_eq!(
             Checkpoint::open(&note, &[other.verifier_key()]),
             Err(CheckpointError::Note(NoteError::NoKnownSignature))

@@ -57,7 +57,11 @@ impl Cosigner {
     }
 
     /// Cosigns a checkpoint text (with its final newline) at POSIX time `timestamp`.
-    pub fn cosign(&self, checkpoint_text: &str, timestamp: u64) -> Result<NoteSignature, CosignatureError> {
+    pub fn cosign(
+        &self,
+        checkpoint_text: &str,
+        timestamp: u64,
+    ) -> Result<NoteSignature, CosignatureError> {
         if timestamp > i64::MAX as u64 {
             return Err(CosignatureError::TimestampTooLarge(timestamp));
         }
@@ -88,7 +92,9 @@ pub fn verify_quorum(
             k.sig_type() == SigType::CosignatureV1 && k.name() == sig.name && k.id() == sig.key_id
         });
         let Some(i) = known else { continue };
-        let t = witnesses[i].verify(note.text().as_bytes(), sig)?.unwrap_or(0);
+        let t = witnesses[i]
+            .verify(note.text().as_bytes(), sig)?
+            .unwrap_or(0);
         if !ok.iter().any(|&(j, _)| j == i) {
             ok.push((i, t));
         }
@@ -127,7 +133,10 @@ mod tests {
         let mut note = Note::new(text).unwrap();
         note.add_signature(w1.cosign(text, 1_700_000_000).unwrap());
         let keys = [w1.verifier_key(), w2.verifier_key()];
-        assert_eq!(verify_quorum(&note, &keys, 1).unwrap(), [(0, 1_700_000_000)]);
+        assert_eq!(
+            verify_quorum(&note, &keys, 1).unwrap(),
+            [(0, 1_700_000_000)]
+        );
         assert_eq!(
             verify_quorum(&note, &keys, 2),
             Err(CosignatureError::Quorum { got: 1, need: 2 })
@@ -135,7 +144,10 @@ mod tests {
         note.add_signature(w2.cosign(text, 5).unwrap());
         assert_eq!(verify_quorum(&note, &keys, 2).unwrap().len(), 2);
         let parsed = Note::parse(&note.to_bytes()).unwrap();
-        assert_eq!(parsed.verify(&keys).unwrap(), [(0, Some(1_700_000_000)), (1, Some(5))]);
+        assert_eq!(
+            parsed.verify(&keys).unwrap(),
+            [(0, Some(1_700_000_000)), (1, Some(5))]
+        );
         let mut forged = Note::new(text).unwrap();
         let mut s = w1.cosign(text, 9).unwrap();
         s.sig[7] ^= 1; // claims another time than was signed

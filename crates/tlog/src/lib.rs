@@ -30,5 +30,7 @@ pub use frontier::Frontier;
 pub use hash::{empty_root, leaf_hash, node_hash, Hash, HASH_LEN};
 pub use memstore::MemHashStore;
 pub use note::{Note, NoteError, NoteSignature, NoteSigner, SigType, VerifierKey};
-pub use tree::{consistency_proof, inclusion_proof, root, HashReader, NodeId, ReadError, TreeError};
+pub use tree::{
+    consistency_proof, inclusion_proof, root, HashReader, NodeId, ReadError, TreeError,
+};
 pub use verify::{verify_consistency, verify_inclusion, ProofError};

@@ -93,7 +93,10 @@ pub fn key_id(name: &str, sig_type: SigType, public_key: &[u8]) -> u32 {
 
 /// Key names are non-empty with no Unicode space and no '+' (the key encodings split on '+').
 pub fn valid_key_name(name: &str) -> bool {
-    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+' || c.is_control())
+    !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c == '+' || c.is_control())
 }
 
 fn check_name(name: &str) -> Result<(), NoteError> {
@@ -212,7 +215,11 @@ pub struct NoteSigner {
 
 impl fmt::Debug for NoteSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "NoteSigner({}, {:?}, <secret>)", self.name, self.sig_type)
+        write!(
+            f,
+            "NoteSigner({}, {:?}, <secret>)",
+            self.name, self.sig_type
+        )
     }
 }
 
@@ -248,7 +255,12 @@ impl NoteSigner {
         let vk = self.verifier_key();
         let mut raw = vec![self.sig_type.byte()];
         raw.extend_from_slice(&self.key.to_bytes());
-        format!("PRIVATE+KEY+{}+{:08x}+{}", self.name, vk.id, B64.encode(raw))
+        format!(
+            "PRIVATE+KEY+{}+{:08x}+{}",
+            self.name,
+            vk.id,
+            B64.encode(raw)
+        )
     }
 
     pub fn verifier_key(&self) -> VerifierKey {
@@ -307,16 +319,20 @@ impl NoteSignature {
         let line = line.strip_suffix('\n').unwrap_or(line);
         let rest = line
             .strip_prefix("\u{2014} ")
-            .ok_or(NoteError::BadSignatureLine("must start with an em dash and a space"))?;
-        let (name, b64) = rest
-            .split_once(' ')
-            .ok_or(NoteError::BadSignatureLine("no space between name and signature"))?;
+            .ok_or(NoteError::BadSignatureLine(
+                "must start with an em dash and a space",
+            ))?;
+        let (name, b64) = rest.split_once(' ').ok_or(NoteError::BadSignatureLine(
+            "no space between name and signature",
+        ))?;
         check_name(name)?;
         let raw = B64
             .decode(b64)
             .map_err(|_| NoteError::BadSignatureLine("signature is not base64"))?;
         if raw.len() < 5 {
-            return Err(NoteError::BadSignatureLine("signature shorter than 5 bytes"));
+            return Err(NoteError::BadSignatureLine(
+                "signature shorter than 5 bytes",
+            ));
         }
         Ok(NoteSignature {
             name: name.to_owned(),
@@ -440,7 +456,10 @@ mod tests {
         assert_eq!(back.verifier_key(), s.verifier_key());
         let vk = s.verifier_key().to_string();
         assert_eq!(VerifierKey::parse(&vk).unwrap(), s.verifier_key());
-        assert_eq!(VerifierKey::parse(&format!("{vk}\n")).unwrap(), s.verifier_key());
+        assert_eq!(
+            VerifierKey::parse(&format!("{vk}\n")).unwrap(),
+            s.verifier_key()
+        );
         let w = signer("w", SigType::CosignatureV1).verifier_key();
         assert_ne!(w.id(), signer("w", SigType::Ed25519).verifier_key().id());
     }
@@ -453,8 +472,14 @@ mod tests {
             VerifierKey::parse(&format!("b+{rest}")),
             Err(NoteError::KeyIdMismatch)
         );
-        assert!(matches!(VerifierKey::parse("a+zz+AQ=="), Err(NoteError::BadKey(_))));
-        assert!(matches!(VerifierKey::parse("a b+00000000+AQ=="), Err(NoteError::BadKeyName(_))));
+        assert!(matches!(
+            VerifierKey::parse("a+zz+AQ=="),
+            Err(NoteError::BadKey(_))
+        ));
+        assert!(matches!(
+            VerifierKey::parse("a b+00000000+AQ=="),
+            Err(NoteError::BadKeyName(_))
+        ));
         assert_eq!(
             VerifierKey::parse("a+00000000+Ag=="),
             Err(NoteError::UnsupportedType(2))
@@ -497,7 +522,10 @@ mod tests {
             Err(NoteError::BadSignatureLine(_))
         ));
         let many = format!("a\n\n{}", "\u{2014} n AAAAAAA=\n".repeat(101));
-        assert_eq!(Note::parse(many.as_bytes()), Err(NoteError::TooManySignatures));
+        assert_eq!(
+            Note::parse(many.as_bytes()),
+            Err(NoteError::TooManySignatures)
+        );
         assert_eq!(Note::new("no newline"), Err(NoteError::NoFinalNewline));
         assert!(signer("w", SigType::CosignatureV1).sign(b"x\n").is_err());
     }

@@ -51,7 +51,10 @@ pub struct Tile {
 pub enum TilePath {
     Hashes(Tile),
     /// An entry bundle: index and width as for a level-0 tile.
-    Entries { index: u64, width: u16 },
+    Entries {
+        index: u64,
+        width: u16,
+    },
 }
 
 /// `N` as zero-padded 3-digit elements, all but the last prefixed by `x` (1234067 →
@@ -68,7 +71,13 @@ pub fn encode_index(n: u64) -> String {
         .iter()
         .rev()
         .enumerate()
-        .map(|(i, g)| if i == last { format!("{g:03}") } else { format!("x{g:03}") })
+        .map(|(i, g)| {
+            if i == last {
+                format!("{g:03}")
+            } else {
+                format!("x{g:03}")
+            }
+        })
         .collect();
     parts.join("/")
 }
@@ -84,7 +93,12 @@ fn suffix(width: u16) -> String {
 impl Tile {
     /// `tile/<L>/<N>[.p/<W>]`.
     pub fn path(&self) -> String {
-        format!("tile/{}/{}{}", self.level, encode_index(self.index), suffix(self.width))
+        format!(
+            "tile/{}/{}{}",
+            self.level,
+            encode_index(self.index),
+            suffix(self.width)
+        )
     }
 
     /// Tree level of the hashes this tile holds.
@@ -99,14 +113,20 @@ pub fn entries_path(index: u64, width: u16) -> String {
 }
 
 fn decimal(s: &str, what: &'static str) -> Result<u64, TileError> {
-    let ok = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
-    s.parse().ok().filter(|_| ok).ok_or(TileError::BadPath(what))
+    let ok =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    s.parse()
+        .ok()
+        .filter(|_| ok)
+        .ok_or(TileError::BadPath(what))
 }
 
 /// Parses a tile or entry-bundle path (without the log's prefix). Only the canonical encoding
 /// is accepted, so one tile has exactly one path.
 pub fn parse_path(path: &str) -> Result<TilePath, TileError> {
-    let rest = path.strip_prefix("tile/").ok_or(TileError::BadPath("must start with tile/"))?;
+    let rest = path
+        .strip_prefix("tile/")
+        .ok_or(TileError::BadPath("must start with tile/"))?;
     let (kind, rest) = rest.split_once('/').ok_or(TileError::BadPath("no index"))?;
     let (n, width) = match rest.split_once(".p/") {
         Some((n, w)) => {
@@ -121,9 +141,15 @@ pub fn parse_path(path: &str) -> Result<TilePath, TileError> {
     let mut index: u64 = 0;
     let groups: Vec<&str> = n.split('/').collect();
     for (i, g) in groups.iter().enumerate() {
-        let digits = if i + 1 == groups.len() { Some(*g) } else { g.strip_prefix('x') };
+        let digits = if i + 1 == groups.len() {
+            Some(*g)
+        } else {
+            g.strip_prefix('x')
+        };
         let d = digits.filter(|d| d.len() == 3 && d.bytes().all(|b| b.is_ascii_digit()));
-        let d: u64 = d.and_then(|d| d.parse().ok()).ok_or(TileError::BadPath("bad index element"))?;
+        let d: u64 = d
+            .and_then(|d| d.parse().ok())
+            .ok_or(TileError::BadPath("bad index element"))?;
         index = index
             .checked_mul(1000)
             .and_then(|x| x.checked_add(d))
@@ -139,7 +165,11 @@ pub fn parse_path(path: &str) -> Result<TilePath, TileError> {
     if level > 63 {
         return Err(TileError::BadPath("level above 63"));
     }
-    Ok(TilePath::Hashes(Tile { level: level as u8, index, width }))
+    Ok(TilePath::Hashes(Tile {
+        level: level as u8,
+        index,
+        width,
+    }))
 }
 
 /// Hashes available in tile `(level, index)` of a tree of `size` leaves (0 if none).
@@ -155,16 +185,26 @@ pub fn available_width(level: u8, index: u64, size: u64) -> u16 {
 
 /// The tile's bytes (its hashes, concatenated) for a tree of `size` leaves, read from the
 /// store. A partial tile may be asked for with any width up to what the tree has.
-pub fn tile_bytes<R: HashReader + ?Sized>(tile: Tile, size: u64, r: &R) -> Result<Vec<u8>, TileError> {
+pub fn tile_bytes<R: HashReader + ?Sized>(
+    tile: Tile,
+    size: u64,
+    r: &R,
+) -> Result<Vec<u8>, TileError> {
     if tile.width == 0 || tile.width > available_width(tile.level, tile.index, size) {
         return Err(TileError::NotInTree);
     }
     let level = tile.tree_level() as u8;
     let start = tile.index * TILE_WIDTH;
-    let ids: Vec<NodeId> = (0..u64::from(tile.width)).map(|i| NodeId::new(level, start + i)).collect();
-    let hashes = r.read_hashes(&ids).map_err(|e| ReadErrorText(e.to_string()))?;
+    let ids: Vec<NodeId> = (0..u64::from(tile.width))
+        .map(|i| NodeId::new(level, start + i))
+        .collect();
+    let hashes = r
+        .read_hashes(&ids)
+        .map_err(|e| ReadErrorText(e.to_string()))?;
     if hashes.len() != ids.len() {
-        return Err(ReadErrorText(format!("{} hashes for {} nodes", hashes.len(), ids.len())).into());
+        return Err(
+            ReadErrorText(format!("{} hashes for {} nodes", hashes.len(), ids.len())).into(),
+        );
     }
     Ok(hashes.iter().flat_map(|h| h.0).collect())
 }
@@ -205,7 +245,10 @@ pub fn parse_entries_bundle(bytes: &[u8]) -> Result<Vec<Hash>, TileError> {
 fn subtree_root(hashes: &[Hash]) -> Hash {
     let mut row = hashes.to_vec();
     while row.len() > 1 {
-        row = row.chunks(2).map(|p| node_hash(&p[0], &p[p.len() - 1])).collect();
+        row = row
+            .chunks(2)
+            .map(|p| node_hash(&p[0], &p[p.len() - 1]))
+            .collect();
     }
     row.first().copied().unwrap_or_default()
 }
@@ -224,7 +267,11 @@ pub fn tiles_for_nodes(ids: &[NodeId], size: u64) -> Vec<Tile> {
         .iter()
         .map(|&id| {
             let (level, index, _, _) = locate(id);
-            Tile { level, index, width: available_width(level, index, size) }
+            Tile {
+                level,
+                index,
+                width: available_width(level, index, size),
+            }
         })
         .filter(|t| t.width > 0)
         .collect();
@@ -248,7 +295,10 @@ impl TileHashReader {
     pub fn insert(&mut self, tile: Tile, data: &[u8]) -> Result<(), TileError> {
         let expected = usize::from(tile.width) * HASH_LEN;
         if data.len() != expected || tile.width == 0 || u64::from(tile.width) > TILE_WIDTH {
-            return Err(TileError::BadLength { got: data.len(), expected });
+            return Err(TileError::BadLength {
+                got: data.len(),
+                expected,
+            });
         }
         let hashes: Vec<Hash> = data.chunks(HASH_LEN).filter_map(Hash::from_slice).collect();
         let slot = self.tiles.entry((tile.level, tile.index)).or_default();
@@ -264,12 +314,17 @@ impl HashReader for TileHashReader {
         ids.iter()
             .map(|&id| {
                 let (tl, ti, start, count) = locate(id);
-                let missing = ReadError::Missing { level: id.level, index: id.index };
+                let missing = ReadError::Missing {
+                    level: id.level,
+                    index: id.index,
+                };
                 let tile = self.tiles.get(&(tl, ti)).ok_or(ReadError::Missing {
                     level: id.level,
                     index: id.index,
                 })?;
-                let run = tile.get(start as usize..(start + count) as usize).ok_or(missing)?;
+                let run = tile
+                    .get(start as usize..(start + count) as usize)
+                    .ok_or(missing)?;
                 Ok(subtree_root(run))
             })
             .collect()
@@ -280,7 +335,7 @@ impl HashReader for TileHashReader {
 mod tests {
     use super::*;
     use crate::memstore::MemHashStore;
-    use crate::tree::{inclusion_nodes, inclusion_proof, root, range_nodes};
+    use crate::tree::{inclusion_nodes, inclusion_proof, range_nodes, root};
 
     #[test]
     fn index_encoding() {
@@ -288,13 +343,33 @@ mod tests {
         assert_eq!(encode_index(999), "999");
         assert_eq!(encode_index(1000), "x001/000");
         assert_eq!(encode_index(1234067), "x001/x234/067");
-        let t = Tile { level: 1, index: 1234067, width: 8 };
+        let t = Tile {
+            level: 1,
+            index: 1234067,
+            width: 8,
+        };
         assert_eq!(t.path(), "tile/1/x001/x234/067.p/8");
         assert_eq!(parse_path(&t.path()), Ok(TilePath::Hashes(t)));
         assert_eq!(entries_path(5, 256), "tile/entries/005");
-        assert_eq!(parse_path("tile/entries/005"), Ok(TilePath::Entries { index: 5, width: 256 }));
-        for bad in ["tile/0/x000/001", "tile/0/1", "tile/01/000", "tile/0/000.p/256", "tile/0/000.p/0",
-            "tile/64/000", "tile/0/000.p/07", "tiles/0/000", "tile/0/x001", "tile/0/y001/000"] {
+        assert_eq!(
+            parse_path("tile/entries/005"),
+            Ok(TilePath::Entries {
+                index: 5,
+                width: 256
+            })
+        );
+        for bad in [
+            "tile/0/x000/001",
+            "tile/0/1",
+            "tile/01/000",
+            "tile/0/000.p/256",
+            "tile/0/000.p/0",
+            "tile/64/000",
+            "tile/0/000.p/07",
+            "tiles/0/000",
+            "tile/0/x001",
+            "tile/0/y001/000",
+        ] {
             assert!(parse_path(bad).is_err(), "{bad}");
         }
     }
@@ -330,7 +405,11 @@ mod tests {
             inclusion_proof(12_345, size, &client).unwrap(),
             inclusion_proof(12_345, size, &s).unwrap()
         );
-        let t = Tile { level: 0, index: 273, width: 112 };
+        let t = Tile {
+            level: 0,
+            index: 273,
+            width: 112,
+        };
         assert_eq!(tile_bytes(t, 69_999, &s), Err(TileError::NotInTree));
         assert!(client.insert(t, &[0; 31]).is_err());
     }

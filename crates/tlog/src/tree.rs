@@ -239,7 +239,10 @@ mod tests {
     fn range_nodes_decompose_binary() {
         let mut v = Vec::new();
         range_nodes(0, 13, &mut v);
-        assert_eq!(v, [NodeId::new(3, 0), NodeId::new(2, 2), NodeId::new(0, 12)]);
+        assert_eq!(
+            v,
+            [NodeId::new(3, 0), NodeId::new(2, 2), NodeId::new(0, 12)]
+        );
         v.clear();
         range_nodes(8, 16, &mut v);
         assert_eq!(v, [NodeId::new(3, 1)]);

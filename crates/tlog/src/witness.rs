@@ -92,7 +92,8 @@ fn bad(msg: &str) -> Rejection {
 
 /// Splits off one newline-terminated line.
 fn take_line(s: &str) -> Result<(&str, &str), Rejection> {
-    s.split_once('\n').ok_or_else(|| bad("line without a newline"))
+    s.split_once('\n')
+        .ok_or_else(|| bad("line without a newline"))
 }
 
 impl AddCheckpoint {
@@ -103,8 +104,12 @@ impl AddCheckpoint {
         }
         let s = std::str::from_utf8(body).map_err(|_| bad("body is not UTF-8"))?;
         let (old, mut rest) = take_line(s)?;
-        let n = old.strip_prefix("old ").ok_or_else(|| bad("first line must be old <size>"))?;
-        let canonical = !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && (n == "0" || !n.starts_with('0'));
+        let n = old
+            .strip_prefix("old ")
+            .ok_or_else(|| bad("first line must be old <size>"))?;
+        let canonical = !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && (n == "0" || !n.starts_with('0'));
         let old_size: u64 = n
             .parse()
             .ok()
@@ -124,8 +129,14 @@ impl AddCheckpoint {
             proof.push(h.ok_or_else(|| bad("proof line is not a base64 hash"))?);
         }
         let note = Note::parse(rest.as_bytes()).map_err(|e| bad(&format!("checkpoint: {e}")))?;
-        let checkpoint = Checkpoint::parse(note.text()).map_err(|e| bad(&format!("checkpoint: {e}")))?;
-        Ok(AddCheckpoint { old_size, proof, note, checkpoint })
+        let checkpoint =
+            Checkpoint::parse(note.text()).map_err(|e| bad(&format!("checkpoint: {e}")))?;
+        Ok(AddCheckpoint {
+            old_size,
+            proof,
+            note,
+            checkpoint,
+        })
     }
 
     /// The request body (what a log sends).
@@ -162,17 +173,26 @@ pub fn add_checkpoint(
     if trusted.is_empty() {
         return Err(Rejection::UnknownLog);
     }
-    req.note.verify(&trusted).map_err(|_| Rejection::Forbidden)?;
+    req.note
+        .verify(&trusted)
+        .map_err(|_| Rejection::Forbidden)?;
     let cp = &req.checkpoint;
     if req.old_size > cp.size {
         return Err(bad("old size is larger than the checkpoint's size"));
     }
-    let stored = stored.unwrap_or(TreeHead { size: 0, root: empty_root() });
+    let stored = stored.unwrap_or(TreeHead {
+        size: 0,
+        root: empty_root(),
+    });
     if req.old_size != stored.size {
-        return Err(Rejection::Conflict { stored_size: stored.size });
+        return Err(Rejection::Conflict {
+            stored_size: stored.size,
+        });
     }
     if cp.size == stored.size && cp.root != stored.root {
-        return Err(Rejection::Conflict { stored_size: stored.size });
+        return Err(Rejection::Conflict {
+            stored_size: stored.size,
+        });
     }
     verify_consistency(stored.size, cp.size, &stored.root, &cp.root, &req.proof)
         .map_err(|_| Rejection::BadProof)?;
@@ -181,7 +201,10 @@ pub fn add_checkpoint(
         other => bad(&other.to_string()),
     })?;
     Ok(Cosigned {
-        state: TreeHead { size: cp.size, root: cp.root },
+        state: TreeHead {
+            size: cp.size,
+            root: cp.root,
+        },
         checkpoint: cp.clone(),
         signature,
     })
@@ -202,25 +225,49 @@ mod tests {
     }
 
     fn fixture() -> Fixture {
-        let log = NoteSigner::new("ree.example/log", SigType::Ed25519, SigningKey::from_bytes(&[1; 32])).unwrap();
-        let w = NoteSigner::new("w.example", SigType::CosignatureV1, SigningKey::from_bytes(&[2; 32])).unwrap();
+        let log = NoteSigner::new(
+            "ree.example/log",
+            SigType::Ed25519,
+            SigningKey::from_bytes(&[1; 32]),
+        )
+        .unwrap();
+        let w = NoteSigner::new(
+            "w.example",
+            SigType::CosignatureV1,
+            SigningKey::from_bytes(&[2; 32]),
+        )
+        .unwrap();
         let mut store = MemHashStore::new();
         for i in 0..20u32 {
             store.append(&i.to_le_bytes());
         }
-        Fixture { log, witness: Cosigner::new(w).unwrap(), store }
+        Fixture {
+            log,
+            witness: Cosigner::new(w).unwrap(),
+            store,
+        }
     }
 
     impl Fixture {
         fn request(&self, old: u64, size: u64) -> AddCheckpoint {
-            let cp = Checkpoint::new("ree.example/log", size, root(size, &self.store).unwrap()).unwrap();
+            let cp =
+                Checkpoint::new("ree.example/log", size, root(size, &self.store).unwrap()).unwrap();
             let note = cp.sign(&self.log).unwrap();
             let proof = consistency_proof(old, size, &self.store).unwrap();
-            let body = AddCheckpoint { old_size: old, proof, note, checkpoint: cp }.to_bytes();
+            let body = AddCheckpoint {
+                old_size: old,
+                proof,
+                note,
+                checkpoint: cp,
+            }
+            .to_bytes();
             AddCheckpoint::parse(&body).unwrap()
         }
         fn head(&self, size: u64) -> TreeHead {
-            TreeHead { size, root: root(size, &self.store).unwrap() }
+            TreeHead {
+                size,
+                root: root(size, &self.store).unwrap(),
+            }
         }
     }
 
@@ -230,12 +277,16 @@ mod tests {
         let keys = [f.log.verifier_key()];
         let first = add_checkpoint(&f.request(0, 7), &keys, None, &f.witness, 100).unwrap();
         assert_eq!(first.state, f.head(7));
-        let next = add_checkpoint(&f.request(7, 13), &keys, Some(first.state), &f.witness, 101).unwrap();
+        let next =
+            add_checkpoint(&f.request(7, 13), &keys, Some(first.state), &f.witness, 101).unwrap();
         assert_eq!(next.state, f.head(13));
         let mut note = f.request(7, 13).note;
         note.add_signature(next.signature.clone());
         let wk = [f.witness.verifier_key()];
-        assert_eq!(crate::cosignature::verify_quorum(&note, &wk, 1).unwrap(), [(0, 101)]);
+        assert_eq!(
+            crate::cosignature::verify_quorum(&note, &wk, 1).unwrap(),
+            [(0, 101)]
+        );
         assert!(next.body().starts_with("\u{2014} w.example "));
         let same = add_checkpoint(&f.request(13, 13), &keys, Some(next.state), &f.witness, 102);
         assert_eq!(same.unwrap().state, f.head(13));
@@ -247,19 +298,57 @@ mod tests {
         let keys = [f.log.verifier_key()];
         let at7 = Some(f.head(7));
         let status = |r: Result<Cosigned, Rejection>| r.unwrap_err().status();
-        assert_eq!(status(add_checkpoint(&f.request(0, 7), &[], None, &f.witness, 1)), 404);
-        let stranger = NoteSigner::new("ree.example/log", SigType::Ed25519, SigningKey::from_bytes(&[9; 32])).unwrap();
-        assert_eq!(status(add_checkpoint(&f.request(0, 7), &[stranger.verifier_key()], None, &f.witness, 1)), 403);
+        assert_eq!(
+            status(add_checkpoint(&f.request(0, 7), &[], None, &f.witness, 1)),
+            404
+        );
+        let stranger = NoteSigner::new(
+            "ree.example/log",
+            SigType::Ed25519,
+            SigningKey::from_bytes(&[9; 32]),
+        )
+        .unwrap();
+        assert_eq!(
+            status(add_checkpoint(
+                &f.request(0, 7),
+                &[stranger.verifier_key()],
+                None,
+                &f.witness,
+                1
+            )),
+            403
+        );
         let stale = add_checkpoint(&f.request(5, 13), &keys, at7, &f.witness, 1).unwrap_err();
         assert_eq!((stale.status(), stale.body()), (409, "7\n".to_owned()));
         let mut req = f.request(7, 13);
         req.proof[0] = Hash([0; 32]);
         assert_eq!(status(add_checkpoint(&req, &keys, at7, &f.witness, 1)), 422);
-        let fork = TreeHead { size: 13, root: Hash([5; 32]) };
-        assert_eq!(status(add_checkpoint(&f.request(13, 13), &keys, Some(fork), &f.witness, 1)), 409);
+        let fork = TreeHead {
+            size: 13,
+            root: Hash([5; 32]),
+        };
+        assert_eq!(
+            status(add_checkpoint(
+                &f.request(13, 13),
+                &keys,
+                Some(fork),
+                &f.witness,
+                1
+            )),
+            409
+        );
         let mut back = f.request(7, 7);
         back.old_size = 13;
-        assert_eq!(status(add_checkpoint(&back, &keys, Some(f.head(13)), &f.witness, 1)), 400);
+        assert_eq!(
+            status(add_checkpoint(
+                &back,
+                &keys,
+                Some(f.head(13)),
+                &f.witness,
+                1
+            )),
+            400
+        );
     }
 
     #[test]
@@ -275,9 +364,16 @@ mod tests {
             "old 3".to_owned(),
             format!("old 0\n{}\n{text}", "AAAA"),
         ] {
-            assert_eq!(AddCheckpoint::parse(bad.as_bytes()).unwrap_err().status(), 400, "{bad:?}");
+            assert_eq!(
+                AddCheckpoint::parse(bad.as_bytes()).unwrap_err().status(),
+                400,
+                "{bad:?}"
+            );
         }
-        let long = format!("old 1\n{}\n", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n".repeat(64));
+        let long = format!(
+            "old 1\n{}\n",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n".repeat(64)
+        );
         assert!(AddCheckpoint::parse(long.as_bytes()).is_err());
     }
 }
