@@ -15,6 +15,8 @@
 
 pub mod checkpoint;
 pub mod cosignature;
+#[cfg(test)]
+mod example;
 pub mod frontier;
 pub mod hash;
 pub mod memstore;
