@@ -8,7 +8,6 @@ mod log_store;
 mod mem;
 pub mod perms;
 mod sled_store;
-mod superblock;
 
 pub use log_store::{LogRecovery, LogStore, OpenMode};
 pub use mem::MemStore;

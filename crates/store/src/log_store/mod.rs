@@ -29,12 +29,13 @@ use std::sync::{Mutex, RwLock};
 use ree_core::record::record_hash;
 use ree_core::{EventId, Hash32, LotId, Record};
 
-use crate::superblock::{self, Committed, Superblock};
-use crate::{Batch, IdempotencyEntry, ScanFn, Store, StoreError};
+mod recovery;
+mod superblock;
 
-#[path = "log_open.rs"]
-mod open;
-use open::{check_against, refuse_damage_before_commits, scan_log, take_lock};
+use crate::{Batch, IdempotencyEntry, ScanFn, Store, StoreError};
+use superblock::{Committed, Superblock};
+
+use recovery::{check_against, refuse_damage_before_commits, scan_log, take_lock};
 
 const KIND_RECORD: u8 = 1;
 const KIND_COMMIT: u8 = 2;
@@ -756,5 +757,4 @@ impl Store for LogStore {
 }
 
 #[cfg(test)]
-#[path = "log_store_tests.rs"]
 mod tests;

@@ -11,10 +11,10 @@ use std::path::Path;
 use ree_core::record::record_hash;
 use ree_core::{LotId, Record};
 
+use super::superblock::Committed;
 use super::{
     body_event_id, fingerprint, holds_valid_commit, read_frame, Frame, LotIdx, Shards, SHARDS,
 };
-use crate::superblock::Committed;
 use crate::StoreError;
 
 /// Takes `LOCK` (flock) so one process at a time has the store. Read-only, a missing `LOCK` is
