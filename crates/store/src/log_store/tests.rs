@@ -1,3 +1,9 @@
+use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+
+use super::frame::{push_commit, push_frame, KIND_RECORD};
 use super::*;
 use crate::NewRecord;
 use ree_core::event::{Adjustment, EventBody, EventKind};
@@ -175,11 +181,9 @@ fn a_torn_tail_is_cut_and_damage_before_acknowledged_data_is_refused() {
 fn append_group(log: &Path, b: &Batch, whole: bool) -> u64 {
     let mut buf = vec![];
     for r in &b.records {
-        frame(&mut buf, KIND_RECORD, &r.bytes);
+        push_frame(&mut buf, KIND_RECORD, &r.bytes);
     }
-    let mut commit = COMMIT_MAGIC.to_vec();
-    commit.extend_from_slice(&b.records.last().unwrap().global_seq.to_le_bytes());
-    frame(&mut buf, KIND_COMMIT, &commit);
+    push_commit(&mut buf, b.records.last().unwrap().global_seq);
     let n = if whole { buf.len() } else { buf.len() / 2 };
     let mut f = OpenOptions::new().append(true).open(log).unwrap();
     f.write_all(&buf[..n]).unwrap();
@@ -290,18 +294,4 @@ fn a_read_only_store_creates_nothing_and_refuses_appends() {
         .collect();
     left.sort();
     assert_eq!(left, ["committed", "records.log"]);
-}
-
-#[test]
-fn the_idempotency_table_grows_and_keeps_every_entry() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut t = Idem::build(&dir.path().join("t"), &[], 4).unwrap();
-    for i in 1..=1000u64 {
-        t.insert(i * 7919, i).unwrap();
-    }
-    assert!(t.capacity >= 2000);
-    for i in 1..=1000u64 {
-        assert_eq!(t.candidates(i * 7919).unwrap(), vec![i]);
-    }
-    assert!(t.candidates(3).unwrap().is_empty());
 }
