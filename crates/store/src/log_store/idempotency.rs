@@ -9,7 +9,7 @@ use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use ree_core::{EventId, Record};
+use ree_core::EventId;
 
 use crate::StoreError;
 
@@ -27,12 +27,6 @@ fn fingerprint(id: &EventId) -> u64 {
 
 fn shard_of(fp: u64) -> usize {
     (fp >> 56) as usize % SHARDS
-}
-
-/// The event id of a record's body: bytes 2..18 of the body (docs/format.md, "Event body").
-pub(super) fn body_event_id(rec: &Record) -> Option<EventId> {
-    let b = rec.body.get(2..18)?;
-    Some(EventId(uuid::Uuid::from_bytes(b.try_into().ok()?)))
 }
 
 /// One shard: a file of `capacity` 16-byte slots.

@@ -28,11 +28,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 
 use ree_core::record::record_hash;
-use ree_core::{EventId, Hash32, LotId, Record};
+use ree_core::{EventId, LotId, Record};
 
 use crate::{Batch, IdempotencyEntry, NewRecord, ScanFn, Store, StoreError};
 use frame::{push_commit, push_frame, read_frame, read_record_at, Frame, KIND_RECORD, LOG_FILE};
-use idempotency::{body_event_id, Shards};
+use idempotency::Shards;
 use lot_index::{batch_back_links, LotIdx};
 pub use recovery::{LogRecovery, OpenMode};
 use superblock::Superblock;
@@ -185,20 +185,21 @@ impl LogStore {
             return Ok(None);
         };
         let rec = Self::decode_record(g, &bytes)?;
-        if body_event_id(&rec) != Some(id) {
+        let Some(key) = rec.submission_key().filter(|k| k.event_id == id) else {
             return Ok(None);
-        }
-        // The submission's records are consecutive and carry the same body.
+        };
+        // The submission's records are consecutive and carry the same body; the next
+        // submission starts with a record of its own.
         let mut count = 1u8;
         while let Some(next) = self.record(g + count as u64)? {
             let n = Self::decode_record(g + count as u64, &next)?;
-            if n.link.is_none() || n.body != rec.body {
+            if n.submission_key().is_some() || n.body != rec.body {
                 break;
             }
             count += 1;
         }
         Ok(Some(IdempotencyEntry {
-            body_hash: Hash32(*blake3::hash(&rec.body).as_bytes()),
+            body_hash: key.body_hash,
             first_global_seq: g,
             count,
         }))

@@ -12,7 +12,7 @@ use ree_core::record::record_hash;
 use ree_core::{LotId, Record};
 
 use super::frame::{holds_valid_commit, read_frame, Frame, LOG_FILE};
-use super::idempotency::{body_event_id, ShardEntries, Shards};
+use super::idempotency::{ShardEntries, Shards};
 use super::lot_index::LotIdx;
 use super::superblock::{self, Committed, Superblock};
 use crate::StoreError;
@@ -296,10 +296,8 @@ impl Scan {
             let head = self.heads.entry(rec.lot).or_default();
             let prev = head.back_link();
             head.push(rec.seq, g);
-            if rec.link.is_none() {
-                if let Some(id) = body_event_id(&rec) {
-                    self.idem_entries.push(&id, g);
-                }
+            if let Some(key) = rec.submission_key() {
+                self.idem_entries.push(&key.event_id, g);
             }
             self.records = g;
             index.push(off, prev)?;

@@ -7,6 +7,7 @@ use super::frame::{push_commit, push_frame, KIND_RECORD};
 use super::*;
 use crate::NewRecord;
 use ree_core::event::{Adjustment, EventBody, EventKind};
+use ree_core::Hash32;
 use ree_core::UtcMicros;
 
 fn rec(g: u64, lot: LotId, seq: u64, id: EventId) -> NewRecord {
