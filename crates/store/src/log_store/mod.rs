@@ -212,6 +212,11 @@ impl Store for LogStore {
         if writer.sb.is_none() {
             return Err(StoreError::ReadOnly);
         }
+        if batch.records.is_empty() {
+            // Nothing to make durable. A commit frame closing no records would end the log past
+            // the group the superblock's record count names, and the next open would refuse it.
+            return Ok(());
+        }
         // Held until the new records count is published: a reader never sees a head it cannot
         // read yet.
         let mut heads = self.heads.write().unwrap_or_else(|e| e.into_inner());

@@ -296,3 +296,22 @@ fn a_read_only_store_creates_nothing_and_refuses_appends() {
     left.sort();
     assert_eq!(left, ["committed", "records.log"]);
 }
+
+#[test]
+fn an_empty_batch_writes_nothing_and_the_log_still_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let lots = [LotId::new_v7()];
+    let mut seqs = HashMap::new();
+    let log = dir.path().join("log/records.log");
+    {
+        let (s, _) = LogStore::open(dir.path()).unwrap();
+        s.append(&Batch::default()).unwrap();
+        s.append(&batch(1, 3, &lots, &mut seqs)).unwrap();
+        let len = std::fs::metadata(&log).unwrap().len();
+        s.append(&Batch::default()).unwrap();
+        assert_eq!(std::fs::metadata(&log).unwrap().len(), len);
+    }
+    let (s, r) = LogStore::open(dir.path()).unwrap();
+    assert_eq!((r.records, r.truncated_bytes), (3, 0));
+    assert_eq!(s.records(1, 10).unwrap().len(), 3);
+}
