@@ -270,56 +270,6 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::NewRecord;
-    use ree_core::Hash32;
-
-    fn batch(from: u64, n: u64, lot: LotId) -> Batch {
-        Batch {
-            records: (0..n)
-                .map(|i| NewRecord {
-                    global_seq: from + i,
-                    lot,
-                    seq: from + i - 1,
-                    bytes: vec![i as u8; 100],
-                })
-                .collect(),
-            idempotency: vec![(
-                EventId::new_v7(),
-                IdempotencyEntry {
-                    body_hash: Hash32([7; 32]),
-                    first_global_seq: from,
-                    count: n as u8,
-                },
-            )],
-        }
-    }
-
-    #[test]
-    fn appends_survive_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let lot = LotId::new_v7();
-        let b = batch(1, 5, lot);
-        {
-            let s = SledStore::open(dir.path()).unwrap();
-            s.append(&b).unwrap();
-        }
-        let s = SledStore::open(dir.path()).unwrap();
-        assert_eq!(s.record(3).unwrap(), Some(vec![2u8; 100]));
-        let recs = s.lot_records(lot, 2, 10).unwrap();
-        assert_eq!(recs.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2, 3, 4]);
-        assert_eq!(
-            s.idempotency(b.idempotency[0].0).unwrap(),
-            Some(b.idempotency[0].1)
-        );
-        let mut seen = vec![];
-        s.scan(1, &mut |g, _| {
-            seen.push(g);
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(seen, vec![1, 2, 3, 4, 5]);
-        assert_eq!(s.idempotency_count().unwrap(), 1);
-    }
 
     #[test]
     fn refuses_a_newer_format() {
