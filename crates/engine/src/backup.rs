@@ -10,7 +10,9 @@ use std::io::{Read, Write};
 use ree_core::{EventBody, Hash32, LedgerState, Record};
 use ree_store::{Batch, IdempotencyEntry, NewRecord, Store, StoreError};
 
-use crate::{replay_store_with_progress, EngineError, OpenReport, Progress, PROGRESS_EVERY};
+use crate::error::EngineError;
+use crate::replay::{replay_store_with_progress, Progress, PROGRESS_EVERY};
+use crate::types::OpenReport;
 
 const MAGIC: &[u8; 8] = b"REEBACKP";
 const VERSION: u16 = 1;

@@ -8,7 +8,7 @@ use ree_core::registry::REGISTRY_LOT;
 use ree_core::{Hash32, LotId, LotState, Record};
 use ree_store::Store;
 
-use crate::EngineError;
+use crate::error::EngineError;
 
 /// Upstream lots with the (seq, hash) of the last record of each that a head commits to.
 pub type UpstreamHeads = BTreeMap<LotId, (u64, Hash32)>;
