@@ -12,7 +12,7 @@ use ree_store::{Batch, IdempotencyEntry, NewRecord, Store};
 
 use crate::error::SubmitError;
 use crate::submit::{staged_binding, Item, Prepared, Reply, Request};
-use crate::types::{Appended1, Committed, Observer, Outcome};
+use crate::types::{AppendedRecord, Committed, Observer, Outcome};
 
 /// Most records one group commit writes.
 const MAX_GROUP_RECORDS: usize = 8192;
@@ -288,7 +288,7 @@ fn outcome_of(event_id: EventId, appended: &[Appended], replayed: bool) -> Outco
         event_id,
         records: appended
             .iter()
-            .map(|a| Appended1 {
+            .map(|a| AppendedRecord {
                 lot: a.record.lot,
                 seq: a.record.seq,
                 global_seq: a.record.global_seq,
@@ -316,7 +316,7 @@ fn stored_outcome(
                 ))
             })?;
         let rec = Record::decode(&bytes).map_err(|e| SubmitError::Unavailable(e.to_string()))?;
-        records.push(Appended1 {
+        records.push(AppendedRecord {
             lot: rec.lot,
             seq: rec.seq,
             global_seq: g,

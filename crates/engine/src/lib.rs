@@ -29,7 +29,9 @@ pub use committer::now_utc;
 pub use error::{EngineError, SubmitError};
 pub use replay::{replay_store, replay_store_with_progress, Progress, PROGRESS_EVERY};
 pub use submit::MAX_BATCH;
-pub use types::{Appended1, Committed, Observer, OpenReport, Outcome, StoredRecord, Submission};
+pub use types::{
+    AppendedRecord, Committed, Observer, OpenReport, Outcome, StoredRecord, Submission,
+};
 
 use committer::{committer_loop, Shared};
 use submit::{all_failed, prepare_request, Reply, Request};

@@ -17,9 +17,9 @@ pub struct Submission {
     pub caller: Option<ParticipantId>,
 }
 
-/// One record an accepted submission appended.
+/// One record an accepted submission appended (its lot, place and hash), as answered.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Appended1 {
+pub struct AppendedRecord {
     pub lot: LotId,
     pub seq: u64,
     pub global_seq: u64,
@@ -31,7 +31,7 @@ pub struct Appended1 {
 pub struct Outcome {
     pub event_id: EventId,
     /// One entry per lot the event appended to, in append order.
-    pub records: Vec<Appended1>,
+    pub records: Vec<AppendedRecord>,
     /// True when this answer is the original result of an earlier, identical submission.
     pub replayed: bool,
 }
