@@ -31,10 +31,7 @@ pub fn write_record(w: &mut dyn Write, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 fn bad(msg: impl Into<String>) -> EngineError {
-    EngineError::Inconsistent {
-        global_seq: 0,
-        reason: msg.into(),
-    }
+    EngineError::inconsistent(msg)
 }
 
 /// Writes a store's committed records (up to `upto`, inclusive) to `w`.

@@ -1,7 +1,7 @@
 //! The engine's two error types: why one submission was refused, and why a store cannot be served.
 
 use ree_core::error::{DecodeError, FieldError, RuleError};
-use ree_core::EventId;
+use ree_core::{EventId, LotId};
 use ree_store::StoreError;
 
 /// Why a submission was not appended.
@@ -41,6 +41,38 @@ pub enum SubmitError {
 pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("store is inconsistent at global sequence {global_seq}: {reason}")]
-    Inconsistent { global_seq: u64, reason: String },
+    /// `global_seq` is the record where the damage was found; `None` when it is not one record
+    /// (an index, a count, a backup's framing).
+    #[error("store is inconsistent{}: {reason}", at_global_seq(.global_seq))]
+    Inconsistent {
+        global_seq: Option<u64>,
+        reason: String,
+    },
+}
+
+fn at_global_seq(global_seq: &Option<u64>) -> String {
+    global_seq.map_or(String::new(), |g| format!(" at global sequence {g}"))
+}
+
+impl EngineError {
+    /// Damage found at one record.
+    pub(crate) fn at(global_seq: u64, reason: impl Into<String>) -> EngineError {
+        EngineError::Inconsistent {
+            global_seq: Some(global_seq),
+            reason: reason.into(),
+        }
+    }
+
+    /// Damage not tied to one record.
+    pub(crate) fn inconsistent(reason: impl Into<String>) -> EngineError {
+        EngineError::Inconsistent {
+            global_seq: None,
+            reason: reason.into(),
+        }
+    }
+
+    /// A stored record of a lot that does not decode.
+    pub(crate) fn undecodable(lot: LotId, seq: u64, error: impl std::fmt::Display) -> EngineError {
+        EngineError::inconsistent(format!("lot {lot} seq {seq}: {error}"))
+    }
 }

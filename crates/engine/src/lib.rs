@@ -196,10 +196,8 @@ impl Engine {
         let raw = self.shared.store.lot_records(lot, from_seq, limit)?;
         raw.into_iter()
             .map(|(seq, bytes)| {
-                let rec = Record::decode(&bytes).map_err(|e| EngineError::Inconsistent {
-                    global_seq: 0,
-                    reason: format!("lot {lot} seq {seq}: {e}"),
-                })?;
+                let rec =
+                    Record::decode(&bytes).map_err(|e| EngineError::undecodable(lot, seq, e))?;
                 let hash = ree_core::record::record_hash(&bytes);
                 Ok(StoredRecord {
                     record: rec,

@@ -30,10 +30,7 @@ pub fn replay_store_with_progress(
     let mut failure: Option<EngineError> = None;
     store
         .scan(1, &mut |gseq, bytes| {
-            let fail = |reason: String| EngineError::Inconsistent {
-                global_seq: gseq,
-                reason,
-            };
+            let fail = |reason: String| EngineError::at(gseq, reason);
             let rec = match Record::decode(bytes) {
                 Ok(r) => r,
                 Err(e) => {
@@ -71,26 +68,20 @@ pub fn replay_store_with_progress(
             && tail[0].0 == lot.head_seq()
             && ree_core::record::record_hash(&tail[0].1) == lot.head;
         if !ok {
-            return Err(EngineError::Inconsistent {
-                global_seq: 0,
-                reason: format!(
-                    "lot index of {} does not end at its head (seq {} {})",
-                    lot.id,
-                    lot.head_seq(),
-                    lot.head
-                ),
-            });
+            return Err(EngineError::inconsistent(format!(
+                "lot index of {} does not end at its head (seq {} {})",
+                lot.id,
+                lot.head_seq(),
+                lot.head
+            )));
         }
     }
     let idem = store.idempotency_count()?;
     if idem != report.submissions {
-        return Err(EngineError::Inconsistent {
-            global_seq: 0,
-            reason: format!(
-                "{idem} idempotency entries for {} submissions",
-                report.submissions
-            ),
-        });
+        return Err(EngineError::inconsistent(format!(
+            "{idem} idempotency entries for {} submissions",
+            report.submissions
+        )));
     }
     report.lots = state.lot_count();
     Ok((state, report))

@@ -594,8 +594,42 @@ fn a_damaged_store_is_refused_on_open() {
         .unwrap();
     match Engine::open(store.clone(), None) {
         Err(ree_engine::EngineError::Inconsistent { global_seq, reason }) => {
-            assert_eq!(global_seq, g);
+            assert_eq!(global_seq, Some(g));
             assert!(reason.contains("chain"), "{reason}");
+        }
+        Err(other) => panic!("wrong error {other}"),
+        Ok(_) => panic!("a damaged store was opened"),
+    }
+}
+
+/// Damage that is no one record's (here: an idempotency entry without its submission) names no
+/// global sequence number rather than a made-up 0.
+#[test]
+fn damage_of_no_one_record_names_no_global_sequence() {
+    let (store, e) = engine();
+    drop(e);
+    let stray = ree_store::IdempotencyEntry {
+        body_hash: Hash32([7; 32]),
+        first_global_seq: 1,
+        count: 1,
+    };
+    store
+        .append(&ree_store::Batch {
+            records: vec![],
+            idempotency: vec![(EventId::new_v7(), stray)],
+        })
+        .unwrap();
+    match Engine::open(store.clone(), None) {
+        Err(err @ ree_engine::EngineError::Inconsistent { global_seq, .. }) => {
+            assert_eq!(global_seq, None);
+            let n = count_submissions(&*store);
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "store is inconsistent: {} idempotency entries for {n} submissions",
+                    n + 1
+                )
+            );
         }
         Err(other) => panic!("wrong error {other}"),
         Ok(_) => panic!("a damaged store was opened"),
