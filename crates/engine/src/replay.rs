@@ -1,6 +1,8 @@
 //! Open-time replay: rebuilds the ledger state from every stored record and checks the store's
 //! indexes against it. `Engine::open`, `ree check` and `ree restore` share it.
 
+use std::ops::ControlFlow;
+
 use ree_core::{LedgerState, Record};
 use ree_store::{Store, StoreError};
 
@@ -27,41 +29,20 @@ pub fn replay_store_with_progress(
 ) -> Result<(LedgerState, OpenReport), EngineError> {
     let mut state = LedgerState::new();
     let mut report = OpenReport::default();
-    let mut failure: Option<EngineError> = None;
-    store
-        .scan(1, &mut |gseq, bytes| {
-            let fail = |reason: String| EngineError::at(gseq, reason);
-            let rec = match Record::decode(bytes) {
-                Ok(r) => r,
-                Err(e) => {
-                    failure = Some(fail(e.to_string()));
-                    return Err(StoreError::Corrupt("stop".into()));
-                }
-            };
-            if rec.global_seq != gseq {
-                failure = Some(fail(format!(
-                    "record says global sequence {}",
-                    rec.global_seq
-                )));
-                return Err(StoreError::Corrupt("stop".into()));
-            }
-            if let Err(e) = state.replay(&rec, bytes) {
-                failure = Some(fail(format!("lot {} seq {}: {e}", rec.lot, rec.seq)));
-                return Err(StoreError::Corrupt("stop".into()));
-            }
-            report.records += 1;
-            if report.records.is_multiple_of(PROGRESS_EVERY) {
-                progress(report.records);
-            }
-            if rec.link.is_none() {
-                report.submissions += 1;
-            }
-            Ok(())
-        })
-        .map_err(|e| failure.take().unwrap_or(EngineError::Store(e)))?;
-    if let Some(f) = failure {
-        return Err(f);
-    }
+    scan_until(store, 1, &mut |global_seq, bytes| {
+        let record = match replay_one(&mut state, global_seq, bytes) {
+            Ok(record) => record,
+            Err(error) => return ControlFlow::Break(error),
+        };
+        report.records += 1;
+        if report.records.is_multiple_of(PROGRESS_EVERY) {
+            progress(report.records);
+        }
+        if record.link.is_none() {
+            report.submissions += 1;
+        }
+        ControlFlow::Continue(())
+    })?;
     for lot in state.lots() {
         let tail = store.lot_records(lot.id, lot.head_seq(), 2)?;
         let ok = tail.len() == 1
@@ -85,4 +66,122 @@ pub fn replay_store_with_progress(
     }
     report.lots = state.lot_count();
     Ok((state, report))
+}
+
+/// Decodes and replays the record the store keeps at `global_seq`.
+fn replay_one(
+    state: &mut LedgerState,
+    global_seq: u64,
+    bytes: &[u8],
+) -> Result<Record, EngineError> {
+    let record = Record::decode(bytes).map_err(|e| EngineError::at(global_seq, e.to_string()))?;
+    if record.global_seq != global_seq {
+        return Err(EngineError::at(
+            global_seq,
+            format!("record says global sequence {}", record.global_seq),
+        ));
+    }
+    state.replay(&record, bytes).map_err(|e| {
+        EngineError::at(
+            global_seq,
+            format!("lot {} seq {}: {e}", record.lot, record.seq),
+        )
+    })?;
+    Ok(record)
+}
+
+/// [`Store::scan`] with a visitor that stops by breaking with the engine's own error. The
+/// store's visitor can stop only with a `StoreError`, so a break is kept here and the store is
+/// handed a dedicated `Interrupted` error that never reaches the caller: the caller gets the
+/// break's error, or the store's own error if the store failed.
+fn scan_until(
+    store: &dyn Store,
+    from_global_seq: u64,
+    visit: &mut dyn FnMut(u64, &[u8]) -> ControlFlow<EngineError>,
+) -> Result<(), EngineError> {
+    let mut stopped: Option<EngineError> = None;
+    let scanned = store.scan(from_global_seq, &mut |global_seq, bytes| match visit(
+        global_seq, bytes,
+    ) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(error) => {
+            stopped = Some(error);
+            Err(StoreError::Io(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "scan stopped by the engine",
+            )))
+        }
+    });
+    match stopped {
+        Some(error) => Err(error),
+        None => scanned.map_err(EngineError::Store),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ree_core::LotId;
+    use ree_store::{Batch, MemStore, NewRecord};
+
+    fn store_of(records: u64) -> MemStore {
+        let store = MemStore::new();
+        let lot = LotId::new_v7();
+        let records = (1..=records)
+            .map(|g| NewRecord {
+                global_seq: g,
+                lot,
+                seq: g - 1,
+                bytes: vec![g as u8],
+            })
+            .collect();
+        store
+            .append(&Batch {
+                records,
+                idempotency: vec![],
+            })
+            .unwrap();
+        store
+    }
+
+    #[test]
+    fn a_break_stops_the_scan_and_is_the_answer() {
+        let store = store_of(3);
+        let mut seen = Vec::new();
+        let result = scan_until(&store, 1, &mut |global_seq, _| {
+            seen.push(global_seq);
+            if global_seq == 2 {
+                return ControlFlow::Break(EngineError::at(2, "broken"));
+            }
+            ControlFlow::Continue(())
+        });
+        assert_eq!(seen, vec![1, 2]);
+        match result {
+            Err(EngineError::Inconsistent { global_seq, reason }) => {
+                assert_eq!((global_seq, reason.as_str()), (Some(2), "broken"));
+            }
+            other => panic!("expected the break's error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_undecodable_record_is_named_not_reported_as_a_store_error() {
+        let store = store_of(1);
+        match replay_store(&store) {
+            Err(EngineError::Inconsistent { global_seq, .. }) => assert_eq!(global_seq, Some(1)),
+            other => panic!("expected the damaged record, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_uninterrupted_scan_visits_everything() {
+        let store = store_of(3);
+        let mut seen = 0;
+        scan_until(&store, 2, &mut |_, _| {
+            seen += 1;
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(seen, 2);
+    }
 }
