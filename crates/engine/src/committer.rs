@@ -172,7 +172,7 @@ fn stage_request(
         match result {
             Ok(appended) => {
                 let outcome = outcome_of(id, &appended, false);
-                in_group.insert(id, (prepared.body_hash, outcome.clone()));
+                in_group.insert(id, (prepared.key.body_hash, outcome.clone()));
                 decisions.push(Decision::Pending(outcome));
                 accepted.push((prepared, appended));
             }
@@ -206,7 +206,7 @@ fn known_outcome(
 ) -> Option<Result<Outcome, SubmitError>> {
     let id = prepared.body.event_id;
     match in_group.get(&id) {
-        Some((body_hash, outcome)) => Some(if *body_hash == prepared.body_hash {
+        Some((body_hash, outcome)) => Some(if *body_hash == prepared.key.body_hash {
             Ok(Outcome {
                 replayed: true,
                 ..outcome.clone()
@@ -216,7 +216,7 @@ fn known_outcome(
         }),
         None => match shared.store.idempotency(id) {
             Err(e) => Some(Err(SubmitError::Unavailable(e.to_string()))),
-            Ok(Some(entry)) if entry.body_hash == prepared.body_hash => {
+            Ok(Some(entry)) if entry.body_hash == prepared.key.body_hash => {
                 Some(stored_outcome(&*shared.store, id, &entry))
             }
             Ok(Some(_)) => Some(Err(SubmitError::Conflict(id))),
@@ -257,9 +257,9 @@ fn add_to_batch(
 ) {
     for (prepared, appended) in accepted {
         batch.idempotency.push((
-            prepared.body.event_id,
+            prepared.key.event_id,
             IdempotencyEntry {
-                body_hash: prepared.body_hash,
+                body_hash: prepared.key.body_hash,
                 first_global_seq: appended[0].record.global_seq,
                 count: appended.len() as u8,
             },

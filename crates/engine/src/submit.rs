@@ -6,10 +6,10 @@ use std::collections::HashMap;
 
 use ree_core::error::FieldError;
 use ree_core::event::EventKind;
-use ree_core::record::Signature;
-use ree_core::registry::Registry;
+use ree_core::record::{Signature, SubmissionKey};
+use ree_core::registry::{Registry, REGISTRY_LOT};
 use ree_core::state::LotView;
-use ree_core::{EventBody, Hash32, ParticipantId, UtcMicros};
+use ree_core::{EventBody, Hash32, ParticipantId, Record, UtcMicros};
 
 use crate::error::SubmitError;
 use crate::types::{Outcome, Submission};
@@ -24,7 +24,8 @@ pub(crate) type Reply = Box<dyn FnOnce(Answers) + Send>;
 pub(crate) struct Prepared {
     pub(crate) body: EventBody,
     pub(crate) bytes: Vec<u8>,
-    pub(crate) body_hash: Hash32,
+    /// The idempotency key its first record will be stored under.
+    pub(crate) key: SubmissionKey,
     pub(crate) signature: Option<Signature>,
     /// The authenticated caller, checked again against the registry as staged at commit time.
     pub(crate) caller: Option<ParticipantId>,
@@ -139,14 +140,37 @@ fn prepare(
     if let Some(reg) = registry {
         key_bound_to_caller(reg, &sig.public_key, s.caller)?;
     }
-    let body_hash = Hash32(*blake3::hash(&s.body).as_bytes());
+    let (key, bytes) = submission_key(&body, s.body, now);
+    let key = key.ok_or_else(|| FieldError::new("body", "carries no event id"))?;
     Ok(Prepared {
         body,
-        bytes: s.body,
-        body_hash,
+        bytes,
+        key,
         signature: s.signature,
         caller: s.caller,
     })
+}
+
+/// The idempotency key the submission's first record will carry, asked of that record before
+/// the committer places it ([`Record::submission_key`]): a retry is then recognised by the very
+/// function its stored entry was made with. The key depends on the body bytes alone.
+fn submission_key(
+    body: &EventBody,
+    bytes: Vec<u8>,
+    now: UtcMicros,
+) -> (Option<SubmissionKey>, Vec<u8>) {
+    let unplaced = Record {
+        lot: body.kind.lots().first().copied().unwrap_or(REGISTRY_LOT),
+        seq: 0,
+        global_seq: 0,
+        prev: Hash32::ZERO,
+        recorded_at: now,
+        registry: Hash32::ZERO,
+        link: None,
+        body: bytes,
+        signature: None,
+    };
+    (unplaced.submission_key(), unplaced.body)
 }
 
 /// The signing key, if registered, must belong to the authenticated caller. Checked early
