@@ -59,8 +59,8 @@ type InGroup = HashMap<EventId, (Hash32, Outcome)>;
 /// 1. **Known outcome**: an event id already accepted (in this group, then in the durable
 ///    idempotency index) is answered with its original result, or refused as a conflict.
 /// 2. **Stage**: each request gets an overlay over the group's staged state; each submission is
-///    staged alone on it (the rules run in `Staged::append`), an atomic batch is kept whole or
-///    dropped whole.
+///    staged on an overlay of its own over that (the rules run in `Staged::append`) and kept
+///    only whole; an atomic batch is kept whole or dropped whole.
 /// 3. **Batch**: the kept records, their lot index and idempotency entries join one `Batch`.
 /// 4. **Write**: one `Store::append`: atomic and durable (the fdatasync) when it returns.
 /// 5. **Publish**: the staged states become the committed state, watchers are told, every
@@ -167,7 +167,7 @@ fn stage_request(
         let id = prepared.body.event_id;
         let result = match known_outcome(shared, in_group, &prepared) {
             Some(known) => Err(known),
-            None => stage_one(&mut layer, &prepared, atomic, now).map_err(Err),
+            None => stage_one(&mut layer, &prepared, now).map_err(Err),
         };
         match result {
             Ok(appended) => {
@@ -225,28 +225,20 @@ fn known_outcome(
     }
 }
 
-/// Step 2 for one submission: the key binding against the registry as staged, then its records.
+/// Step 2 for one submission: the key binding against the registry as staged, then its records,
+/// on an overlay of their own: a rejected event leaves no trace, not even its first lot's record
+/// when a later lot's fails (`Staged::append` stops at the failing record, keeping the others).
 fn stage_one(
     layer: &mut Staged<'_>,
     prepared: &Prepared,
-    atomic: bool,
     now: UtcMicros,
 ) -> Result<Vec<Appended>, SubmitError> {
     staged_binding(layer, prepared)?;
-    let body = &prepared.body;
-    if atomic {
-        return layer
-            .append(&prepared.bytes, body, prepared.signature, now)
-            .map_err(Into::into);
-    }
-    // Per-event: a rejected event must leave no trace, so stage it alone.
     let mut one = Staged::new(layer, layer.next_global_seq());
-    let result = one.append(&prepared.bytes, body, prepared.signature, now);
-    if result.is_ok() {
-        let changes = one.into_changes();
-        layer.absorb(changes);
-    }
-    result.map_err(Into::into)
+    let appended = one.append(&prepared.bytes, &prepared.body, prepared.signature, now)?;
+    let changes = one.into_changes();
+    layer.absorb(changes);
+    Ok(appended)
 }
 
 /// Step 3: a kept request's records and idempotency entries join the group's batch.
@@ -336,4 +328,117 @@ pub fn now_utc() -> UtcMicros {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     UtcMicros(d.as_micros().min(i64::MAX as u128) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ree_core::element::Element;
+    use ree_core::event::{CampaignOpened, Composition, EventKind, InputCharged, OreReceipt};
+    use ree_core::record::{Signature, SubmissionKey};
+    use ree_core::state::{LotState, LotView};
+    use ree_core::testkit::Team;
+    use ree_core::{Country, EventBody, LotId};
+
+    const NOW: UtcMicros = UtcMicros(1_760_000_000_000_000);
+
+    fn prepared(team: &Team, kind: EventKind) -> Prepared {
+        let body = EventBody {
+            event_id: EventId::new_v7(),
+            occurred_at: NOW,
+            expected_head: None,
+            kind,
+        };
+        let (bytes, signature) = team.sign(&body);
+        Prepared {
+            key: SubmissionKey {
+                event_id: body.event_id,
+                body_hash: Hash32::ZERO,
+            },
+            body,
+            bytes,
+            signature: Some(signature),
+            caller: None,
+        }
+    }
+
+    fn commit(state: &mut LedgerState, bytes: &[u8], signature: Signature) {
+        let body = EventBody::decode(bytes).unwrap();
+        let mut staged = Staged::new(&*state, state.next_global_seq());
+        staged.append(bytes, &body, Some(signature), NOW).unwrap();
+        let changes = staged.into_changes();
+        state.commit(changes);
+    }
+
+    /// The committed state with one lot replaced: a view no real ledger reaches, to make the
+    /// second record of an event fail after its first was built.
+    struct Replaced<'a> {
+        base: &'a LedgerState,
+        lot: LotState,
+    }
+
+    impl LotView for Replaced<'_> {
+        fn lot(&self, id: &LotId) -> Option<&LotState> {
+            if *id == self.lot.id {
+                return Some(&self.lot);
+            }
+            self.base.lot(id)
+        }
+    }
+
+    #[test]
+    fn an_event_whose_second_record_fails_leaves_the_overlay_as_it_was() {
+        let team = Team::new(3);
+        let mut state = LedgerState::new();
+        for (bytes, signature) in team.registry_events(NOW) {
+            commit(&mut state, &bytes, signature);
+        }
+        let (input, campaign) = (LotId::new_v7(), LotId::new_v7());
+        let ore = EventKind::OreReceipt(OreReceipt {
+            lot: input,
+            supplier: "Lynas".into(),
+            mine_site: "Mt Weld".into(),
+            country: Country::parse("AU").unwrap(),
+            mass_g: 1_000,
+            reo_grade_ppm: 380_000,
+            assay: Composition::new(vec![(Element::Nd, 100_000)]).unwrap(),
+            documents: vec![],
+        });
+        let opened = EventKind::CampaignOpened(CampaignOpened {
+            campaign,
+            facility: "Lacq SX-1".into(),
+            country: Country::parse("FR").unwrap(),
+        });
+        for kind in [ore, opened] {
+            let p = prepared(&team, kind);
+            commit(&mut state, &p.bytes, p.signature.unwrap());
+        }
+        // The campaign's balance cannot take another gram: the input's debit (first record)
+        // succeeds, the campaign's credit (second record) overflows.
+        let mut full = state.lot(&campaign).unwrap().clone();
+        full.balance_g = u64::MAX;
+        let view = Replaced {
+            base: &state,
+            lot: full,
+        };
+        let mut layer = Staged::new(&view, state.next_global_seq());
+        let charge = prepared(
+            &team,
+            EventKind::InputCharged(InputCharged {
+                campaign,
+                input,
+                mass_g: 1,
+            }),
+        );
+        let overlay = |layer: &Staged<'_>| {
+            let lots = [input, campaign].map(|id| layer.lot(&id).cloned());
+            (lots, layer.next_global_seq())
+        };
+        let before = overlay(&layer);
+        match stage_one(&mut layer, &charge, NOW) {
+            Err(SubmitError::Rule(e)) => assert!(e.to_string().contains("overflows"), "{e}"),
+            other => panic!("expected the campaign's overflow, got {other:?}"),
+        }
+        assert_eq!(overlay(&layer), before);
+    }
 }
