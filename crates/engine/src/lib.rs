@@ -7,6 +7,8 @@
 //! and answers. Readers see committed, durable state only. Opening replays and checks the store
 //! (`replay.rs`).
 
+#![forbid(unsafe_code)]
+
 pub mod backup;
 mod closure;
 mod committer;

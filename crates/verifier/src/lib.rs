@@ -102,10 +102,7 @@ pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Rep
             .iter()
             .map(|(n, c)| (n.to_string(), c.to_string()))
             .collect(),
-        upstream_lots: upstream_lots(&r.state, &lots)
-            .into_iter()
-            .filter(|u| u.lot != subject_id.to_string())
-            .collect(),
+        upstream_lots: upstream_lots(&r.state, &lots, subject_id),
         violations,
         integrity_error: None,
     }
@@ -132,10 +129,10 @@ fn signer_summaries(state: &LedgerState, signers: &[ParticipantId]) -> Vec<Signe
         .collect()
 }
 
-/// The report's line for each lot of the bundle (the subject too: the caller drops it).
-fn upstream_lots(state: &LedgerState, lots: &BTreeSet<LotId>) -> Vec<UpstreamLot> {
+/// The report's line for each lot of the bundle but the subject.
+fn upstream_lots(state: &LedgerState, lots: &BTreeSet<LotId>, subject: LotId) -> Vec<UpstreamLot> {
     let mut upstream = Vec::new();
-    for id in lots {
+    for id in lots.iter().filter(|id| **id != subject) {
         let Some(l) = state.lot(id) else { continue };
         let src = l.source();
         let facility_country = match &l.detail {
