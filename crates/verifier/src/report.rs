@@ -178,27 +178,9 @@ fn write_verdict(s: &mut String, r: &Report) {
         r.basis,
         r.attributed_g as f64 / 1e6
     );
-    let mut o: Vec<_> = r.origin_shares.iter().collect();
-    o.sort_by(|a, b| b.1.total_cmp(a.1));
-    let _ = writeln!(
-        s,
-        "origin:    {}",
-        o.iter()
-            .map(|(c, v)| format!("{c} {:.2}%", *v * 100.0))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let _ = writeln!(s, "origin:    {}", shares_line(&r.origin_shares));
     for (e, m) in &r.element_origin_shares {
-        let mut v: Vec<_> = m.iter().collect();
-        v.sort_by(|a, b| b.1.total_cmp(a.1));
-        let _ = writeln!(
-            s,
-            "  {e:<3} {}",
-            v.iter()
-                .map(|(c, x)| format!("{c} {:.2}%", *x * 100.0))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let _ = writeln!(s, "  {e:<3} {}", shares_line(m));
     }
     let _ = writeln!(
         s,
@@ -222,4 +204,15 @@ fn write_verdict(s: &mut String, r: &Report) {
             v.message
         );
     }
+}
+
+/// Countries by share, largest first (ties in country order): "CN 60.00%, AU 40.00%".
+fn shares_line(shares: &BTreeMap<String, f64>) -> String {
+    let mut by_share: Vec<_> = shares.iter().collect();
+    by_share.sort_by(|a, b| b.1.total_cmp(a.1));
+    by_share
+        .iter()
+        .map(|(country, share)| format!("{country} {:.2}%", *share * 100.0))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
