@@ -43,6 +43,10 @@ uuid_newtype!(LotId);
 uuid_newtype!(EventId);
 uuid_newtype!(ParticipantId);
 
+/// The participant registry's lot id (a fixed UUID v8, the same in every ledger): the registry
+/// is a chain like any lot's (`crate::registry`).
+pub const REGISTRY_LOT: LotId = LotId(Uuid::from_u128(0x0000_0000_0000_8000_8000_0000_0000_0001));
+
 /// A blake3 digest: record hashes, heads, document digests.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Hash32(pub [u8; 32]);

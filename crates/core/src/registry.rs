@@ -9,12 +9,11 @@ use std::sync::Arc;
 
 use crate::country::Country;
 use crate::event::{EventKind, Role};
-use crate::ids::{Hash32, LotId, ParticipantId};
+use crate::ids::{Hash32, ParticipantId};
 
-/// The registry's lot id (a fixed UUID v8, the same in every ledger).
-pub const REGISTRY_LOT: LotId = LotId(uuid::Uuid::from_u128(
-    0x0000_0000_0000_8000_8000_0000_0000_0001,
-));
+/// The registry's lot id; defined with the other ids so that event kinds name it without
+/// depending on this module.
+pub use crate::ids::REGISTRY_LOT;
 
 /// blake3 derive-key context of bearer-token hashes.
 pub const TOKEN_HASH_CONTEXT: &str = "ree-ledger 2026-11 bearer token v1";
