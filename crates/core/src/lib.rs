@@ -11,6 +11,7 @@ pub mod country;
 pub mod element;
 pub mod error;
 pub mod event;
+mod field_error;
 pub mod ids;
 pub mod provenance;
 pub mod record;
