@@ -29,10 +29,11 @@ impl Adjustment {
         }
         check_reason("reason", &self.reason)
     }
-    pub(super) fn encode(&self, w: &mut Writer) {
+    pub(super) fn encode(&self, w: &mut Writer) -> Result<(), FieldError> {
         w.raw(&self.lot.bytes());
         w.i64(self.delta_g);
-        w.str(&self.reason);
+        w.str("reason", &self.reason)?;
+        Ok(())
     }
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(Adjustment {

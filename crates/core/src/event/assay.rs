@@ -29,11 +29,12 @@ impl AssayRecorded {
         }
         Ok(())
     }
-    pub(super) fn encode(&self, w: &mut Writer) {
+    pub(super) fn encode(&self, w: &mut Writer) -> Result<(), FieldError> {
         w.raw(&self.lot.bytes());
-        w.str(&self.lab);
+        w.str("lab", &self.lab)?;
         self.content.encode(w);
         w.raw(&self.certificate.0);
+        Ok(())
     }
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(AssayRecorded {

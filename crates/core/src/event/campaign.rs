@@ -26,10 +26,11 @@ impl CampaignOpened {
     pub(super) fn validate(&self) -> Result<(), FieldError> {
         check_name("facility", &self.facility)
     }
-    pub(super) fn encode(&self, w: &mut Writer) {
+    pub(super) fn encode(&self, w: &mut Writer) -> Result<(), FieldError> {
         w.raw(&self.campaign.bytes());
-        w.str(&self.facility);
+        w.str("facility", &self.facility)?;
         w.raw(&self.country.bytes());
+        Ok(())
     }
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(CampaignOpened {
@@ -62,10 +63,11 @@ impl InputCharged {
         }
         check_mass("mass_g", self.mass_g)
     }
-    pub(super) fn encode(&self, w: &mut Writer) {
+    pub(super) fn encode(&self, w: &mut Writer) -> Result<(), FieldError> {
         w.raw(&self.campaign.bytes());
         w.raw(&self.input.bytes());
         w.u64(self.mass_g);
+        Ok(())
     }
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(InputCharged {
@@ -105,7 +107,7 @@ impl OutputProduced {
         check_mass("mass_g", self.mass_g)?;
         check_ppm("purity_ppm", self.purity_ppm, false)
     }
-    pub(super) fn encode(&self, w: &mut Writer) {
+    pub(super) fn encode(&self, w: &mut Writer) -> Result<(), FieldError> {
         w.raw(&self.campaign.bytes());
         w.raw(&self.output.bytes());
         match self.oxide {
@@ -117,6 +119,7 @@ impl OutputProduced {
         }
         w.u64(self.mass_g);
         w.u32(self.purity_ppm);
+        Ok(())
     }
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         let campaign = read_lot(r)?;
@@ -162,9 +165,10 @@ impl CampaignClosed {
         }
         Ok(())
     }
-    pub(super) fn encode(&self, w: &mut Writer) {
+    pub(super) fn encode(&self, w: &mut Writer) -> Result<(), FieldError> {
         w.raw(&self.campaign.bytes());
         w.u64(self.losses_g);
+        Ok(())
     }
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(CampaignClosed {

@@ -45,14 +45,15 @@ pub(super) fn check_documents(field: &str, docs: &[Document]) -> Result<(), Fiel
 }
 
 /// Sorted: the canonical order does not depend on the order the submitter listed them in.
-pub(super) fn encode_documents(w: &mut Writer, docs: &[Document]) {
+pub(super) fn encode_documents(w: &mut Writer, docs: &[Document]) -> Result<(), FieldError> {
     let mut d = docs.to_vec();
     d.sort();
-    w.u8(d.len() as u8);
+    w.count("documents", d.len())?;
     for x in d {
         w.u8(x.kind as u8);
         w.raw(&x.digest.0);
     }
+    Ok(())
 }
 
 pub(super) fn decode_documents(r: &mut Reader) -> Result<Vec<Document>, DecodeError> {

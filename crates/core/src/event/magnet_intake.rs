@@ -59,15 +59,15 @@ impl MagnetIntake {
         check_mass("mass_g", self.mass_g)?;
         check_documents("documents", &self.documents)
     }
-    pub(super) fn encode(&self, w: &mut Writer) {
+    pub(super) fn encode(&self, w: &mut Writer) -> Result<(), FieldError> {
         w.raw(&self.lot.bytes());
-        w.str(&self.recycler);
+        w.str("recycler", &self.recycler)?;
         w.u8(self.category as u8);
         w.u8(self.scrap as u8);
         w.raw(&self.country.bytes());
         w.u64(self.mass_g);
         self.content.encode(w);
-        encode_documents(w, &self.documents);
+        encode_documents(w, &self.documents)
     }
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(MagnetIntake {

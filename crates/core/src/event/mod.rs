@@ -89,7 +89,7 @@ macro_rules! event_kinds {
             fn validate_fields(&self) -> Result<(), FieldError> {
                 match self { $(EventKind::$kind(e) => e.validate(),)* }
             }
-            fn encode_fields(&self, w: &mut Writer) {
+            fn encode_fields(&self, w: &mut Writer) -> Result<(), FieldError> {
                 match self { $(EventKind::$kind(e) => e.encode(w),)* }
             }
             /// None for an unknown code.
@@ -163,9 +163,10 @@ impl EventBody {
             .map_err(|e| e.at(self.kind.name()))
     }
 
-    /// The canonical bytes (docs/format.md, "Event body"). Call [`EventBody::validate`] first:
-    /// strings longer than the layout allows are not representable.
-    pub fn encode(&self) -> Vec<u8> {
+    /// The canonical bytes (docs/format.md, "Event body"), or the field the layout cannot hold
+    /// (a string past 65,535 bytes, more than 255 documents): never bytes that say something
+    /// else. [`EventBody::validate`] refuses all of these, with tighter limits, and more.
+    pub fn encode(&self) -> Result<Vec<u8>, FieldError> {
         let mut w = Writer::with_capacity(128);
         w.u8(BODY_VERSION);
         w.u8(self.kind.code());
@@ -178,8 +179,10 @@ impl EventBody {
                 w.raw(&h.0);
             }
         }
-        self.kind.encode_fields(&mut w);
-        w.buf
+        self.kind
+            .encode_fields(&mut w)
+            .map_err(|e| e.at(self.kind.name()))?;
+        Ok(w.buf)
     }
 
     /// Parses canonical bytes. Rejects anything [`EventBody::encode`] would not produce.

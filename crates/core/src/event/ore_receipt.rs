@@ -35,15 +35,15 @@ impl OreReceipt {
         check_ppm("reo_grade_ppm", self.reo_grade_ppm, false)?;
         check_documents("documents", &self.documents)
     }
-    pub(super) fn encode(&self, w: &mut Writer) {
+    pub(super) fn encode(&self, w: &mut Writer) -> Result<(), FieldError> {
         w.raw(&self.lot.bytes());
-        w.str(&self.supplier);
-        w.str(&self.mine_site);
+        w.str("supplier", &self.supplier)?;
+        w.str("mine_site", &self.mine_site)?;
         w.raw(&self.country.bytes());
         w.u64(self.mass_g);
         w.u32(self.reo_grade_ppm);
         self.assay.encode(w);
-        encode_documents(w, &self.documents);
+        encode_documents(w, &self.documents)
     }
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(OreReceipt {

@@ -46,13 +46,14 @@ impl ParticipantRegistered {
         check_name("name", &self.name)?;
         check_public_key("public_key", &self.public_key)
     }
-    pub(super) fn encode(&self, w: &mut Writer) {
+    pub(super) fn encode(&self, w: &mut Writer) -> Result<(), FieldError> {
         w.raw(&self.participant.bytes());
-        w.str(&self.name);
+        w.str("name", &self.name)?;
         w.u8(self.role as u8);
         w.raw(&self.country.bytes());
         w.raw(&self.public_key);
         w.raw(&self.token_hash.0);
+        Ok(())
     }
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(ParticipantRegistered {
@@ -83,9 +84,10 @@ impl KeyAdded {
     pub(super) fn validate(&self) -> Result<(), FieldError> {
         check_public_key("public_key", &self.public_key)
     }
-    pub(super) fn encode(&self, w: &mut Writer) {
+    pub(super) fn encode(&self, w: &mut Writer) -> Result<(), FieldError> {
         w.raw(&self.participant.bytes());
         w.raw(&self.public_key);
+        Ok(())
     }
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(KeyAdded {
@@ -110,10 +112,11 @@ impl KeyRevoked {
     pub(super) fn validate(&self) -> Result<(), FieldError> {
         check_reason("reason", &self.reason)
     }
-    pub(super) fn encode(&self, w: &mut Writer) {
+    pub(super) fn encode(&self, w: &mut Writer) -> Result<(), FieldError> {
         w.raw(&self.participant.bytes());
         w.raw(&self.public_key);
-        w.str(&self.reason);
+        w.str("reason", &self.reason)?;
+        Ok(())
     }
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(KeyRevoked {
@@ -138,9 +141,10 @@ impl ParticipantSuspended {
     pub(super) fn validate(&self) -> Result<(), FieldError> {
         check_reason("reason", &self.reason)
     }
-    pub(super) fn encode(&self, w: &mut Writer) {
+    pub(super) fn encode(&self, w: &mut Writer) -> Result<(), FieldError> {
         w.raw(&self.participant.bytes());
-        w.str(&self.reason);
+        w.str("reason", &self.reason)?;
+        Ok(())
     }
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(ParticipantSuspended {
@@ -167,9 +171,10 @@ impl TokenIssued {
         }
         Ok(())
     }
-    pub(super) fn encode(&self, w: &mut Writer) {
+    pub(super) fn encode(&self, w: &mut Writer) -> Result<(), FieldError> {
         w.raw(&self.participant.bytes());
         w.raw(&self.token_hash.0);
+        Ok(())
     }
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(TokenIssued {

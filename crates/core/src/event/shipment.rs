@@ -24,12 +24,13 @@ impl Shipment {
         check_mass("mass_g", self.mass_g)?;
         check_name("customer", &self.customer)
     }
-    pub(super) fn encode(&self, w: &mut Writer) {
+    pub(super) fn encode(&self, w: &mut Writer) -> Result<(), FieldError> {
         w.raw(&self.lot.bytes());
         w.u64(self.mass_g);
-        w.str(&self.customer);
+        w.str("customer", &self.customer)?;
         w.raw(&self.destination.bytes());
         w.raw(&self.document.0);
+        Ok(())
     }
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(Shipment {

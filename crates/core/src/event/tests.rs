@@ -214,30 +214,30 @@ pub fn body() -> impl Strategy<Value = EventBody> {
 proptest! {
     #[test]
     fn encode_decode_round_trips(b in body()) {
-        let bytes = b.encode();
+        let bytes = b.encode().unwrap();
         let back = EventBody::decode(&bytes).unwrap();
         prop_assert_eq!(&back, &b);
-        prop_assert_eq!(back.encode(), bytes);
+        prop_assert_eq!(back.encode().unwrap(), bytes);
     }
 
     #[test]
     fn decoder_never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
         // Anything that decodes must be canonical: re-encoding gives the same bytes.
         if let Ok(b) = EventBody::decode(&bytes) {
-            prop_assert_eq!(b.encode(), bytes);
+            prop_assert_eq!(b.encode().unwrap(), bytes);
         }
     }
 
     #[test]
     fn decoder_survives_mutations_of_valid_bodies(b in body(), pos in any::<prop::sample::Index>(), byte in any::<u8>(), cut in any::<prop::sample::Index>()) {
-        let mut bytes = b.encode();
+        let mut bytes = b.encode().unwrap();
         let i = pos.index(bytes.len());
         bytes[i] = byte;
         if let Ok(d) = EventBody::decode(&bytes) {
-            prop_assert_eq!(d.encode(), bytes.clone());
+            prop_assert_eq!(d.encode().unwrap(), bytes.clone());
         }
         let n = cut.index(bytes.len());
-        prop_assert!(EventBody::decode(&b.encode()[..n]).is_err(), "a truncated body must not decode");
+        prop_assert!(EventBody::decode(&b.encode().unwrap()[..n]).is_err(), "a truncated body must not decode");
     }
 }
 
@@ -267,4 +267,47 @@ fn validation_names_the_field() {
     assert!(b.validate(now).is_ok());
     b.occurred_at = UtcMicros(now.0 + MAX_FUTURE_SKEW_US + 1);
     assert_eq!(b.validate(now).unwrap_err().field, "occurred_at");
+}
+
+/// The layout's u16 length cannot hold a 70,000-byte name: encoding refuses it, naming the field,
+/// rather than cutting it to 65,535 bytes (possibly mid-character) and signing something else.
+#[test]
+fn an_overlong_string_is_refused_with_its_field_never_truncated() {
+    let body = EventBody {
+        event_id: EventId::new_v7(),
+        occurred_at: UtcMicros(1_800_000_000_000_000),
+        expected_head: None,
+        kind: EventKind::OreReceipt(OreReceipt {
+            lot: LotId::new_v7(),
+            supplier: "é".repeat(35_000),
+            mine_site: "Mount Weld".into(),
+            country: Country::parse("AU").unwrap(),
+            mass_g: 1,
+            reo_grade_ppm: 1,
+            assay: Composition::default(),
+            documents: vec![],
+        }),
+    };
+    let e = body.encode().unwrap_err();
+    assert_eq!(e.field, "ore_receipt.supplier");
+    assert!(e.reason.contains("70000 bytes"), "{e}");
+    // More documents than the u8 count holds are refused too, not wrapped.
+    let mut many = body.clone();
+    if let EventKind::OreReceipt(o) = &mut many.kind {
+        o.supplier = "Lynas".into();
+        o.documents = (0..256u32)
+            .map(|i| Document {
+                kind: DocKind::BillOfLading,
+                digest: Hash32(*blake3::hash(&i.to_le_bytes()).as_bytes()),
+            })
+            .collect();
+    }
+    assert_eq!(many.encode().unwrap_err().field, "ore_receipt.documents");
+    // A string the layout holds is encoded whole.
+    let mut fits = body;
+    if let EventKind::OreReceipt(o) = &mut fits.kind {
+        o.supplier = "x".repeat(u16::MAX as usize);
+    }
+    let back = EventBody::decode(&fits.encode().unwrap()).unwrap();
+    assert_eq!(back, fits);
 }

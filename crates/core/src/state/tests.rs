@@ -32,7 +32,7 @@ fn submit_as(state: &mut LedgerState, m: &Member, kind: EventKind) -> Result<(),
         expected_head: None,
         kind,
     };
-    let bytes = b.encode();
+    let bytes = b.encode().unwrap();
     let mut s = Staged::new(state, state.next_global_seq());
     s.append(&bytes, &b, Some(m.sign(&bytes)), NOW)?;
     let c = s.into_changes();
@@ -75,7 +75,7 @@ fn signers_need_a_registered_key_the_right_role_and_their_own_lots() {
     };
     let mut s = Staged::new(&state, state.next_global_seq());
     assert!(matches!(
-        s.append(&b.encode(), &b, None, NOW),
+        s.append(&b.encode().unwrap(), &b, None, NOW),
         Err(RuleError::Unauthenticated(_))
     ));
     let stranger = Member::derive(9, "stranger", Role::Supplier, "AU");
