@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use super::lot::{LotDetail, LotState};
-use crate::error::{a_or_an, RuleError};
+use super::lot::{wrong_kind, LotDetail, LotState};
+use crate::error::RuleError;
 use crate::event::AssayRecorded;
 
 pub(super) fn record_assay(st: &mut LotState, a: &AssayRecorded) -> Result<(), RuleError> {
@@ -11,13 +11,10 @@ pub(super) fn record_assay(st: &mut LotState, a: &AssayRecorded) -> Result<(), R
         LotDetail::Ore { assay, .. } => *assay = Arc::new(a.content.clone()),
         LotDetail::Recycled { content, .. } => *content = Arc::new(a.content.clone()),
         _ => {
-            return Err(RuleError::violation(
+            return Err(wrong_kind(
                 st.id,
-                format!(
-                    "assays are recorded on ore and recycled lots, this is {} {} lot",
-                    a_or_an(st.kind().name()),
-                    st.kind().name()
-                ),
+                st.kind(),
+                "assays are recorded on ore and recycled lots",
             ))
         }
     }

@@ -3,7 +3,7 @@
 //! [`open_campaign`].
 
 use super::balance::{add, debit};
-use super::lot::{CampaignState, LotDetail, LotKind, LotState, LotView};
+use super::lot::{wrong_kind, CampaignState, LotDetail, LotKind, LotState, LotView};
 use crate::element::PPM;
 use crate::error::{a_or_an, RuleError};
 use crate::event::{CampaignClosed, InputCharged, OutputProduced};
@@ -70,13 +70,10 @@ fn open_campaign_mut(
 /// The input's record of a charge: ore or recycled grams leave it.
 pub(super) fn charge_input(st: &mut LotState, c: &InputCharged) -> Result<(), RuleError> {
     if !matches!(st.kind(), LotKind::Ore | LotKind::Recycled) {
-        return Err(RuleError::violation(
+        return Err(wrong_kind(
             st.id,
-            format!(
-                "only ore and recycled lots are charged, this is {} {} lot",
-                a_or_an(st.kind().name()),
-                st.kind().name()
-            ),
+            st.kind(),
+            "only ore and recycled lots are charged",
         ));
     }
     st.balance_g = debit(st.id, st.balance_g, c.mass_g, "charge")?;

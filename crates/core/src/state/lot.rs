@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::country::Country;
 use crate::element::{Oxide, N_ELEMENTS};
+use crate::error::{a_or_an, RuleError};
 use crate::event::{Composition, Document, MagnetCategory, ScrapClass};
 use crate::ids::{Hash32, LotId, ParticipantId, REGISTRY_LOT};
 use crate::registry::Registry;
@@ -238,4 +239,10 @@ pub fn registry(view: &dyn LotView) -> Option<&Registry> {
         LotDetail::Registry(r) => Some(r),
         _ => None,
     }
+}
+
+/// `"{rule}, this is an oxide lot"`: a rule refusing a lot of another kind.
+pub(super) fn wrong_kind(lot: LotId, kind: LotKind, rule: &str) -> RuleError {
+    let kind = kind.name();
+    RuleError::violation(lot, format!("{rule}, this is {} {kind} lot", a_or_an(kind)))
 }
