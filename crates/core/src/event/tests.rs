@@ -44,6 +44,7 @@ fn oxide() -> impl Strategy<Value = Oxide> {
         (0u32..=1_000_000).prop_map(|p| Oxide::NdPr { nd2o3_ppm: p })
     ]
 }
+/// One strategy per kind, in code order: long because it lists every kind's fields.
 pub fn kind() -> impl Strategy<Value = EventKind> {
     let mass = 1u64..1_000_000_000;
     prop_oneof![

@@ -8,7 +8,7 @@ use super::attribution::attribute;
 use super::lot::{registry, CampaignState, LotDetail, LotState, LotView};
 use crate::element::N_ELEMENTS;
 use crate::error::RuleError;
-use crate::event::{EventBody, EventKind};
+use crate::event::{CampaignOpened, EventBody, EventKind};
 use crate::ids::{Hash32, ParticipantId, REGISTRY_LOT};
 use crate::record::Record;
 use crate::registry::Registry;
@@ -56,23 +56,7 @@ pub(super) fn genesis_state(
                 content: Arc::new(m.content.clone()),
             },
         ),
-        EventKind::CampaignOpened(c) => (
-            0,
-            LotDetail::Campaign(Box::new(CampaignState {
-                facility: c.facility.as_str().into(),
-                country: c.country,
-                charged_g: 0,
-                produced_g: 0,
-                losses_g: 0,
-                charged_el: [0; N_ELEMENTS],
-                produced_el: [0; N_ELEMENTS],
-                unassayed_g: 0,
-                sources: BTreeMap::new(),
-                charges: 0,
-                outputs: 0,
-                closed: false,
-            })),
-        ),
+        EventKind::CampaignOpened(c) => (0, LotDetail::Campaign(Box::new(opened(c)))),
         EventKind::OutputProduced(p) => {
             // apply_record checked that the link is the campaign's head, i.e. its debit record.
             let camp_lot = view
@@ -109,4 +93,22 @@ pub(super) fn genesis_state(
         owner,
         detail,
     })
+}
+
+/// A campaign as it opens: nothing charged, produced or lost.
+fn opened(c: &CampaignOpened) -> CampaignState {
+    CampaignState {
+        facility: c.facility.as_str().into(),
+        country: c.country,
+        charged_g: 0,
+        produced_g: 0,
+        losses_g: 0,
+        charged_el: [0; N_ELEMENTS],
+        produced_el: [0; N_ELEMENTS],
+        unassayed_g: 0,
+        sources: BTreeMap::new(),
+        charges: 0,
+        outputs: 0,
+        closed: false,
+    }
 }
