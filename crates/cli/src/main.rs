@@ -791,7 +791,9 @@ async fn submit(creds: &Creds, file: &str, atomic: bool) -> Result<()> {
 fn derived_event_id(body: &ree_core::EventBody) -> ree_core::EventId {
     let mut unnamed = body.clone();
     unnamed.event_id = ree_core::EventId(uuid::Uuid::nil());
-    let digest = blake3::derive_key("ree-ledger 2026-11 submit event id v1", &unnamed.encode());
+    // A body the layout cannot hold gets some id: `validate` refuses it right after.
+    let canonical = unnamed.encode().unwrap_or_default();
+    let digest = blake3::derive_key("ree-ledger 2026-11 submit event id v1", &canonical);
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     ree_core::EventId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
