@@ -466,7 +466,8 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
                     &plant.secret,
                     ree_server::convert::body_from_pb(&body(k))
                         .unwrap()
-                        .encode(),
+                        .encode()
+                        .unwrap(),
                 )
             })
             .collect();
@@ -1000,7 +1001,8 @@ async fn signatures_roles_ownership_and_tokens_are_enforced() {
     let mut r = sub_as(&k.supplier, &ore_body(&uuid::Uuid::now_v7().to_string(), 5));
     let other = ree_server::convert::body_from_pb(&ore_body(&uuid::Uuid::now_v7().to_string(), 5))
         .unwrap()
-        .encode();
+        .encode()
+        .unwrap();
     r.get_mut().submission.as_mut().unwrap().canonical_body = other;
     check(
         "body altered after signing",

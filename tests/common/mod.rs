@@ -173,6 +173,7 @@ pub fn canonical(body: &ree_ledger::v1::EventBody) -> Vec<u8> {
     ree_server::convert::body_from_pb(body)
         .expect("test body converts")
         .encode()
+        .expect("test body fits the layout")
 }
 
 pub async fn client(
@@ -280,7 +281,7 @@ impl Team {
                 kind: m.registration(),
             };
             w.submit(admin.req(ree_ledger::v1::SubmitRequest {
-                submission: Some(signed_submission(&admin.secret, body.encode())),
+                submission: Some(signed_submission(&admin.secret, body.encode().unwrap())),
             }))
             .await
             .expect("register a team member");

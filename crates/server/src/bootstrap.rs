@@ -172,7 +172,9 @@ pub fn bootstrap(engine: &Engine, data_dir: &Path) -> Result<Option<AdminFiles>,
             token_hash: token_hash(&token),
         }),
     };
-    let bytes = body.encode();
+    let bytes = body
+        .encode()
+        .map_err(|e| CredError::Genesis(e.to_string()))?;
     let sig = Signature::sign(&seed, &bytes);
     let r = engine
         .submit_blocking(

@@ -723,7 +723,7 @@ mod tests {
             }
             let line: String = chars.into_iter().collect();
             if let Some(b) = parse_line(&line) {
-                prop_assert_eq!(EventBody::decode(&b.encode()).unwrap(), b);
+                prop_assert_eq!(EventBody::decode(&b.encode().unwrap()).unwrap(), b);
             }
         }
 
@@ -741,7 +741,7 @@ mod tests {
             };
             if let Ok(d) = body_from_pb(&b) {
                 // Whatever converts also encodes and decodes to the same body.
-                prop_assert_eq!(EventBody::decode(&d.encode()).unwrap(), d);
+                prop_assert_eq!(EventBody::decode(&d.encode().unwrap()).unwrap(), d);
             }
         }
     }

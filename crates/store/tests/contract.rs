@@ -101,7 +101,8 @@ impl Ledger {
                 reason: "contract".into(),
             }),
         }
-        .encode();
+        .encode()
+        .expect("a valid test body");
         let first_global_seq = self.next_global_seq();
         let mut link = None;
         for lot in lots {

@@ -21,7 +21,8 @@ fn rec(g: u64, lot: LotId, seq: u64, id: EventId) -> NewRecord {
             reason: "r".into(),
         }),
     }
-    .encode();
+    .encode()
+    .unwrap();
     let r = Record {
         lot,
         seq,
