@@ -13,9 +13,10 @@ use ree_proto::v1 as pb;
 
 use crate::client::{status, Client};
 
-/// A signed wire submission of `body`.
+/// A signed wire submission of `body`, which the caller validated (or built itself): `validate`
+/// refuses everything the layout cannot hold.
 pub fn signed(secret: &[u8; 32], body: &EventBody) -> pb::Submission {
-    let bytes = body.encode();
+    let bytes = body.encode().expect("a validated body fits the layout");
     let s = Signature::sign(secret, &bytes);
     pb::Submission {
         body: None,

@@ -60,7 +60,10 @@ fn durability(serve_args: &[&str], synced_file: &str) {
         .unwrap();
     let url = format!("http://127.0.0.1:{port}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    // The port is bound before the store opens: ready once the first start's credentials exist.
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        || !data.join("admin.token").exists()
+    {
         assert!(
             std::time::Instant::now() < deadline,
             "server under strace did not start"
@@ -77,11 +80,12 @@ fn durability(serve_args: &[&str], synced_file: &str) {
     let at_start = count(&std::fs::read_to_string(&trace).unwrap_or_default());
     let lot = uuid::Uuid::now_v7().to_string();
     let events = dir.path().join("e.jsonl");
-    std::fs::write(&events, format!("{{\"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"s\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000\", \"reoGradePpm\": 1}}}}\n")).unwrap();
+    std::fs::write(&events, format!("{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"s\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000\", \"reoGradePpm\": 1}}}}\n")).unwrap();
     ree_ok_as(&url, &team.supplier, &["submit", events.to_str().unwrap()]);
     let n = 5;
-    for _ in 0..n {
-        std::fs::write(&events, format!("{{\"adjustment\": {{\"lotId\": \"{lot}\", \"deltaG\": \"-1\", \"reason\": \"r\"}}}}\n")).unwrap();
+    for i in 0..n {
+        // A new event each time (the same line again would be a replay, not a write).
+        std::fs::write(&events, format!("{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"adjustment\": {{\"lotId\": \"{lot}\", \"deltaG\": \"-1\", \"reason\": \"r{i}\"}}}}\n")).unwrap();
         ree_ok_as(&url, &team.plant, &["submit", events.to_str().unwrap()]);
     }
     // SIGTERM to the traced server (strace itself would not pass it on), then strace exits.

@@ -45,7 +45,7 @@ fn ore(lot: LotId) -> EventBody {
 
 fn bench(c: &mut Criterion) {
     let body = ore(LotId::new_v7());
-    let bytes = body.encode();
+    let bytes = body.encode().expect("the bench body fits the layout");
     let rec = Record {
         lot: LotId::new_v7(),
         seq: 7,

@@ -282,7 +282,7 @@ mod tests {
             }),
         };
         let mut events = t.registry_events(NOW);
-        let bytes = ore.encode();
+        let bytes = ore.encode().unwrap();
         events.push((bytes.clone(), t.supplier.sign(&bytes)));
         for (bytes, sig) in events {
             let body = EventBody::decode(&bytes).expect("body");

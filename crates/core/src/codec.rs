@@ -1,7 +1,7 @@
 //! Little-endian writer and a strict, bounds-checked reader for the byte layouts in
 //! docs/format.md. The reader never panics and never allocates more than the input holds.
 
-use crate::error::DecodeError;
+use crate::error::{DecodeError, FieldError};
 
 /// Appends fixed-width little-endian fields.
 #[derive(Default)]
@@ -35,12 +35,31 @@ impl Writer {
     pub fn raw(&mut self, b: &[u8]) {
         self.buf.extend_from_slice(b);
     }
-    /// A string: u16 length, then UTF-8 bytes. Callers bound the length before encoding.
-    pub fn str(&mut self, s: &str) {
+    /// A string: u16 length, then UTF-8 bytes. A longer string is refused, naming `field`:
+    /// cutting it would encode (and have signed) something other than what was submitted.
+    pub fn str(&mut self, field: &str, s: &str) -> Result<(), FieldError> {
         let b = s.as_bytes();
-        let n = b.len().min(u16::MAX as usize);
-        self.u16(n as u16);
-        self.raw(&b[..n]);
+        let n = u16::try_from(b.len()).map_err(|_| {
+            FieldError::new(
+                field,
+                format!(
+                    "is {} bytes, the layout holds at most {}",
+                    b.len(),
+                    u16::MAX
+                ),
+            )
+        })?;
+        self.u16(n);
+        self.raw(b);
+        Ok(())
+    }
+    /// A u8 count of what follows; refused, naming `field`, rather than wrapped past 255.
+    pub fn count(&mut self, field: &str, n: usize) -> Result<(), FieldError> {
+        let n = u8::try_from(n).map_err(|_| {
+            FieldError::new(field, format!("{n} entries, the layout holds at most 255"))
+        })?;
+        self.u8(n);
+        Ok(())
     }
 }
 

@@ -2,6 +2,8 @@
 
 use uuid::Uuid;
 
+use crate::field_error::FieldError;
+
 /// A lot's identity. New lots use UUID v7 so ids sort by creation time.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct LotId(pub Uuid);
@@ -26,10 +28,10 @@ macro_rules! uuid_newtype {
                 *self.0.as_bytes()
             }
             /// Parses the hyphenated text form; the error names what was wrong.
-            pub fn parse(s: &str) -> Result<Self, crate::error::FieldError> {
-                Uuid::parse_str(s).map($t).map_err(|e| {
-                    crate::error::FieldError::new("", format!("{s:?} is not a UUID: {e}"))
-                })
+            pub fn parse(s: &str) -> Result<Self, FieldError> {
+                Uuid::parse_str(s)
+                    .map($t)
+                    .map_err(|e| FieldError::new("", format!("{s:?} is not a UUID: {e}")))
             }
         }
         impl std::fmt::Display for $t {
@@ -42,6 +44,10 @@ macro_rules! uuid_newtype {
 uuid_newtype!(LotId);
 uuid_newtype!(EventId);
 uuid_newtype!(ParticipantId);
+
+/// The participant registry's lot id (a fixed UUID v8, the same in every ledger): the registry
+/// is a chain like any lot's, its state in that lot's `LotDetail::Registry`.
+pub const REGISTRY_LOT: LotId = LotId(Uuid::from_u128(0x0000_0000_0000_8000_8000_0000_0000_0001));
 
 /// A blake3 digest: record hashes, heads, document digests.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -62,10 +68,10 @@ impl Hash32 {
     }
 
     /// Parses 64 hex digits (either case).
-    pub fn from_hex(s: &str) -> Result<Self, crate::error::FieldError> {
+    pub fn from_hex(s: &str) -> Result<Self, FieldError> {
         let b = s.as_bytes();
         if b.len() != 64 {
-            return Err(crate::error::FieldError::new(
+            return Err(FieldError::new(
                 "",
                 format!("a hash is 64 hex digits, got {} characters", b.len()),
             ));
@@ -76,22 +82,17 @@ impl Hash32 {
             let lo = (pair[1] as char).to_digit(16);
             match (hi, lo) {
                 (Some(h), Some(l)) => out[i] = (h * 16 + l) as u8,
-                _ => {
-                    return Err(crate::error::FieldError::new(
-                        "",
-                        format!("{s:?} is not hex"),
-                    ))
-                }
+                _ => return Err(FieldError::new("", format!("{s:?} is not hex"))),
             }
         }
         Ok(Hash32(out))
     }
 
     /// Accepts exactly 32 bytes.
-    pub fn from_slice(b: &[u8]) -> Result<Self, crate::error::FieldError> {
-        <[u8; 32]>::try_from(b).map(Hash32).map_err(|_| {
-            crate::error::FieldError::new("", format!("a digest is 32 bytes, got {}", b.len()))
-        })
+    pub fn from_slice(b: &[u8]) -> Result<Self, FieldError> {
+        <[u8; 32]>::try_from(b)
+            .map(Hash32)
+            .map_err(|_| FieldError::new("", format!("a digest is 32 bytes, got {}", b.len())))
     }
 }
 

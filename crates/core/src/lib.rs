@@ -5,12 +5,15 @@
 //! engine, the server and the offline verifier all share this crate, so they apply the same rules
 //! to the same bytes. The byte layouts are specified in `docs/format.md`.
 
+#![forbid(unsafe_code)]
+
 pub mod bundle;
 pub mod codec;
 pub mod country;
 pub mod element;
 pub mod error;
 pub mod event;
+mod field_error;
 pub mod ids;
 pub mod provenance;
 pub mod record;

@@ -218,7 +218,7 @@ mod tests {
             expected_head: None,
             kind,
         };
-        let bytes = b.encode();
+        let bytes = b.encode().unwrap();
         let mut s = Staged::new(state, state.next_global_seq());
         s.append(&bytes, &b, Some(m.sign(&bytes)), NOW)
             .expect("scenario event is accepted");

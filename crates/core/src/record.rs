@@ -410,7 +410,7 @@ mod format_example {
                 country: Country::parse("FR").unwrap(),
             }),
         };
-        let b = body.encode();
+        let b = body.encode().unwrap();
         let rec = Record {
             lot: LotId(uuid::Uuid::from_u128(
                 0x0193_6f00_0000_7000_8000_0000_0000_0002,

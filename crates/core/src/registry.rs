@@ -8,13 +8,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::country::Country;
-use crate::event::{EventKind, Role};
-use crate::ids::{Hash32, LotId, ParticipantId};
+use crate::event::{EventKind, KeyRevoked, ParticipantRegistered, ParticipantSuspended, Role};
+use crate::ids::{Hash32, ParticipantId};
 
-/// The registry's lot id (a fixed UUID v8, the same in every ledger).
-pub const REGISTRY_LOT: LotId = LotId(uuid::Uuid::from_u128(
-    0x0000_0000_0000_8000_8000_0000_0000_0001,
-));
+/// The registry's lot id; defined with the other ids so that event kinds name it without
+/// depending on this module.
+pub use crate::ids::REGISTRY_LOT;
 
 /// blake3 derive-key context of bearer-token hashes.
 pub const TOKEN_HASH_CONTEXT: &str = "ree-ledger 2026-11 bearer token v1";
@@ -170,82 +169,15 @@ impl Registry {
     /// Applies a registry event recorded at `global_seq`; the caller checked the signer.
     pub fn apply(&mut self, kind: &EventKind, global_seq: u64) -> Result<(), String> {
         match kind {
-            EventKind::ParticipantRegistered(e) => {
-                if self.participants.contains_key(&e.participant) {
-                    return Err(format!(
-                        "participant {} is already registered",
-                        e.participant
-                    ));
-                }
-                self.fresh_key(&e.public_key)?;
-                self.fresh_token(&e.token_hash)?;
-                if e.token_hash != Hash32::ZERO {
-                    self.tokens.insert(e.token_hash, e.participant);
-                }
-                self.participants.insert(
-                    e.participant,
-                    Participant {
-                        id: e.participant,
-                        name: e.name.as_str().into(),
-                        role: e.role,
-                        country: e.country,
-                        registered_at: global_seq,
-                        suspended_at: None,
-                        token_hash: e.token_hash,
-                        keys: vec![],
-                    },
-                );
-                self.add_key(e.participant, e.public_key, global_seq);
-            }
+            EventKind::ParticipantRegistered(e) => self.register(e, global_seq),
             EventKind::KeyAdded(e) => {
                 self.live(&e.participant)?;
                 self.fresh_key(&e.public_key)?;
                 self.add_key(e.participant, e.public_key, global_seq);
+                Ok(())
             }
-            EventKind::KeyRevoked(e) => {
-                let hex = Hash32(e.public_key).to_hex();
-                let k = self
-                    .keys
-                    .get(&e.public_key)
-                    .ok_or_else(|| format!("key {hex} is not registered"))?;
-                if k.participant != e.participant {
-                    return Err(format!(
-                        "key {hex} belongs to participant {}, not {}",
-                        k.participant, e.participant
-                    ));
-                }
-                if k.revoked_at.is_some() {
-                    return Err(format!("key {hex} is already revoked"));
-                }
-                let was_admin = self
-                    .participants
-                    .get(&e.participant)
-                    .is_some_and(|p| p.role == Role::Administrator && p.suspended_at.is_none());
-                if was_admin && self.active_admin_keys() <= 1 {
-                    return Err(
-                        "this is the last active administrator key: add another first".into(),
-                    );
-                }
-                if let Some(k) = self.keys.get_mut(&e.public_key) {
-                    k.revoked_at = Some(global_seq);
-                }
-            }
-            EventKind::ParticipantSuspended(e) => {
-                let p = self.live(&e.participant)?;
-                if p.role == Role::Administrator {
-                    let own_active = p
-                        .keys
-                        .iter()
-                        .filter(|k| self.keys.get(*k).is_some_and(|s| s.revoked_at.is_none()))
-                        .count();
-                    if self.active_admin_keys() <= own_active {
-                        return Err("this is the last active administrator".into());
-                    }
-                }
-                if let Some(p) = self.participants.get_mut(&e.participant) {
-                    p.suspended_at = Some(global_seq);
-                }
-            }
+            EventKind::KeyRevoked(e) => self.revoke(e, global_seq),
+            EventKind::ParticipantSuspended(e) => self.suspend(e, global_seq),
             EventKind::TokenIssued(e) => {
                 let old = self.live(&e.participant)?.token_hash;
                 self.fresh_token(&e.token_hash)?;
@@ -254,8 +186,86 @@ impl Registry {
                 if let Some(p) = self.participants.get_mut(&e.participant) {
                     p.token_hash = e.token_hash;
                 }
+                Ok(())
             }
-            _ => return Err(format!("{} is not a registry event", kind.name())),
+            _ => Err(format!("{} is not a registry event", kind.name())),
+        }
+    }
+
+    /// A new participant, with a key and a token hash no one else holds.
+    fn register(&mut self, e: &ParticipantRegistered, global_seq: u64) -> Result<(), String> {
+        if self.participants.contains_key(&e.participant) {
+            return Err(format!(
+                "participant {} is already registered",
+                e.participant
+            ));
+        }
+        self.fresh_key(&e.public_key)?;
+        self.fresh_token(&e.token_hash)?;
+        if e.token_hash != Hash32::ZERO {
+            self.tokens.insert(e.token_hash, e.participant);
+        }
+        self.participants.insert(
+            e.participant,
+            Participant {
+                id: e.participant,
+                name: e.name.as_str().into(),
+                role: e.role,
+                country: e.country,
+                registered_at: global_seq,
+                suspended_at: None,
+                token_hash: e.token_hash,
+                keys: vec![],
+            },
+        );
+        self.add_key(e.participant, e.public_key, global_seq);
+        Ok(())
+    }
+
+    /// The participant's own, unrevoked key, unless it is the last active administrator key.
+    fn revoke(&mut self, e: &KeyRevoked, global_seq: u64) -> Result<(), String> {
+        let hex = Hash32(e.public_key).to_hex();
+        let k = self
+            .keys
+            .get(&e.public_key)
+            .ok_or_else(|| format!("key {hex} is not registered"))?;
+        if k.participant != e.participant {
+            return Err(format!(
+                "key {hex} belongs to participant {}, not {}",
+                k.participant, e.participant
+            ));
+        }
+        if k.revoked_at.is_some() {
+            return Err(format!("key {hex} is already revoked"));
+        }
+        let was_admin = self
+            .participants
+            .get(&e.participant)
+            .is_some_and(|p| p.role == Role::Administrator && p.suspended_at.is_none());
+        if was_admin && self.active_admin_keys() <= 1 {
+            return Err("this is the last active administrator key: add another first".into());
+        }
+        if let Some(k) = self.keys.get_mut(&e.public_key) {
+            k.revoked_at = Some(global_seq);
+        }
+        Ok(())
+    }
+
+    /// A live participant, unless it is the last active administrator.
+    fn suspend(&mut self, e: &ParticipantSuspended, global_seq: u64) -> Result<(), String> {
+        let p = self.live(&e.participant)?;
+        if p.role == Role::Administrator {
+            let own_active = p
+                .keys
+                .iter()
+                .filter(|k| self.keys.get(*k).is_some_and(|s| s.revoked_at.is_none()))
+                .count();
+            if self.active_admin_keys() <= own_active {
+                return Err("this is the last active administrator".into());
+            }
+        }
+        if let Some(p) = self.participants.get_mut(&e.participant) {
+            p.suspended_at = Some(global_seq);
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use ree_core::registry::REGISTRY_LOT;
 use ree_core::{Hash32, LotId, LotState, Record};
 use ree_store::Store;
 
-use crate::EngineError;
+use crate::error::EngineError;
 
 /// Upstream lots with the (seq, hash) of the last record of each that a head commits to.
 pub type UpstreamHeads = BTreeMap<LotId, (u64, Hash32)>;
@@ -73,17 +73,13 @@ pub(crate) fn upstream(
         }
         let raw = store.lot_records(lot, have, (upto + 1 - have) as usize)?;
         if raw.len() as u64 != upto + 1 - have {
-            return Err(EngineError::Inconsistent {
-                global_seq: 0,
-                reason: format!("lot {lot} is missing records up to seq {upto}"),
-            });
+            return Err(EngineError::inconsistent(format!(
+                "lot {lot} is missing records up to seq {upto}"
+            )));
         }
         let chain = chains.entry(lot).or_default();
         for (seq, bytes) in raw {
-            let rec = Record::decode(&bytes).map_err(|e| EngineError::Inconsistent {
-                global_seq: 0,
-                reason: format!("lot {lot} seq {seq}: {e}"),
-            })?;
+            let rec = Record::decode(&bytes).map_err(|e| EngineError::undecodable(lot, seq, e))?;
             if let Some(l) = rec.link {
                 work.push((l.lot, l.seq));
             }
@@ -119,10 +115,7 @@ pub(crate) fn upstream_heads(
         let raw = store.lot_records(lot, from, (upto + 1 - from) as usize)?;
         read_upto.insert(lot, upto);
         for (seq, bytes) in raw {
-            let rec = Record::decode(&bytes).map_err(|e| EngineError::Inconsistent {
-                global_seq: 0,
-                reason: format!("lot {lot} seq {seq}: {e}"),
-            })?;
+            let rec = Record::decode(&bytes).map_err(|e| EngineError::undecodable(lot, seq, e))?;
             if let Some(l) = rec.link {
                 let e = heads.entry(l.lot).or_insert((l.seq, l.hash));
                 if l.seq > e.0 {

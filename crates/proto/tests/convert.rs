@@ -86,7 +86,7 @@ proptest! {
         }
         let line: String = chars.into_iter().collect();
         if let Some(b) = parse_line(&line) {
-            prop_assert_eq!(EventBody::decode(&b.encode()).unwrap(), b);
+            prop_assert_eq!(EventBody::decode(&b.encode().unwrap()).unwrap(), b);
         }
     }
 
@@ -104,7 +104,7 @@ proptest! {
         };
         if let Ok(d) = body_from_pb(&b) {
             // Whatever converts also encodes and decodes to the same body.
-            prop_assert_eq!(EventBody::decode(&d.encode()).unwrap(), d);
+            prop_assert_eq!(EventBody::decode(&d.encode().unwrap()).unwrap(), d);
         }
     }
 }

@@ -65,7 +65,9 @@ pub fn bootstrap(engine: &Engine, data_dir: &Path) -> Result<Option<AdminFiles>,
             token_hash: token_hash(&token),
         }),
     };
-    let bytes = body.encode();
+    let bytes = body
+        .encode()
+        .map_err(|e| BootstrapError::Genesis(e.to_string()))?;
     let sig = Signature::sign(&seed, &bytes);
     let r = engine
         .submit_blocking(

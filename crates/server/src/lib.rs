@@ -154,7 +154,7 @@ pub async fn bind(cfg: &Config) -> Result<Bound, ServeError> {
     .map_err(|e| ServeError::Open {
         dir: cfg.data_dir.clone(),
         source: ree_engine::EngineError::Inconsistent {
-            global_seq: 0,
+            global_seq: None,
             reason: e.to_string(),
         },
     })?

@@ -87,7 +87,7 @@ fn submission(s: &pb::Submission, path: &str, caller: &Caller) -> Result<Submiss
             // Strings past the layout's limits are caught here, before encoding.
             d.validate(ree_engine::now_utc())
                 .map_err(|e| prefix(e, &format!("{path}.body")))?;
-            d.encode()
+            d.encode().map_err(|e| prefix(e, &format!("{path}.body")))?
         }
         (None, false) => s.canonical_body.clone(),
         (Some(_), false) => {

@@ -1,14 +1,19 @@
 //! Durable storage of event records behind the small [`Store`] trait.
 //!
 //! The store knows bytes and keys, not rules: the engine decides what to append, the store makes
-//! it durable and atomic. Two implementations: [`SledStore`] (the embedded default) and
-//! [`MemStore`] (tests).
+//! it durable and atomic. Three implementations: [`SledStore`] (the embedded default),
+//! [`LogStore`] (an append-only segment log, `--store log`) and [`MemStore`] (tests). Every one
+//! passes the same suite, `tests/contract.rs`. What a record's body holds is ree-core's business
+//! (`Record::submission_key`), never the store's.
+
+#![forbid(unsafe_code)]
 
 mod log_store;
 mod mem;
 pub mod perms;
 mod sled_store;
-mod superblock;
+
+use ree_core::{EventId, Hash32, LotId};
 
 pub use log_store::{LogRecovery, LogStore, OpenMode};
 pub use mem::MemStore;
@@ -149,8 +154,6 @@ pub fn repair(dir: &std::path::Path) -> Result<RepairReport, StoreError> {
     }
 }
 
-use ree_core::{EventId, Hash32, LotId};
-
 /// The on-disk format version this build writes. A store with a newer version is refused.
 pub const STORE_FORMAT_VERSION: u32 = 1;
 
@@ -173,26 +176,6 @@ pub struct IdempotencyEntry {
     pub first_global_seq: u64,
     /// How many consecutive records it appended.
     pub count: u8,
-}
-
-impl IdempotencyEntry {
-    fn encode(&self) -> [u8; 41] {
-        let mut b = [0u8; 41];
-        b[..32].copy_from_slice(&self.body_hash.0);
-        b[32..40].copy_from_slice(&self.first_global_seq.to_be_bytes());
-        b[40] = self.count;
-        b
-    }
-    fn decode(b: &[u8]) -> Option<Self> {
-        if b.len() != 41 {
-            return None;
-        }
-        Some(IdempotencyEntry {
-            body_hash: Hash32(b[..32].try_into().ok()?),
-            first_global_seq: u64::from_be_bytes(b[32..40].try_into().ok()?),
-            count: b[40],
-        })
-    }
 }
 
 /// A group of submissions to make durable together, all or nothing.

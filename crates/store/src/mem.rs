@@ -1,4 +1,5 @@
-//! In-memory store for fast tests: same contract as sled, no durability.
+//! In-memory store for fast tests, and the model the durable stores are checked against
+//! (`tests/contract.rs`): the same contract, no durability.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;

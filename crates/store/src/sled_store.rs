@@ -13,7 +13,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use ree_core::{EventId, LotId};
+use ree_core::{EventId, Hash32, LotId};
 
 use crate::{Batch, IdempotencyEntry, ScanFn, Store, StoreError, STORE_FORMAT_VERSION};
 
@@ -34,6 +34,34 @@ fn lkey(lot: LotId, seq: u64) -> [u8; 25] {
     k[1..17].copy_from_slice(&lot.bytes());
     k[17..].copy_from_slice(&seq.to_be_bytes());
     k
+}
+
+/// An idempotency entry's value: body hash (32), first global sequence number (8), count (1).
+fn encode_entry(e: &IdempotencyEntry) -> [u8; 41] {
+    let mut b = [0u8; 41];
+    b[..32].copy_from_slice(&e.body_hash.0);
+    b[32..40].copy_from_slice(&e.first_global_seq.to_be_bytes());
+    b[40] = e.count;
+    b
+}
+
+fn decode_entry(b: &[u8]) -> Option<IdempotencyEntry> {
+    if b.len() != 41 {
+        return None;
+    }
+    Some(IdempotencyEntry {
+        body_hash: Hash32(b[..32].try_into().ok()?),
+        first_global_seq: u64::from_be_bytes(b[32..40].try_into().ok()?),
+        count: b[40],
+    })
+}
+
+/// The global sequence number in a record key.
+fn gseq_of_key(k: &[u8]) -> Result<u64, StoreError> {
+    k.get(1..9)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| StoreError::Corrupt("record key".into()))
 }
 
 fn ikey(id: EventId) -> [u8; 17] {
@@ -179,7 +207,7 @@ impl Store for SledStore {
             b.insert(&lkey(r.lot, r.seq)[..], &r.global_seq.to_be_bytes()[..]);
         }
         for (id, e) in &batch.idempotency {
-            b.insert(&ikey(*id), &e.encode()[..]);
+            b.insert(&ikey(*id), &encode_entry(e)[..]);
         }
         self.db.apply_batch(b)?;
         self.sync()
@@ -225,7 +253,7 @@ impl Store for SledStore {
     fn idempotency(&self, id: EventId) -> Result<Option<IdempotencyEntry>, StoreError> {
         match self.db.get(ikey(id))? {
             None => Ok(None),
-            Some(v) => IdempotencyEntry::decode(&v)
+            Some(v) => decode_entry(&v)
                 .map(Some)
                 .ok_or_else(|| StoreError::Corrupt(format!("idempotency entry of {id}"))),
         }
@@ -234,11 +262,7 @@ impl Store for SledStore {
     fn scan(&self, from: u64, f: &mut ScanFn<'_>) -> Result<(), StoreError> {
         for kv in self.db.range(gkey(from)..=gkey(u64::MAX)) {
             let (k, v) = kv?;
-            let gseq = u64::from_be_bytes(
-                k[1..9]
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("record key".into()))?,
-            );
+            let gseq = gseq_of_key(&k)?;
             f(gseq, &v)?;
         }
         Ok(())
@@ -248,11 +272,7 @@ impl Store for SledStore {
         let mut out = Vec::new();
         for kv in self.db.range(gkey(from)..=gkey(u64::MAX)).take(limit) {
             let (k, v) = kv?;
-            let gseq = u64::from_be_bytes(
-                k[1..9]
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("record key".into()))?,
-            );
+            let gseq = gseq_of_key(&k)?;
             out.push((gseq, v.to_vec()));
         }
         Ok(out)
@@ -270,56 +290,6 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::NewRecord;
-    use ree_core::Hash32;
-
-    fn batch(from: u64, n: u64, lot: LotId) -> Batch {
-        Batch {
-            records: (0..n)
-                .map(|i| NewRecord {
-                    global_seq: from + i,
-                    lot,
-                    seq: from + i - 1,
-                    bytes: vec![i as u8; 100],
-                })
-                .collect(),
-            idempotency: vec![(
-                EventId::new_v7(),
-                IdempotencyEntry {
-                    body_hash: Hash32([7; 32]),
-                    first_global_seq: from,
-                    count: n as u8,
-                },
-            )],
-        }
-    }
-
-    #[test]
-    fn appends_survive_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let lot = LotId::new_v7();
-        let b = batch(1, 5, lot);
-        {
-            let s = SledStore::open(dir.path()).unwrap();
-            s.append(&b).unwrap();
-        }
-        let s = SledStore::open(dir.path()).unwrap();
-        assert_eq!(s.record(3).unwrap(), Some(vec![2u8; 100]));
-        let recs = s.lot_records(lot, 2, 10).unwrap();
-        assert_eq!(recs.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2, 3, 4]);
-        assert_eq!(
-            s.idempotency(b.idempotency[0].0).unwrap(),
-            Some(b.idempotency[0].1)
-        );
-        let mut seen = vec![];
-        s.scan(1, &mut |g, _| {
-            seen.push(g);
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(seen, vec![1, 2, 3, 4, 5]);
-        assert_eq!(s.idempotency_count().unwrap(), 1);
-    }
 
     #[test]
     fn refuses_a_newer_format() {

@@ -3,6 +3,7 @@
 //! Exit codes: 0 authentic and compliant; 1 authentic but not compliant; 2 usage error
 //! (bad arguments, unreadable policy); 3 not authentic (any integrity failure, unreadable or
 //! malformed bundle).
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 

@@ -3,9 +3,12 @@
 use std::collections::BTreeMap;
 
 use ree_core::event::DocKind;
-use ree_core::state::LotKind;
-use ree_core::Country;
+use ree_core::provenance::{Claim, Provenance, RecycledShare};
+use ree_core::state::{Feed, LotDetail, LotKind, LotState};
+use ree_core::{Country, LotId};
 use serde::Deserialize;
+
+use crate::report::Violation;
 
 /// EU member states (2025): what is *not* a "third country" for the CRMA's 65% benchmark.
 pub const EU_MEMBERS: &[&str] = &[
@@ -147,6 +150,121 @@ pub fn parse_public_key(text: &str) -> Result<[u8; 32], String> {
         return Err("an all-zero public key".into());
     }
     Ok(h.0)
+}
+
+/// The policy's breaches that one upstream lot causes: a denied origin or processing country, a
+/// missing document.
+pub(crate) fn lot_violations(policy: &Policy, l: &LotState, subject_id: LotId) -> Vec<Violation> {
+    let id = l.id;
+    let mut violations = Vec::new();
+    if let Some(s) = l.source() {
+        if s.feed == Feed::Mined && policy.denied_origin.contains(&s.country) {
+            violations.push(Violation {
+                rule: "denied_origin_countries".into(),
+                lot: id.to_string(),
+                seq: Some(0),
+                message: format!("{} lot {id} was extracted in {}, a denied country, and is upstream of {subject_id}", l.kind().name(), s.country),
+            });
+        }
+    }
+    if let LotDetail::Campaign(c) = &l.detail {
+        if policy.denied_processing.contains(&c.country) {
+            violations.push(Violation {
+                rule: "denied_processing_countries".into(),
+                lot: id.to_string(),
+                seq: Some(0),
+                message: format!(
+                    "campaign {id} was processed in {}, a denied country",
+                    c.country
+                ),
+            });
+        }
+    }
+    if let Some(required) = policy.required_documents.get(&l.kind()) {
+        let present = required_docs_present(&l.detail);
+        for d in required {
+            if !present.contains(d) {
+                violations.push(Violation {
+                    rule: "required_documents".into(),
+                    lot: id.to_string(),
+                    seq: Some(0),
+                    message: format!(
+                        "{} lot {id} carries no {} digest",
+                        l.kind().name(),
+                        d.name()
+                    ),
+                });
+            }
+        }
+    }
+    violations
+}
+
+fn required_docs_present(detail: &LotDetail) -> Vec<ree_core::event::DocKind> {
+    match detail {
+        LotDetail::Ore { documents, .. } | LotDetail::Recycled { documents, .. } => {
+            documents.iter().map(|d| d.kind).collect()
+        }
+        _ => vec![],
+    }
+}
+
+/// The policy's breaches that the subject's provenance causes as a whole: its claim, recycled
+/// shares and the share of any single third country.
+pub(crate) fn provenance_violations(
+    policy: &Policy,
+    prov: &Provenance,
+    claim: Claim,
+    rs: &RecycledShare,
+    shares: &BTreeMap<Country, f64>,
+    subject_id: LotId,
+) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    if policy.required_claim == RequiredClaim::Segregated && claim != Claim::Segregated {
+        violations.push(Violation {
+            rule: "required_claim".into(),
+            lot: subject_id.to_string(),
+            seq: Some(prov.head_seq),
+            message: "a segregated claim is required, but inputs from denied countries are mixed upstream: only mass balance holds".into(),
+        });
+    }
+    if rs.total + 1e-12 < policy.min_recycled_share {
+        violations.push(Violation {
+            rule: "min_recycled_share".into(),
+            lot: subject_id.to_string(),
+            seq: Some(prov.head_seq),
+            message: format!(
+                "recycled share {:.2}% is below the required {:.2}%",
+                rs.total * 100.0,
+                policy.min_recycled_share * 100.0
+            ),
+        });
+    }
+    if rs.post_consumer + 1e-12 < policy.min_post_consumer_share {
+        violations.push(Violation {
+            rule: "min_post_consumer_share".into(),
+            lot: subject_id.to_string(),
+            seq: Some(prov.head_seq),
+            message: format!(
+                "post-consumer recycled share {:.2}% is below the required {:.2}%",
+                rs.post_consumer * 100.0,
+                policy.min_post_consumer_share * 100.0
+            ),
+        });
+    }
+    if let Some(max) = policy.max_single_third_country_share {
+        for (c, s) in shares {
+            if !EU_MEMBERS.contains(&c.as_str()) && *s > max + 1e-12 {
+                violations.push(Violation {
+                    rule: "max_single_third_country_share".into(),
+                    lot: subject_id.to_string(),
+                    seq: Some(prov.head_seq),
+                    message: format!("{c} supplies {:.2}% of the lot, above the {:.2}% allowed for a single third country", s * 100.0, max * 100.0),
+                });
+            }
+        }
+    }
+    violations
 }
 
 #[cfg(test)]

@@ -116,7 +116,7 @@ fn a_consistently_rehashed_change_is_caught_by_the_stale_downstream_link() {
     if let EventKind::OreReceipt(o) = &mut body.kind {
         o.mass_g += 1_000_000;
     }
-    recs[i].body = body.encode();
+    recs[i].body = body.encode().unwrap();
     recs[i].signature = Some(team.supplier.sign(&recs[i].body));
     let mut prev = record_hash(&recs[i].encode());
     for r in recs.iter_mut().skip(i + 1).filter(|r| r.lot == lot) {
@@ -286,7 +286,7 @@ fn a_consistent_rewrite_of_a_signed_event_fails_on_its_signature() {
     if let EventKind::OreReceipt(o) = &mut body.kind {
         o.mass_g = 2000;
     }
-    recs[last].body = body.encode();
+    recs[last].body = body.encode().unwrap();
     let forged = ree_core::bundle::Bundle {
         head: record_hash(&recs[last].encode()),
         ..rebuild_bundle(&b, &recs)

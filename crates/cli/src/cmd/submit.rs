@@ -39,6 +39,7 @@ fn read_lines(key: &[u8; 32], file: &str) -> Result<Vec<pb::Submission>> {
         ))
     };
     let mut subs = vec![];
+    let mut seen = std::collections::HashMap::new();
     for (n, line) in reader.lines().enumerate() {
         let line = line.with_context(|| format!("line {}: not valid UTF-8 text", n + 1))?;
         if line.trim().is_empty() {
@@ -59,7 +60,7 @@ fn read_lines(key: &[u8; 32], file: &str) -> Result<Vec<pb::Submission>> {
         let mut d =
             ree_proto::convert::body_from_pb(&body).map_err(|e| anyhow!("line {}: {e}", n + 1))?;
         if derive {
-            d.event_id = derived_event_id(&d);
+            d.event_id = derived_event_id(&d, &mut seen);
         }
         d.validate(ree_proto::now_utc())
             .map_err(|e| anyhow!("line {}: {e}", n + 1))?;
@@ -109,15 +110,25 @@ async fn send(client: &mut Client, subs: &[pb::Submission], atomic: bool) -> Res
 }
 
 /// The event id of a line that names none: a v8 UUID from the BLAKE3 hash of the event's
-/// canonical bytes with a nil id. The same line always gets the same id, so a retried file is
-/// idempotent; two events that differ in any field (time included) get different ids.
-fn derived_event_id(body: &ree_core::EventBody) -> ree_core::EventId {
+/// canonical bytes (with a nil id) and of how many identical events came before it in the same
+/// file. The same file always gets the same ids, so a retry is idempotent; identical lines in
+/// one file stay distinct events; two events that differ in any field get different ids.
+fn derived_event_id(
+    body: &ree_core::EventBody,
+    seen: &mut std::collections::HashMap<Vec<u8>, u64>,
+) -> ree_core::EventId {
     let mut unnamed = body.clone();
     unnamed.event_id = ree_core::EventId(uuid::Uuid::nil());
-    let digest = blake3::derive_key("ree-ledger 2026-11 submit event id v1", &unnamed.encode());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    ree_core::EventId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    // A body the layout cannot hold gets some id: `validate` refuses it right after.
+    let bytes = unnamed.encode().unwrap_or_default();
+    let occurrence = seen.entry(bytes.clone()).or_insert(0);
+    let mut hasher = blake3::Hasher::new_derive_key("ree-ledger 2026-11 submit event id v1");
+    hasher.update(&occurrence.to_le_bytes());
+    hasher.update(&bytes);
+    *occurrence += 1;
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+    ree_core::EventId(uuid::Builder::from_custom_bytes(id).into_uuid())
 }
 
 /// `ree digest`: the BLAKE3 digest of a file, as 64 hex digits.

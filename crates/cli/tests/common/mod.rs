@@ -212,6 +212,7 @@ pub fn canonical(body: &ree_proto::v1::EventBody) -> Vec<u8> {
     ree_proto::convert::body_from_pb(body)
         .expect("test body converts")
         .encode()
+        .expect("test body fits the layout")
 }
 
 pub async fn client(
@@ -319,7 +320,7 @@ impl Team {
                 kind: m.registration(),
             };
             w.submit(admin.req(ree_proto::v1::SubmitRequest {
-                submission: Some(signed_submission(&admin.secret, body.encode())),
+                submission: Some(signed_submission(&admin.secret, body.encode().unwrap())),
             }))
             .await
             .expect("register a team member");

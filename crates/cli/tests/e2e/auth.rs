@@ -60,7 +60,7 @@ fn a_supplier_joins_and_submits_with_its_own_key_and_token() {
     assert!(out.contains("registered Mine One"), "{out}");
     let lot = uuid::Uuid::now_v7().to_string();
     let file = dir.path().join("e.jsonl");
-    std::fs::write(&file, format!("{{\"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"Mine One\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000\", \"reoGradePpm\": 1}}}}\n")).unwrap();
+    std::fs::write(&file, format!("{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"Mine One\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000\", \"reoGradePpm\": 1}}}}\n")).unwrap();
     let run = |args: &[&str]| {
         std::process::Command::new(bin("ree"))
             .args(args)
@@ -143,7 +143,8 @@ async fn signatures_roles_ownership_and_tokens_are_enforced() {
     let mut r = sub_as(&k.supplier, &ore_body(&uuid::Uuid::now_v7().to_string(), 5));
     let other = ree_proto::convert::body_from_pb(&ore_body(&uuid::Uuid::now_v7().to_string(), 5))
         .unwrap()
-        .encode();
+        .encode()
+        .unwrap();
     r.get_mut().submission.as_mut().unwrap().canonical_body = other;
     check(
         "body altered after signing",

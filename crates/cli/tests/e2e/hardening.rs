@@ -428,6 +428,7 @@ async fn key_registered_in_the_same_batch_is_bound_to_its_participant() {
             kind,
         }
         .encode()
+        .unwrap()
     };
     // P, an administrator with key K, and an event signed by K, all on the admin's token.
     let batch = pb::SubmitBatchRequest {

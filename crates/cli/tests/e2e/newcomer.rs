@@ -60,6 +60,21 @@ fn a_retried_file_never_books_an_event_twice() {
     let events: serde_json::Value = serde_json::from_str(&events).unwrap();
     assert_eq!(events.as_array().unwrap().len(), 1);
 
+    // Two identical lines in one file are two events (two stock counts of -1 g), and the
+    // file retried is still those two.
+    let adjust = format!(
+        "{{\"occurredAt\": \"2025-03-05T08:00:00Z\", \"adjustment\": {{\"lotId\": \"{lot_a}\", \"deltaG\": \"-1\", \"reason\": \"count\"}}}}\n"
+    );
+    std::fs::write(&file, adjust.repeat(2)).unwrap();
+    let first = parse(&ree_ok_as(&s.url(), &team.plant, &["submit", path]));
+    let again = parse(&ree_ok_as(&s.url(), &team.plant, &["submit", path]));
+    assert_ne!(first[0]["event_id"], first[1]["event_id"]);
+    assert!(first.iter().all(|r| r["replayed"] == false));
+    assert!(again.iter().all(|r| r["replayed"] == true), "{again:?}");
+    let events = ree_ok_as(&s.url(), &team.supplier, &["events", &lot_a, "--json"]);
+    let events: serde_json::Value = serde_json::from_str(&events).unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 3);
+
     // A line without its time is refused before anything is sent, naming the field.
     std::fs::write(&file, receipt_line(&lot_a, None, None)).unwrap();
     let out = ree_as(&s.url(), &team.supplier, &["submit", path]);

@@ -313,7 +313,10 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
             .map(|k| {
                 signed_submission(
                     &plant.secret,
-                    ree_proto::convert::body_from_pb(&body(k)).unwrap().encode(),
+                    ree_proto::convert::body_from_pb(&body(k))
+                        .unwrap()
+                        .encode()
+                        .unwrap(),
                 )
             })
             .collect();

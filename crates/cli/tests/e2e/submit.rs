@@ -60,7 +60,7 @@ fn submit_reads_protobuf_json_lines() {
     std::fs::write(
         &file,
         format!(
-            "{{\"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"MP Materials\", \"mineSite\": \"Mountain Pass\", \"country\": \"US\", \"massG\": \"250000000\", \"reoGradePpm\": 620000, \"assay\": [{{\"element\": \"Nd\", \"ppm\": 62000}}], \"documents\": [{{\"kind\": \"DOCUMENT_KIND_CERTIFICATE_OF_ORIGIN\", \"digest\": \"{}\"}}]}}}}\n",
+            "{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"MP Materials\", \"mineSite\": \"Mountain Pass\", \"country\": \"US\", \"massG\": \"250000000\", \"reoGradePpm\": 620000, \"assay\": [{{\"element\": \"Nd\", \"ppm\": 62000}}], \"documents\": [{{\"kind\": \"DOCUMENT_KIND_CERTIFICATE_OF_ORIGIN\", \"digest\": \"{}\"}}]}}}}\n",
             "ab".repeat(32)
         ),
     )
@@ -72,7 +72,7 @@ fn submit_reads_protobuf_json_lines() {
     );
     std::fs::write(
         &file,
-        format!("{{\"adjustment\": {{\"lot_id\": \"{lot}\", \"delta_g\": \"-1000\", \"reason\": \"sampling\"}}}}\n"),
+        format!("{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"adjustment\": {{\"lot_id\": \"{lot}\", \"delta_g\": \"-1000\", \"reason\": \"sampling\"}}}}\n"),
     )
     .unwrap();
     let out = ree_ok_as(&s.url(), &team.plant, &["submit", file.to_str().unwrap()]);

@@ -15,12 +15,13 @@ fn a_watch_sees_every_event_exactly_once_across_a_server_restart() {
     let team = Team::setup_blocking(&url, dir.path(), &dir.path().join("creds"), 1);
     let lot = uuid::Uuid::now_v7().to_string();
     let file = dir.path().join("e.jsonl");
-    let adjust = |n: usize| -> String {
-        (0..n).map(|_| format!("{{\"adjustment\": {{\"lotId\": \"{lot}\", \"deltaG\": \"-1\", \"reason\": \"count\"}}}}\n")).collect()
+    // Each call's events are new ones (the same file again would be replayed, not rebooked).
+    let adjust = |n: usize, tag: &str| -> String {
+        (0..n).map(|_| format!("{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"adjustment\": {{\"lotId\": \"{lot}\", \"deltaG\": \"-1\", \"reason\": \"count {tag}\"}}}}\n")).collect()
     };
-    std::fs::write(&file, format!("{{\"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"s\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000000\", \"reoGradePpm\": 1}}}}\n")).unwrap();
+    std::fs::write(&file, format!("{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"s\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000000\", \"reoGradePpm\": 1}}}}\n")).unwrap();
     ree_ok_as(&url, &team.supplier, &["submit", file.to_str().unwrap()]);
-    std::fs::write(&file, adjust(4)).unwrap();
+    std::fs::write(&file, adjust(4, "a")).unwrap();
     ree_ok_as(&url, &team.plant, &["submit", file.to_str().unwrap()]);
     // 5 events so far; the watcher (the supplier, watching its own lot) will wait for 15.
     let watcher = std::process::Command::new(bin("ree"))
@@ -32,12 +33,13 @@ fn a_watch_sees_every_event_exactly_once_across_a_server_restart() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
-    std::fs::write(&file, adjust(5)).unwrap();
+    std::fs::write(&file, adjust(5, "b")).unwrap();
     ree_ok_as(&url, &team.plant, &["submit", file.to_str().unwrap()]);
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(s.stop().success());
     std::thread::sleep(std::time::Duration::from_millis(300));
     let s = Server::start(dir.path(), port);
+    std::fs::write(&file, adjust(5, "c")).unwrap();
     ree_ok_as(&s.url(), &team.plant, &["submit", file.to_str().unwrap()]);
     let out = watcher.wait_with_output().unwrap();
     assert!(
