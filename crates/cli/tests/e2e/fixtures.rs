@@ -5,27 +5,19 @@ use ree_proto::pbjson_types::Timestamp;
 use ree_proto::v1 as pb;
 
 pub fn ore_body(lot: &str, mass_g: u64) -> pb::EventBody {
-    pb::EventBody {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        occurred_at: Some(Timestamp {
-            seconds: 1_760_000_000,
-            nanos: 0,
-        }),
-        expected_head: String::new(),
-        kind: Some(pb::event_body::Kind::OreReceipt(pb::OreReceipt {
-            lot_id: lot.into(),
-            supplier: "Lynas".into(),
-            mine_site: "Mt Weld".into(),
-            country: "AU".into(),
-            mass_g,
-            reo_grade_ppm: 380_000,
-            assay: vec![pb::ElementContent {
-                element: "Nd".into(),
-                ppm: 60_000,
-            }],
-            documents: vec![],
-        })),
-    }
+    body(pb::event_body::Kind::OreReceipt(pb::OreReceipt {
+        lot_id: lot.into(),
+        supplier: "Lynas".into(),
+        mine_site: "Mt Weld".into(),
+        country: "AU".into(),
+        mass_g,
+        reo_grade_ppm: 380_000,
+        assay: vec![pb::ElementContent {
+            element: "Nd".into(),
+            ppm: 60_000,
+        }],
+        documents: vec![],
+    }))
 }
 
 /// Every lot's id, balance, head and event count: what "the store is unchanged" compares.
