@@ -300,7 +300,18 @@ mod tests {
                 .unwrap();
             s.db.flush().unwrap();
         }
-        match SledStore::open(dir.path()) {
+        // sled drops its file lock from a background thread after the handle goes
+        // (spacejam/sled#1289): an immediate reopen in the same process may still see it held.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let reopened = loop {
+            match SledStore::open(dir.path()) {
+                Err(StoreError::InUse(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                other => break other,
+            }
+        };
+        match reopened {
             Err(StoreError::NewerFormat { found, .. }) => {
                 assert_eq!(found, STORE_FORMAT_VERSION + 1)
             }
