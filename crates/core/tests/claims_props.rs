@@ -227,7 +227,7 @@ impl World {
                 })
             }),
             Op::Reassay { input, assay } => {
-                let Some((lot, _)) = self.inputs.get(input).copied() else {
+                let Some((lot, _)) = pick(&self.inputs, input) else {
                     return Ok(());
                 };
                 let content = assays()[assay].clone();
@@ -260,10 +260,9 @@ impl World {
                 input,
                 mass,
             } => {
-                let (Some(camp), Some((lot, country))) = (
-                    self.campaigns.get(campaign).copied(),
-                    self.inputs.get(input).copied(),
-                ) else {
+                let (Some(camp), Some((lot, country))) =
+                    (pick(&self.campaigns, campaign), pick(&self.inputs, input))
+                else {
                     return Ok(());
                 };
                 if self.submit(EventKind::InputCharged(InputCharged {
@@ -287,7 +286,7 @@ impl World {
         Ok(())
     }
     fn produce(&mut self, campaign: usize, oxide: usize, mass: u64) -> Result<(), TestCaseError> {
-        let Some(camp) = self.campaigns.get(campaign).copied() else {
+        let Some(camp) = pick(&self.campaigns, campaign) else {
             return Ok(());
         };
         let output = LotId(self.id());
@@ -334,6 +333,11 @@ impl World {
         );
         Ok(())
     }
+}
+
+/// The `i`th item, modulo the count: most generated operations find something to act on.
+fn pick<T: Copy>(v: &[T], i: usize) -> Option<T> {
+    (!v.is_empty()).then(|| v[i % v.len()])
 }
 
 proptest! {
