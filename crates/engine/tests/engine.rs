@@ -497,9 +497,9 @@ proptest! {
                         EventKind::InputCharged(r) => {
                             *m.balance.get_mut(&r.input).unwrap() -= r.mass_g as i128;
                             *m.balance.get_mut(&r.campaign).unwrap() += r.mass_g as i128;
-                            match m.nd_ppm[&r.input] {
-                                Some(p) => *m.charged_nd.entry(r.campaign).or_default() += r.mass_g as i128 * p as i128 / PPM as i128,
-                                None => {} // unassayed grams make no element available
+                            // Unassayed grams make no element available.
+                            if let Some(p) = m.nd_ppm[&r.input] {
+                                *m.charged_nd.entry(r.campaign).or_default() += r.mass_g as i128 * p as i128 / PPM as i128;
                             }
                         }
                         EventKind::OutputProduced(r) => {
