@@ -1,7 +1,7 @@
 //! Provenance of a lot: attribution of its rare-earth content to sources and facilities, and the
 //! ISO 22095 chain-of-custody claim that attribution supports.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::country::Country;
@@ -12,7 +12,8 @@ use crate::state::{elements_of, Basis, Feed, LotDetail, LotKind, LotState, Sourc
 /// The chain-of-custody model a claim can use (ISO 22095:2020 terms).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Claim {
-    /// Every upstream input has the characteristic (no denied origin or processing country).
+    /// No lot from a denied country was physically present upstream, and no denied country
+    /// processed the material.
     Segregated,
     /// Inputs with and without the characteristic were mixed; only shares can be claimed.
     MassBalance,
@@ -42,6 +43,27 @@ pub struct Provenance {
     pub by_element: BTreeMap<Element, BTreeMap<Source, u64>>,
     /// Separation facilities that processed the material, with their countries.
     pub facilities: Vec<(Arc<str>, Country)>,
+    /// Sources physically present upstream (charged before production, assayed or not, carrying
+    /// grams of the lot's elements or not): what the claim is judged on.
+    pub present: BTreeSet<Source>,
+}
+
+/// Which sources a claim holds against: denied countries of origin (extraction or collection),
+/// of processing, and whether recycled feed from a denied origin is let through.
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimRule<'a> {
+    pub denied_origin: &'a [Country],
+    pub denied_processing: &'a [Country],
+    /// Opt-in: recycled feed (pre- or post-consumer) collected in a denied country is allowed.
+    pub allow_denied_recycled: bool,
+}
+
+impl ClaimRule<'_> {
+    /// Whether a source breaches the rule.
+    pub fn denies(&self, s: &Source) -> bool {
+        self.denied_origin.contains(&s.country)
+            && !(self.allow_denied_recycled && s.feed != Feed::Mined)
+    }
 }
 
 /// Recycled content shares (fractions of the attributed total).
@@ -76,6 +98,7 @@ impl Provenance {
             by_source: BTreeMap::new(),
             by_element: BTreeMap::new(),
             facilities: Vec::new(),
+            present: BTreeSet::new(),
         };
         match &st.detail {
             // A source lot is its own origin, for all it received: consuming it into campaigns
@@ -83,10 +106,17 @@ impl Provenance {
             LotDetail::Ore { .. } | LotDetail::Recycled { .. } => {
                 if let Some(s) = st.source() {
                     p.by_source.insert(s, st.received_g);
+                    p.present.insert(s);
                 }
             }
             LotDetail::Campaign(c) => {
                 p.facilities.push((c.facility.clone(), c.country));
+                p.present = c
+                    .sources
+                    .iter()
+                    .filter(|(_, t)| t.gross_g > 0)
+                    .map(|(s, _)| *s)
+                    .collect();
                 if c.unassayed_g == 0 && c.charges > 0 {
                     p.basis = Basis::Element;
                     let arrays: BTreeMap<Source, [u64; N_ELEMENTS]> =
@@ -100,6 +130,7 @@ impl Provenance {
             LotDetail::Oxide { attribution: a, .. } => {
                 p.basis = a.basis;
                 p.facilities.push((a.facility.clone(), a.facility_country));
+                p.present = a.present.clone();
                 p.by_element = per_element(&a.by_source);
                 p.by_source = a
                     .by_source
@@ -169,16 +200,28 @@ impl Provenance {
         }
     }
 
-    /// The claim the attribution supports for "no denied origin or processing country".
+    /// The claim for "no denied origin or processing country", every feed denied alike.
     pub fn claim(&self, denied_origin: &[Country], denied_processing: &[Country]) -> Claim {
+        self.claim_by(&ClaimRule {
+            denied_origin,
+            denied_processing,
+            allow_denied_recycled: false,
+        })
+    }
+
+    /// The claim under `rule`. It rests on physical presence, not on attributed grams: a lot
+    /// from a denied country charged before the output makes it mass balance, even if its assay
+    /// gives it no gram of the output's elements.
+    pub fn claim_by(&self, rule: &ClaimRule) -> Claim {
         let origin_ok = self
-            .by_source
-            .keys()
-            .all(|s| !denied_origin.contains(&s.country));
+            .present
+            .iter()
+            .chain(self.by_source.keys())
+            .all(|s| !rule.denies(s));
         let processing_ok = self
             .facilities
             .iter()
-            .all(|(_, c)| !denied_processing.contains(c));
+            .all(|(_, c)| !rule.denied_processing.contains(c));
         if origin_ok && processing_ok {
             Claim::Segregated
         } else {

@@ -372,8 +372,11 @@ fn rule_rows() -> Vec<Row> {
         row("an output from a lot that is not a campaign", plant(K::OutputProduced(output(ORE, NEW, 1))), Violation("only campaigns produce, this is an ore lot")),
         row("an output from a closed campaign", plant(K::OutputProduced(output(CLOSED, NEW, 1))), Violation("campaign is closed")),
         row("an output past the campaign's balance", plant(K::OutputProduced(output(CAMPAIGN, NEW, 481))), Violation("production of 481 g exceeds the balance of 480 g")),
-        row("an output past the element balance", plant(K::OutputProduced(output(CAMPAIGN, NEW, 100))), Violation("g were charged (tolerance 2%)")),
-        row("an output of an element never charged", plant(K::OutputProduced(OutputProduced { oxide: Oxide::Single(Element::La), ..output(CAMPAIGN, NEW, 10) })), Violation("only 0 g were charged")),
+        row("an output past the element balance", plant(K::OutputProduced(output(CAMPAIGN, NEW, 100))), Violation("assays account for only 50 g charged (tolerance 2%")),
+        row("an output of an element never charged", plant(K::OutputProduced(OutputProduced { oxide: Oxide::Single(Element::La), ..output(CAMPAIGN, NEW, 10) })), Violation("only 0 g charged")),
+        // Issue 12, attack 4: unassayed grams are never available, for any element.
+        row_after("an output from an unassayed input alone", vec![by(Supplier, K::OreReceipt(OreReceipt { lot: lot(10), assay: Composition::default(), ..ore_receipt(lot(10)) })), plant(open(lot(11))), plant(K::InputCharged(charge(lot(11), lot(10), 1_000)))], plant(K::OutputProduced(output(lot(11), NEW, 100))), Violation("assays account for only 0 g charged")),
+        row_after("unassayed grams add nothing to an assayed charge", vec![by(Supplier, K::OreReceipt(OreReceipt { lot: lot(10), assay: Composition::default(), ..ore_receipt(lot(10)) })), plant(K::InputCharged(charge(CAMPAIGN, lot(10), 1_000)))], plant(K::OutputProduced(output(CAMPAIGN, NEW, 60))), Violation("assays account for only 50 g charged")),
         row("an output within both balances", plant(K::OutputProduced(output(CAMPAIGN, NEW, 10))), Accepted),
         row("closing a lot that is not a campaign", plant(close(OXIDE, 0)), Violation("is an oxide lot, not a campaign")),
         row("closing a campaign twice", plant(close(CLOSED, 0)), Violation("campaign is already closed")),

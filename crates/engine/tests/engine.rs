@@ -443,7 +443,6 @@ struct Model {
     balance: HashMap<LotId, i128>,
     nd_ppm: HashMap<LotId, Option<u32>>,
     charged_nd: HashMap<LotId, i128>,
-    unassayed: HashMap<LotId, i128>,
     produced_nd: HashMap<LotId, i128>,
 }
 
@@ -498,9 +497,9 @@ proptest! {
                         EventKind::InputCharged(r) => {
                             *m.balance.get_mut(&r.input).unwrap() -= r.mass_g as i128;
                             *m.balance.get_mut(&r.campaign).unwrap() += r.mass_g as i128;
-                            match m.nd_ppm[&r.input] {
-                                Some(p) => *m.charged_nd.entry(r.campaign).or_default() += r.mass_g as i128 * p as i128 / PPM as i128,
-                                None => *m.unassayed.entry(r.campaign).or_default() += r.mass_g as i128,
+                            // Unassayed grams make no element available.
+                            if let Some(p) = m.nd_ppm[&r.input] {
+                                *m.charged_nd.entry(r.campaign).or_default() += r.mass_g as i128 * p as i128 / PPM as i128;
                             }
                         }
                         EventKind::OutputProduced(r) => {
@@ -531,7 +530,7 @@ proptest! {
                 prop_assert_eq!(e.lot(*lot).unwrap().balance_g as i128, *b);
             }
             for (c, p) in &m.produced_nd {
-                let allowed = (m.charged_nd.get(c).copied().unwrap_or(0) + m.unassayed.get(c).copied().unwrap_or(0)) * (PPM + ELEMENT_BALANCE_TOLERANCE_PPM) as i128 / PPM as i128;
+                let allowed = m.charged_nd.get(c).copied().unwrap_or(0) * (PPM + ELEMENT_BALANCE_TOLERANCE_PPM) as i128 / PPM as i128;
                 prop_assert!(*p <= allowed, "campaign {} produced {} g Nd of {} allowed", c, p, allowed);
             }
         }

@@ -55,7 +55,7 @@ pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Rep
         .lot(&REGISTRY_LOT)
         .map(|l| (l.head.to_hex(), l.head_seq()))
         .unwrap_or_default();
-    let claim = prov.claim(&policy.denied_origin, &policy.denied_processing);
+    let claim = prov.claim_by(&policy.claim_rule());
     let rs = prov.recycled_share();
     let shares = prov.origin_shares();
     violations.extend(policy::provenance_violations(

@@ -1,7 +1,11 @@
-//! `ree-verify BUNDLE [--policy FILE] [--expect-head HEX] [--trust ADMIN.pub]... [--json]`
+//! `ree-verify BUNDLE --trust ADMIN.pub... [--policy FILE] [--expect-head HEX] [--json]`
+//!
+//! The root of trust must be pinned (`--trust`, or `trusted_administrator_keys` in the policy):
+//! any key can found a ledger, so without a pin "authentic" means nothing. `--allow-unpinned`
+//! opts into the old behaviour, with a warning on stderr.
 //!
 //! Exit codes: 0 authentic and compliant; 1 authentic but not compliant; 2 usage error
-//! (bad arguments, unreadable policy); 3 not authentic (any integrity failure, unreadable or
+//! (bad arguments, unreadable policy, unpinned root of trust); 3 not authentic (any integrity failure, unreadable or
 //! malformed bundle).
 #![forbid(unsafe_code)]
 
@@ -11,22 +15,26 @@ use ree_core::Hash32;
 use ree_verifier::{render, verify, Policy};
 
 const USAGE: &str =
-    "usage: ree-verify BUNDLE [--policy FILE] [--expect-head HEX] [--trust ADMIN.pub]... [--json]";
+    "usage: ree-verify BUNDLE --trust ADMIN.pub... [--policy FILE] [--expect-head HEX] [--json]";
 
 const HELP: &str = "\
 ree-verify: check a ree-ledger proof bundle offline, then apply a compliance policy.
 
 Recomputes every record hash, chain link and signature, replays every rule and the participant
-registry, and applies the policy (default: no Chinese-origin mined feed). Needs no server.
+registry, and applies the policy (default: no Chinese feed, mined or recycled, and no Chinese
+processing). Needs no server.
 
-usage: ree-verify BUNDLE [OPTIONS]
+usage: ree-verify BUNDLE --trust ADMIN.pub [OPTIONS]
 
 arguments:
   BUNDLE               the proof bundle written by `ree export LOT -o BUNDLE`
 
 options:
   --trust ADMIN.pub    an administrator public key you trust (repeatable): the bundle's
-                       participant registry must be founded by one of them
+                       participant registry must be founded by one of them. Required (or
+                       trusted_administrator_keys in the policy): the root of trust is pinned
+  --allow-unpinned     verify without a pinned key (anyone can found a ledger that verifies);
+                       warns on stderr
   --policy FILE        compliance policy (TOML; see the README for its keys)
   --expect-head HEX    the lot head printed on the certificate: the bundle must end at it
   --json               print the report as JSON
@@ -36,7 +44,7 @@ options:
 exit codes:
   0  authentic and compliant
   1  authentic but not compliant (the violations are listed)
-  2  usage error (bad arguments, unreadable policy or key file)
+  2  usage error (bad arguments, unreadable policy or key file, unpinned root of trust)
   3  not authentic (an integrity failure, an unreadable or malformed bundle)
 ";
 
@@ -45,6 +53,7 @@ struct Args {
     policy: Option<String>,
     expect_head: Option<String>,
     trust: Vec<String>,
+    allow_unpinned: bool,
     json: bool,
 }
 
@@ -54,11 +63,13 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         policy: None,
         expect_head: None,
         trust: Vec::new(),
+        allow_unpinned: false,
         json: false,
     };
     while let Some(x) = it.next() {
         match x.as_str() {
             "--json" => a.json = true,
+            "--allow-unpinned" => a.allow_unpinned = true,
             "--policy" => a.policy = Some(it.next().ok_or("--policy needs a FILE")?),
             "--trust" => a
                 .trust
@@ -117,6 +128,12 @@ fn main() -> ExitCode {
             Ok(k) => policy.trusted_administrators.push(k),
             Err(e) => return usage(&format!("--trust {f}: {e}")),
         }
+    }
+    if policy.trusted_administrators.is_empty() {
+        if !args.allow_unpinned {
+            return usage("the root of trust is unpinned: pass --trust ADMIN.pub (the ledger administrator's public key, obtained out of band) or trusted_administrator_keys in the policy; --allow-unpinned skips this check");
+        }
+        eprintln!("ree-verify: WARNING: the root of trust is unpinned (--allow-unpinned): whoever founded this ledger, it verifies; \"authentic\" says nothing about who signed");
     }
     let expect = match &args.expect_head {
         None => None,

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use ree_core::event::DocKind;
-use ree_core::provenance::{Claim, Provenance, RecycledShare};
+use ree_core::provenance::{Claim, ClaimRule, Provenance, RecycledShare};
 use ree_core::state::{Feed, LotDetail, LotKind, LotState};
 use ree_core::{Country, LotId};
 use serde::Deserialize;
@@ -28,6 +28,7 @@ struct PolicyFile {
     required_claim: Option<String>,
     required_documents: Option<BTreeMap<String, Vec<String>>>,
     trusted_administrator_keys: Option<Vec<String>>,
+    allow_denied_countries_in_recycled_feed: Option<bool>,
 }
 
 /// Which chain-of-custody claim the policy requires.
@@ -52,10 +53,14 @@ pub struct Policy {
     /// Administrator public keys the auditor trusts (`--trust FILE.pub`): when any is given, the
     /// bundle's participant registry must have been founded by one of them.
     pub trusted_administrators: Vec<[u8; 32]>,
+    /// Opt-in: recycled feed (pre- or post-consumer) collected in a denied origin country is
+    /// allowed. Off by default: scrap collected in a denied country is denied like ore.
+    pub allow_denied_recycled: bool,
 }
 
 impl Default for Policy {
-    /// No Chinese extraction or processing anywhere upstream, mass balance accepted.
+    /// No Chinese feed (mined, pre- or post-consumer) or processing anywhere upstream, mass
+    /// balance accepted.
     fn default() -> Self {
         let cn = Country::parse("CN").map(|c| vec![c]).unwrap_or_default();
         Policy {
@@ -67,6 +72,7 @@ impl Default for Policy {
             required_claim: RequiredClaim::MassBalance,
             required_documents: BTreeMap::new(),
             trusted_administrators: Vec::new(),
+            allow_denied_recycled: false,
         }
     }
 }
@@ -115,6 +121,7 @@ impl Policy {
                 }
             };
         }
+        p.allow_denied_recycled = f.allow_denied_countries_in_recycled_feed.unwrap_or(false);
         for k in f.trusted_administrator_keys.unwrap_or_default() {
             p.trusted_administrators.push(
                 parse_public_key(&k).map_err(|e| format!("trusted_administrator_keys: {e}"))?,
@@ -133,6 +140,15 @@ impl Policy {
             p.required_documents.insert(k, d);
         }
         Ok(p)
+    }
+
+    /// The rule the claim is judged by, from this policy.
+    pub fn claim_rule(&self) -> ClaimRule<'_> {
+        ClaimRule {
+            denied_origin: &self.denied_origin,
+            denied_processing: &self.denied_processing,
+            allow_denied_recycled: self.allow_denied_recycled,
+        }
     }
 }
 
@@ -158,12 +174,20 @@ pub(crate) fn lot_violations(policy: &Policy, l: &LotState, subject_id: LotId) -
     let id = l.id;
     let mut violations = Vec::new();
     if let Some(s) = l.source() {
-        if s.feed == Feed::Mined && policy.denied_origin.contains(&s.country) {
+        if policy.claim_rule().denies(&s) {
+            let how = match s.feed {
+                Feed::Mined => "was extracted in",
+                _ => "is scrap collected in",
+            };
             violations.push(Violation {
                 rule: "denied_origin_countries".into(),
                 lot: id.to_string(),
                 seq: Some(0),
-                message: format!("{} lot {id} was extracted in {}, a denied country, and is upstream of {subject_id}", l.kind().name(), s.country),
+                message: format!(
+                    "{} lot {id} {how} {}, a denied country, and is upstream of {subject_id}",
+                    l.kind().name(),
+                    s.country
+                ),
             });
         }
     }
@@ -294,6 +318,9 @@ mod tests {
         let p = Policy::from_toml(&format!("trusted_administrator_keys = [\"{k}\"]")).unwrap();
         assert_eq!(p.trusted_administrators, vec![[0xab; 32]]);
         assert!(Policy::from_toml("trusted_administrator_keys = [\"abc\"]").is_err());
+        assert!(!p.allow_denied_recycled, "denied in every feed by default");
+        let p = Policy::from_toml("allow_denied_countries_in_recycled_feed = true").unwrap();
+        assert!(p.allow_denied_recycled);
     }
 
     #[test]

@@ -112,12 +112,22 @@ fn a_suppliers_export_discloses_no_other_participant_and_verifies() {
     t.withheld[0].hash.0[0] ^= 1;
     let tf = dir.path().join("t.bundle");
     std::fs::write(&tf, t.encode()).unwrap();
-    assert_eq!(ree_verify(&[tf.to_str().unwrap()]).status.code(), Some(3));
+    assert_eq!(
+        ree_verify(&[tf.to_str().unwrap(), "--trust", trust.to_str().unwrap()])
+            .status
+            .code(),
+        Some(3)
+    );
     assert_eq!(python_verifier(&tf), Some(3));
     let mut t = b;
     t.withheld[0].seq += 1;
     std::fs::write(&tf, t.encode()).unwrap();
-    assert_eq!(ree_verify(&[tf.to_str().unwrap()]).status.code(), Some(3));
+    assert_eq!(
+        ree_verify(&[tf.to_str().unwrap(), "--trust", trust.to_str().unwrap()])
+            .status
+            .code(),
+        Some(3)
+    );
     assert_eq!(python_verifier(&tf), Some(3));
 }
 
@@ -182,7 +192,12 @@ fn the_clean_oxide_bundle_is_smaller_and_a_consumed_lot_keeps_its_origin() {
         ..b.clone()
     };
     std::fs::write(path("full.bundle"), full.encode()).unwrap();
-    assert_eq!(ree_verify(&[&path("full.bundle")]).status.code(), Some(0));
+    assert_eq!(
+        ree_verify(&[&path("full.bundle"), "--trust", trust.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
     let (before, after) = (full.encode().len(), b.encode().len());
     assert!(
         after < before,

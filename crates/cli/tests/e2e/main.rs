@@ -6,6 +6,7 @@ mod common;
 
 mod auth;
 mod backup;
+mod claims;
 mod cli;
 mod data_safety;
 mod disclosure;

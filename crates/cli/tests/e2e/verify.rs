@@ -17,6 +17,8 @@ fn demo_bundles_verify_and_policies_decide() {
     let chinese_ore = demo_lot(&summary, "the Chinese ore lot");
     let dy = demo_lot(&summary, "clean Dy2O3 lot");
     let path = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let trusted = dir.path().join("admin.key.pub");
+    let pin = trusted.to_str().unwrap();
     for (lot, file) in [
         (&clean, "clean.bundle"),
         (&chinese, "cn.bundle"),
@@ -34,7 +36,14 @@ fn demo_bundles_verify_and_policies_decide() {
         .as_str()
         .unwrap()
         .to_string();
-    let out = ree_verify(&[&path("clean.bundle"), "--expect-head", &head, "--json"]);
+    let out = ree_verify(&[
+        &path("clean.bundle"),
+        "--trust",
+        pin,
+        "--expect-head",
+        &head,
+        "--json",
+    ]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -56,18 +65,19 @@ fn demo_bundles_verify_and_policies_decide() {
         assert!(v.get(k).is_some(), "--json lacks {k}");
     }
     assert_eq!(v["claim"], "segregated");
-    assert_eq!(v["registry_trusted"], false, "no --trust given");
     // Anchored: the registry must have been founded by the administrator the auditor trusts.
-    let trusted = dir.path().join("admin.key.pub");
-    let out = ree_verify(&[
-        &path("clean.bundle"),
-        "--trust",
-        trusted.to_str().unwrap(),
-        "--json",
-    ]);
+    assert_eq!(v["registry_trusted"], true);
+    // Issue 12, attack 6: unpinned, the verifier refuses (exit 2, on stderr) rather than say
+    // "authentic" of a ledger anyone could have founded; the explicit opt-in warns on stderr.
+    let out = ree_verify(&[&path("clean.bundle"), "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the root of trust is unpinned"));
+    let out = ree_verify(&[&path("clean.bundle"), "--allow-unpinned", "--json"]);
     assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WARNING: the root of trust is unpinned"));
     let v2: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v2["registry_trusted"], true);
+    assert_eq!(v2["registry_trusted"], false, "no --trust given");
     // Another administrator's key (the registry of some other, or forged, ledger): exit 3.
     let other = dir.path().join("other-admin.key");
     ree_ok(&url, &["keygen", "-o", other.to_str().unwrap()]);
@@ -87,13 +97,19 @@ fn demo_bundles_verify_and_policies_decide() {
     assert_eq!(p["recycled_share"], v["recycled_share"]);
     // Another head on the certificate: not authentic.
     assert_eq!(
-        ree_verify(&[&path("clean.bundle"), "--expect-head", &"0".repeat(64)])
-            .status
-            .code(),
+        ree_verify(&[
+            &path("clean.bundle"),
+            "--trust",
+            pin,
+            "--expect-head",
+            &"0".repeat(64)
+        ])
+        .status
+        .code(),
         Some(3)
     );
     // Chinese content: authentic, not compliant, and the violation names the Chinese ore lot.
-    let out = ree_verify(&[&path("cn.bundle"), "--json"]);
+    let out = ree_verify(&[&path("cn.bundle"), "--trust", pin, "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["authentic"], true);
@@ -110,8 +126,15 @@ fn demo_bundles_verify_and_policies_decide() {
     let policy = dir.path().join("recycled30.toml");
     std::fs::write(&policy, "min_recycled_share = 0.30\n").unwrap();
     let p = policy.to_string_lossy();
-    let ndpr = ree_verify(&[&path("clean.bundle"), "--policy", &p, "--json"]);
-    let dyv = ree_verify(&[&path("dy.bundle"), "--policy", &p, "--json"]);
+    let ndpr = ree_verify(&[
+        &path("clean.bundle"),
+        "--trust",
+        pin,
+        "--policy",
+        &p,
+        "--json",
+    ]);
+    let dyv = ree_verify(&[&path("dy.bundle"), "--trust", pin, "--policy", &p, "--json"]);
     let share = |o: &std::process::Output| {
         serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["recycled_share"]
             .as_f64()
@@ -143,9 +166,10 @@ fn tampered_demo_bundles_exit_3_with_a_message() {
     let bytes = std::fs::read(&file).unwrap();
     let t = dir.path().join("t.bundle");
     let t = t.to_str().unwrap();
+    let pin = dir.path().join("admin.key.pub");
     let check = |data: &[u8], what: &str| {
         std::fs::write(t, data).unwrap();
-        let out = ree_verify(&[t]);
+        let out = ree_verify(&[t, "--trust", pin.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(3), "{what}");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
@@ -243,6 +267,8 @@ fn an_independent_python_verifier_agrees() {
             Some(3),
             "python accepted a change at byte {i}"
         );
-        assert_eq!(ree_verify(&[t.to_str().unwrap()]).status.code(), Some(3));
+        let pin = dir.path().join("admin.key.pub");
+        let out = ree_verify(&[t.to_str().unwrap(), "--trust", pin.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(3));
     }
 }

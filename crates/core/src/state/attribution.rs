@@ -33,8 +33,9 @@ pub fn split_proportionally(total: u64, weights: &[u64]) -> Vec<u64> {
     parts
 }
 
-/// Attribution of an output: each of its elements in proportion to what the campaign had
-/// received of that element before production (by gross mass where some input had no assay).
+/// Attribution of an output: each of its elements in proportion to what the assays say the
+/// campaign had received of that element before production. Unassayed grams weigh nothing (they
+/// are never "available"), but their source is still recorded as physically present.
 pub(super) fn attribute(
     camp: &CampaignState,
     camp_lot: &LotState,
@@ -42,11 +43,6 @@ pub(super) fn attribute(
     mass_g: u64,
     purity_ppm: u32,
 ) -> Result<Attribution, RuleError> {
-    let basis = if camp.unassayed_g > 0 {
-        Basis::Mass
-    } else {
-        Basis::Element
-    };
     let sources: Vec<(&Source, &SourceTotals)> = camp.sources.iter().collect();
     let mut by_source: BTreeMap<Source, [u64; N_ELEMENTS]> = BTreeMap::new();
     let mut element_g = [0u64; N_ELEMENTS];
@@ -57,10 +53,7 @@ pub(super) fn attribute(
         }
         let weights: Vec<u64> = sources
             .iter()
-            .map(|(_, t)| match basis {
-                Basis::Element => t.element_g[e.index()],
-                Basis::Mass => t.gross_g,
-            })
+            .map(|(_, t)| t.element_g[e.index()])
             .collect();
         if weights.iter().all(|w| *w == 0) {
             return Err(RuleError::violation(
@@ -74,14 +67,20 @@ pub(super) fn attribute(
             }
         }
     }
+    let present = sources
+        .iter()
+        .filter(|(_, t)| t.gross_g > 0)
+        .map(|(s, _)| **s)
+        .collect();
     Ok(Attribution {
-        basis,
+        basis: Basis::Element,
         campaign: camp_lot.id,
         campaign_seq: camp_lot.head_seq(),
         facility: camp.facility.clone(),
         facility_country: camp.country,
         element_g,
         by_source,
+        present,
     })
 }
 

@@ -117,8 +117,10 @@ pub(super) fn charge_campaign(
     Ok(())
 }
 
-/// The campaign's record of an output: no element comes out beyond what went in (within
-/// [`ELEMENT_BALANCE_TOLERANCE_PPM`]). The oxide lot's own record is its genesis.
+/// The campaign's record of an output: no element comes out beyond what assays say went in
+/// (within [`ELEMENT_BALANCE_TOLERANCE_PPM`]). Grams charged without an assay for the element
+/// count for nothing: an unassayed input could be anything, so it makes no element available.
+/// The oxide lot's own record is its genesis.
 pub(super) fn produce(st: &mut LotState, p: &OutputProduced) -> Result<(), RuleError> {
     let id = st.id;
     st.balance_g = debit(id, st.balance_g, p.mass_g, "production")?;
@@ -126,13 +128,13 @@ pub(super) fn produce(st: &mut LotState, p: &OutputProduced) -> Result<(), RuleE
     for (e, g) in p.oxide.element_grams(p.mass_g, p.purity_ppm) {
         let i = e.index();
         let produced = add(id, camp.produced_el[i], g)?;
-        let available = camp.charged_el[i] as u128 + camp.unassayed_g as u128;
+        let available = camp.charged_el[i] as u128;
         let allowed = available * (PPM + ELEMENT_BALANCE_TOLERANCE_PPM) as u128 / PPM as u128;
         if produced as u128 > allowed {
             return Err(RuleError::violation(
                 id,
                 format!(
-                    "producing {g} g of {} would make {produced} g of it produced, but only {available} g were charged (tolerance {}%)",
+                    "producing {g} g of {} would make {produced} g of it produced, but assays account for only {available} g charged (tolerance {}%; unassayed grams count for nothing)",
                     e.symbol(),
                     ELEMENT_BALANCE_TOLERANCE_PPM as f64 / 10_000.0
                 ),

@@ -1,7 +1,7 @@
 //! What a lot is: its kind, balance, detail (ore, recycled, campaign, oxide, registry), and the
 //! sources attribution counts. Plain data; the rules that change it live beside it in `state/`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::country::Country;
@@ -102,7 +102,8 @@ pub struct CampaignState {
     pub closed: bool,
 }
 
-/// Whether an output was attributed by its own elements or, lacking assays, by gross mass.
+/// Whether grams are attributed by element (oxide lots, and campaigns whose every charge was
+/// assayed) or by gross mass (a campaign with some unassayed charge, for display only).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Basis {
     Element,
@@ -130,6 +131,9 @@ pub struct Attribution {
     /// Grams of each element in the lot as produced.
     pub element_g: [u64; N_ELEMENTS],
     pub by_source: BTreeMap<Source, [u64; N_ELEMENTS]>,
+    /// Every source physically charged into the campaign before this output, whatever its
+    /// assay: the segregated claim rests on presence, not on attributed grams.
+    pub present: BTreeSet<Source>,
 }
 
 /// What a lot is, beyond its balance.
