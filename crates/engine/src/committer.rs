@@ -11,8 +11,8 @@ use ree_core::{EventId, Hash32, LedgerState, Record, UtcMicros};
 use ree_store::{Batch, IdempotencyEntry, NewRecord, Store};
 
 use crate::error::SubmitError;
-use crate::tree::LogTree;
 use crate::submit::{staged_binding, Item, Prepared, Reply, Request};
+use crate::tree::LogTree;
 use crate::types::{AppendedRecord, Committed, Observer, Outcome};
 
 /// Most records one group commit writes.

@@ -33,8 +33,8 @@ pub use error::{EngineError, SubmitError};
 pub use replay::{
     replay_store, replay_store_with_progress, replay_store_with_tree, Progress, PROGRESS_EVERY,
 };
-pub use tree::LogTree;
 pub use submit::MAX_BATCH;
+pub use tree::LogTree;
 pub use types::{
     AppendedRecord, Committed, Observer, OpenReport, Outcome, StoredRecord, Submission,
 };

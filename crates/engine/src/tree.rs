@@ -98,7 +98,8 @@ mod tests {
         assert_eq!(t.frontier().unwrap().root(), root);
         for i in 0..37 {
             let proof = t.inclusion_proof(i, 37).unwrap();
-            ree_tlog::verify_inclusion(i, 37, &ree_tlog::leaf_hash(&h(i).0), &proof, &root).unwrap();
+            ree_tlog::verify_inclusion(i, 37, &ree_tlog::leaf_hash(&h(i).0), &proof, &root)
+                .unwrap();
         }
         let old = t.root(20).unwrap();
         let c = t.consistency_proof(20, 37).unwrap();

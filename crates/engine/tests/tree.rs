@@ -69,7 +69,11 @@ fn every_record_is_a_leaf_and_reopening_rebuilds_the_same_tree() {
     let store = Arc::new(MemStore::new());
     let e = filled(store.clone(), 20);
     let size = e.last_global_seq();
-    assert_eq!(e.tree().size(), size, "registry and ore records are all leaves");
+    assert_eq!(
+        e.tree().size(),
+        size,
+        "registry and ore records are all leaves"
+    );
     let root = e.tree().root(size).unwrap();
     let records = store.records(1, usize::MAX).unwrap();
     assert_eq!(records.len() as u64, size);
