@@ -285,3 +285,33 @@ impl Checkpointer {
         self.stop.store(true, Ordering::Release);
     }
 }
+
+/// A bundle as version 3: the inner bundle, a checkpoint covering every record it holds (signed
+/// now if the latest does not: one fdatasync, only when the tree grew since), and each full
+/// record's inclusion proof in it.
+pub fn with_log_section(
+    log: &Checkpointer,
+    b: &ree_core::bundle::Bundle,
+) -> Result<Vec<u8>, tonic::Status> {
+    let internal = |e: String| {
+        tracing::error!("export: {e}");
+        tonic::Status::internal(format!("transparency log: {e}"))
+    };
+    let signed = log.sign_if_grown().map_err(|e| internal(e.to_string()))?;
+    let size = signed.checkpoint.size;
+    let mut proofs = Vec::with_capacity(b.records.len());
+    for bytes in &b.records {
+        let rec = ree_core::Record::decode(bytes).map_err(|e| internal(e.to_string()))?;
+        let proof = log
+            .engine()
+            .tree()
+            .inclusion_proof(rec.global_seq.saturating_sub(1), size)
+            .map_err(|e| internal(e.to_string()))?;
+        proofs.push(proof);
+    }
+    let section = ree_verifier::logproof::LogSection {
+        note: signed.note.clone(),
+        proofs,
+    };
+    Ok(ree_verifier::logproof::encode(&b.encode(), &section))
+}

@@ -304,6 +304,7 @@ impl Bound {
             hub: self.hub.clone(),
             closing,
             guards: limits::Guards::new(&self.limits),
+            log: self.log.clone(),
         };
         let shutdown = async move {
             shutdown.await;

@@ -13,6 +13,7 @@
 //! input.
 #![forbid(unsafe_code)]
 
+pub mod logproof;
 pub mod policy;
 mod replay;
 mod report;
@@ -30,10 +31,19 @@ pub use report::{render, Report, SignerSummary, UpstreamLot, Violation};
 
 /// Verifies a bundle and judges it against `policy`. Never panics, whatever the bytes.
 pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Report {
-    let r = match replay(bytes, expect_head, &policy.trusted_administrators) {
+    let (inner, log) = match logproof::split(bytes) {
+        Ok(x) => x,
+        Err(e) => return Report::not_authentic(e),
+    };
+    let r = match replay(inner, expect_head, &policy.trusted_administrators) {
         Ok(r) => r,
         Err(e) => return Report::not_authentic(e),
     };
+    let (checkpoint, inclusion_verified) =
+        match logproof::check(log.as_ref(), &r.records, &policy.log_vkeys) {
+            Ok(x) => x,
+            Err(e) => return Report::not_authentic(e),
+        };
     let subject_id = r.bundle.lot;
     let Some(subject) = r.state.lot(&subject_id) else {
         return Report::not_authentic(IntegrityError("subject lot vanished".into()));
@@ -105,6 +115,8 @@ pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Rep
         upstream_lots: upstream_lots(&r.state, &lots, subject_id),
         violations,
         integrity_error: None,
+        checkpoint,
+        inclusion_verified,
     }
 }
 

@@ -1,4 +1,4 @@
-//! `ree-verify BUNDLE [--policy FILE] [--expect-head HEX] [--trust ADMIN.pub]... [--json]`
+//! `ree-verify BUNDLE [--policy FILE] [--expect-head HEX] [--trust ADMIN.pub]... [--log-vkey FILE] [--json]`
 //!
 //! Exit codes: 0 authentic and compliant; 1 authentic but not compliant; 2 usage error
 //! (bad arguments, unreadable policy); 3 not authentic (any integrity failure, unreadable or
@@ -11,7 +11,7 @@ use ree_core::Hash32;
 use ree_verifier::{render, verify, Policy};
 
 const USAGE: &str =
-    "usage: ree-verify BUNDLE [--policy FILE] [--expect-head HEX] [--trust ADMIN.pub]... [--json]";
+    "usage: ree-verify BUNDLE [--policy FILE] [--expect-head HEX] [--trust ADMIN.pub]... [--log-vkey FILE] [--json]";
 
 const HELP: &str = "\
 ree-verify: check a ree-ledger proof bundle offline, then apply a compliance policy.
@@ -28,6 +28,8 @@ options:
   --trust ADMIN.pub    an administrator public key you trust (repeatable): the bundle's
                        participant registry must be founded by one of them
   --policy FILE        compliance policy (TOML; see the README for its keys)
+  --log-vkey FILE      pin the transparency log's key (DATA/log.vkey): the bundle must carry a
+                       checkpoint it signed and an inclusion proof for every record
   --expect-head HEX    the lot head printed on the certificate: the bundle must end at it
   --json               print the report as JSON
   -h, --help           print this help
@@ -45,6 +47,7 @@ struct Args {
     policy: Option<String>,
     expect_head: Option<String>,
     trust: Vec<String>,
+    log_vkeys: Vec<String>,
     json: bool,
 }
 
@@ -54,6 +57,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         policy: None,
         expect_head: None,
         trust: Vec::new(),
+        log_vkeys: Vec::new(),
         json: false,
     };
     while let Some(x) = it.next() {
@@ -63,6 +67,9 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--trust" => a
                 .trust
                 .push(it.next().ok_or("--trust needs a public key FILE")?),
+            "--log-vkey" => a
+                .log_vkeys
+                .push(it.next().ok_or("--log-vkey needs a FILE (DATA/log.vkey)")?),
             "--expect-head" => {
                 a.expect_head = Some(it.next().ok_or("--expect-head needs a HEX hash")?)
             }
@@ -116,6 +123,15 @@ fn main() -> ExitCode {
         {
             Ok(k) => policy.trusted_administrators.push(k),
             Err(e) => return usage(&format!("--trust {f}: {e}")),
+        }
+    }
+    for f in &args.log_vkeys {
+        match std::fs::read_to_string(f)
+            .map_err(|e| e.to_string())
+            .and_then(|t| ree_tlog::VerifierKey::parse(t.trim()).map_err(|e| e.to_string()))
+        {
+            Ok(k) => policy.log_vkeys.push(k),
+            Err(e) => return usage(&format!("--log-vkey {f}: {e}")),
         }
     }
     let expect = match &args.expect_head {

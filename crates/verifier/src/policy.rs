@@ -28,6 +28,7 @@ struct PolicyFile {
     required_claim: Option<String>,
     required_documents: Option<BTreeMap<String, Vec<String>>>,
     trusted_administrator_keys: Option<Vec<String>>,
+    log_vkeys: Option<Vec<String>>,
 }
 
 /// Which chain-of-custody claim the policy requires.
@@ -52,6 +53,9 @@ pub struct Policy {
     /// Administrator public keys the auditor trusts (`--trust FILE.pub`): when any is given, the
     /// bundle's participant registry must have been founded by one of them.
     pub trusted_administrators: Vec<[u8; 32]>,
+    /// Pinned transparency-log keys (`--log-vkey FILE`, `log_vkeys`): bundles must carry a
+    /// checkpoint signed by one, with every record's inclusion proof.
+    pub log_vkeys: Vec<ree_tlog::VerifierKey>,
 }
 
 impl Default for Policy {
@@ -67,6 +71,7 @@ impl Default for Policy {
             required_claim: RequiredClaim::MassBalance,
             required_documents: BTreeMap::new(),
             trusted_administrators: Vec::new(),
+            log_vkeys: Vec::new(),
         }
     }
 }
@@ -118,6 +123,11 @@ impl Policy {
         for k in f.trusted_administrator_keys.unwrap_or_default() {
             p.trusted_administrators.push(
                 parse_public_key(&k).map_err(|e| format!("trusted_administrator_keys: {e}"))?,
+            );
+        }
+        for k in f.log_vkeys.unwrap_or_default() {
+            p.log_vkeys.push(
+                ree_tlog::VerifierKey::parse(k.trim()).map_err(|e| format!("log_vkeys: {e}"))?,
             );
         }
         for (kind, docs) in f.required_documents.unwrap_or_default() {

@@ -291,3 +291,69 @@ fn forks_are_refused_at_start_and_caught_by_consistency_proofs() {
     );
     assert!(s.stop().success());
 }
+
+#[test]
+fn exported_bundles_carry_a_checkpoint_and_proofs_that_ree_verify_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = Server::start_with(&data, free_port(), FAST);
+    let url = s.url();
+    let admin = admin_of(&data);
+    let summary = demo_as_admin(&url, &data);
+    let lot = demo_lot(&summary, "clean NdPr oxide lot");
+    let file = dir.path().join("lot.bundle");
+    let f = file.to_str().unwrap();
+    ree_ok_as(&url, &admin, &["export", &lot, "-o", f]);
+    let vk = data.join("log.vkey");
+    let vk = vk.to_str().unwrap();
+    // Pinned: the checkpoint is the log's and every record is in it.
+    let out = ree_verify(&[f, "--log-vkey", vk, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{v}");
+    assert_eq!(v["checkpoint"]["verified"], true, "{v}");
+    assert!(v["inclusion_verified"].as_u64().unwrap() > 0);
+    assert_eq!(v["inclusion_verified"], v["events_verified"], "{v}");
+    let (c, _) = checkpoint(&url, &admin, &data);
+    assert!(v["checkpoint"]["size"].as_u64().unwrap() <= c.size);
+    // The same pin in the policy file.
+    let policy = dir.path().join("policy.toml");
+    let line = std::fs::read_to_string(&vk).unwrap();
+    std::fs::write(&policy, format!("log_vkeys = [\"{}\"]\n", line.trim())).unwrap();
+    let out = ree_verify(&[f, "--policy", policy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    // Unpinned: proofs checked, the checkpoint reported as unverified.
+    let out = ree_verify(&[f]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("UNVERIFIED: no log key pinned"), "{text}");
+    // Another log's key: exit 3.
+    let other = dir.path().join("other.vkey");
+    let signer = ree_tlog::NoteSigner::new(
+        &c.origin,
+        ree_tlog::SigType::Ed25519,
+        ed25519_dalek::SigningKey::from_bytes(&[9; 32]),
+    )
+    .unwrap();
+    std::fs::write(&other, format!("{}\n", signer.verifier_key())).unwrap();
+    let out = ree_verify(&[f, "--log-vkey", other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pinned log key"));
+    // A proof altered: exit 3 naming the record, in ree-verify and the Python checker.
+    let bytes = std::fs::read(&file).unwrap();
+    let (inner, section) = ree_verifier::logproof::split(&bytes).unwrap();
+    let mut section = section.unwrap();
+    let i = section.proofs.iter().position(|p| !p.is_empty()).unwrap();
+    section.proofs[i][0].0[0] ^= 1;
+    let bad = dir.path().join("bad.bundle");
+    std::fs::write(&bad, ree_verifier::logproof::encode(inner, &section)).unwrap();
+    let out = ree_verify(&[bad.to_str().unwrap(), "--log-vkey", vk]);
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("is not in the checkpoint"), "{text}");
+    // A pinned key and a bundle without a checkpoint (an older version): exit 3.
+    let old = dir.path().join("old.bundle");
+    std::fs::write(&old, inner).unwrap();
+    assert_eq!(ree_verify(&[old.to_str().unwrap()]).status.code(), Some(0));
+    let out = ree_verify(&[old.to_str().unwrap(), "--log-vkey", vk]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(s.stop().success());
+}
