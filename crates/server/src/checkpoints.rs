@@ -106,7 +106,7 @@ pub struct Signed {
     pub note: Vec<u8>,
 }
 
-/// Reads `DATA/checkpoints` (u32 big-endian length, then that many note bytes, repeated) and
+/// Reads `DATA/checkpoints` (u32 little-endian length, then that many note bytes, repeated) and
 /// returns the last complete one. A torn final entry (a crash mid-append, never served because
 /// it was never synced) is cut off. Every note must carry the log's signature.
 pub fn read_latest(path: &Path, signer: &NoteSigner) -> Result<Option<Signed>, LogError> {
@@ -123,7 +123,7 @@ pub fn read_latest(path: &Path, signer: &NoteSigner) -> Result<Option<Signed>, L
     while let Some(len) = bytes.get(at..at + 4) {
         let mut n = [0u8; 4];
         n.copy_from_slice(len);
-        let n = u32::from_be_bytes(n) as usize;
+        let n = u32::from_le_bytes(n) as usize;
         if n > MAX_STORED_NOTE {
             return Err(bad(format!("entry at byte {at}: length {n} too large")));
         }
@@ -251,7 +251,7 @@ impl Checkpointer {
         let note: Note = checkpoint.sign(&self.signer)?;
         let bytes = note.to_bytes();
         let mut entry = Vec::with_capacity(4 + bytes.len());
-        entry.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        entry.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
         entry.extend_from_slice(&bytes);
         file.write_all(&entry).map_err(io(&self.path))?;
         file.sync_data().map_err(io(&self.path))?;
@@ -314,4 +314,95 @@ pub fn with_log_section(
         proofs,
     };
     Ok(ree_verifier::logproof::encode(&b.encode(), &section))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ree_core::testkit::Team;
+    use ree_engine::Submission;
+    use ree_store::MemStore;
+
+    /// An engine holding the test team's registry (a few records).
+    fn engine(store: Arc<MemStore>) -> Arc<Engine> {
+        let e = Engine::open(store, None).unwrap();
+        let now = ree_engine::now_utc();
+        let subs = Team::new(2)
+            .registry_events(now)
+            .into_iter()
+            .map(|(body, sig)| Submission {
+                body,
+                signature: Some(sig),
+                caller: None,
+            })
+            .collect();
+        for r in e.submit_blocking(subs, true, now) {
+            r.unwrap();
+        }
+        Arc::new(e)
+    }
+
+    #[test]
+    fn the_key_is_reused_and_another_origin_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = load_or_create_key(dir.path(), None, "ree-ledger/test").unwrap();
+        assert_eq!(a.name(), "ree-ledger/test");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let m = std::fs::metadata(dir.path().join("log.key")).unwrap();
+            assert_eq!(m.permissions().mode() & 0o777, 0o600);
+        }
+        let b = load_or_create_key(dir.path(), Some("ree-ledger/test"), "x").unwrap();
+        assert_eq!(a.verifier_key(), b.verifier_key());
+        let vkey = std::fs::read_to_string(dir.path().join("log.vkey")).unwrap();
+        assert_eq!(vkey.trim(), a.verifier_key().to_string());
+        let e = load_or_create_key(dir.path(), Some("elsewhere"), "x").unwrap_err();
+        assert!(matches!(e, LogError::OriginMismatch { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_torn_entry_is_cut_and_the_last_whole_one_is_latest() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = load_or_create_key(dir.path(), None, "ree-ledger/test").unwrap();
+        let e = engine(Arc::new(MemStore::new()));
+        let cp = Checkpointer::open(e.clone(), signer.clone(), dir.path()).unwrap();
+        let size = cp.latest().unwrap().checkpoint.size;
+        assert_eq!(size, e.last_global_seq());
+        let path = dir.path().join("checkpoints");
+        let whole = std::fs::metadata(&path).unwrap().len();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(&[200, 0, 0, 0, b'x'])
+            .unwrap();
+        let latest = read_latest(&path, &signer).unwrap().unwrap();
+        assert_eq!(latest.checkpoint.size, size);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), whole);
+        // A note signed by another key is refused, not believed.
+        let o = dir.path().join("o");
+        std::fs::create_dir_all(&o).unwrap();
+        let other = load_or_create_key(&o, None, "ree-ledger/test").unwrap();
+        assert!(read_latest(&path, &other).is_err());
+    }
+
+    #[test]
+    fn a_tree_that_does_not_extend_the_signed_checkpoint_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = load_or_create_key(dir.path(), None, "ree-ledger/test").unwrap();
+        let e = engine(Arc::new(MemStore::new()));
+        let cp = Checkpointer::open(e, signer.clone(), dir.path()).unwrap();
+        let signed = cp.latest().unwrap();
+        // Fewer records than signed: refused.
+        let empty = Arc::new(Engine::open(Arc::new(MemStore::new()), None).unwrap());
+        let err = check_extends(&empty, &signed, signer.name()).unwrap_err();
+        assert!(err.to_string().contains("refusing to start"), "{err}");
+        assert!(Checkpointer::open(empty, signer.clone(), dir.path()).is_err());
+        // As many records, another history (another team's registry): refused.
+        let other = engine(Arc::new(MemStore::new()));
+        assert_eq!(other.last_global_seq(), signed.checkpoint.size);
+        let err = check_extends(&other, &signed, signer.name()).unwrap_err();
+        assert!(err.to_string().contains("give root"), "{err}");
+    }
 }
