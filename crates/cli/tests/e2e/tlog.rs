@@ -317,7 +317,7 @@ fn exported_bundles_carry_a_checkpoint_and_proofs_that_ree_verify_checks() {
     assert!(v["checkpoint"]["size"].as_u64().unwrap() <= c.size);
     // The same pin in the policy file.
     let policy = dir.path().join("policy.toml");
-    let line = std::fs::read_to_string(&vk).unwrap();
+    let line = std::fs::read_to_string(vk).unwrap();
     std::fs::write(&policy, format!("log_vkeys = [\"{}\"]\n", line.trim())).unwrap();
     let out = ree_verify(&[f, "--policy", policy.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
