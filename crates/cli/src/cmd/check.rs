@@ -39,15 +39,12 @@ pub async fn check(data_dir: PathBuf) -> Result<()> {
         Ok((report, ro.torn_tail_bytes, root))
     })
     .await??;
+    // One line; its end is what a checkpoint of this directory must say (`ree checkpoint`).
     println!(
-        "{}: OK: {} in {} replayed from genesis; every hash, link, sequence, rule and index checked",
+        "{}: OK: {} in {} replayed from genesis; every hash, link, sequence, rule and index checked; transparency log: tree size {} root {}",
         data_dir.display(),
         count(r.records, "record"),
-        count(r.lots as u64, "lot")
-    );
-    // What a checkpoint of this directory must say (compare with `ree checkpoint`).
-    println!(
-        "transparency log: tree size {} root {}",
+        count(r.lots as u64, "lot"),
         r.records,
         root.to_hex()
     );

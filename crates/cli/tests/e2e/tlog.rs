@@ -26,18 +26,17 @@ fn checkpoint(url: &str, admin: &Member, data: &Path) -> (Checkpoint, String) {
     (c, note)
 }
 
-/// `ree check`'s "tree size N root R" line.
+/// The "tree size N root R" that `ree check` ends its line with.
 fn checked_root(data: &Path) -> (u64, String) {
     let out = ree_ok(
         "http://unused",
         &["check", "--data-dir", data.to_str().unwrap()],
     );
-    let line = out
-        .lines()
-        .find(|l| l.starts_with("transparency log: tree size "))
-        .unwrap_or_else(|| panic!("no tree line in: {out}"));
-    let w: Vec<&str> = line.split_whitespace().collect();
-    (w[4].parse().unwrap(), w[6].to_string())
+    let (_, tail) = out
+        .split_once("transparency log: tree size ")
+        .unwrap_or_else(|| panic!("no tree size in: {out}"));
+    let w: Vec<&str> = tail.split_whitespace().collect();
+    (w[0].parse().unwrap(), w[2].to_string())
 }
 
 fn bench(url: &str, admin: &Member, secs: &str) {
