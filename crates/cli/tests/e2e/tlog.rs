@@ -348,6 +348,9 @@ fn exported_bundles_carry_a_checkpoint_and_proofs_that_ree_verify_checks() {
     assert_eq!(out.status.code(), Some(3));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("is not in the checkpoint"), "{text}");
+    // The independent checker (docs/verify_bundle.py) agrees on both.
+    assert_eq!(python_check(&file), Some(0));
+    assert_eq!(python_check(&bad), Some(3));
     // A pinned key and a bundle without a checkpoint (an older version): exit 3.
     let old = dir.path().join("old.bundle");
     std::fs::write(&old, inner).unwrap();
@@ -355,4 +358,20 @@ fn exported_bundles_carry_a_checkpoint_and_proofs_that_ree_verify_checks() {
     let out = ree_verify(&[old.to_str().unwrap(), "--log-vkey", vk]);
     assert_eq!(out.status.code(), Some(3));
     assert!(s.stop().success());
+}
+
+/// docs/verify_bundle.py's exit code on `file`; fails naming what to install when it cannot run.
+fn python_check(file: &Path) -> Option<i32> {
+    let out = Command::new("python3")
+        .arg(workspace_root().join("docs/verify_bundle.py"))
+        .arg(file)
+        .output()
+        .expect("python3 is needed for docs/verify_bundle.py: apt-get install python3");
+    assert_ne!(
+        out.status.code(),
+        Some(4),
+        "docs/verify_bundle.py needs its packages: pip install -r docs/requirements.txt (blake3, pynacl): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.status.code()
 }
