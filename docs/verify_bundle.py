@@ -10,6 +10,8 @@ layout is specified well enough to verify in another language.
     python3 docs/verify_bundle.py lot.bundle     # exit 0 intact, 3 not authentic
     python3 docs/verify_bundle.py --vectors v.json   # "number accept|reject" per ed25519 vector
 """
+import base64
+import hashlib
 import json
 import struct
 import sys
@@ -99,7 +101,54 @@ def vectors(path):
         print(v["number"], "accept" if ok else "reject")
 
 
+def verify_inclusion(index, size, leaf, proof, root):
+    """RFC 9162 2.1.3.2 over SHA-256: is `leaf` (already leaf-hashed) at `index` of `root`?"""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = hashlib.sha256(b"\x01" + p + r).digest()
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = hashlib.sha256(b"\x01" + r + p).digest()
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and r == root
+
+
 def verify(data):
+    """A version 3 bundle: the inner bundle, then the log's checkpoint and one inclusion proof
+    per full record (docs/format.md, "Bundle version 3"). The checkpoint's signature is not
+    checked here (ree-verify --log-vkey does); every proof is, against its root."""
+    r = Reader(data)
+    if r.take(8) != b"REEBNDL\0":
+        raise Bad("bad magic")
+    if r.u16() != 3:
+        return verify_inner(data, [])
+    inner = r.take(r.u32())
+    note = r.take(r.u32()).decode()
+    lines = note.split("\n")
+    if len(lines) < 4:
+        raise Bad("checkpoint note")
+    size, root = int(lines[1]), base64.b64decode(lines[2], validate=True)
+    records = []
+    n, h = verify_inner(inner, records)
+    if r.u32() != len(records):
+        raise Bad("one inclusion proof per record expected")
+    for i, (gseq, rh) in enumerate(records):
+        proof = [r.take(32) for _ in range(r.u8())]
+        leaf = hashlib.sha256(b"\x00" + rh).digest()
+        if not verify_inclusion(gseq - 1, size, leaf, proof, root):
+            raise Bad(f"record {i} (global {gseq}) is not in the checkpoint of {size} records")
+    if r.p != len(data):
+        raise Bad("trailing bytes after the last proof")
+    return n, h
+
+
+def verify_inner(data, records):
     r = Reader(data)
     if r.take(8) != b"REEBNDL\0":
         raise Bad("bad magic")
@@ -140,6 +189,7 @@ def verify(data):
             if heads.get(other) != (seq, lh):
                 raise Bad(f"record {i}: link to lot {other.hex()} seq {seq} is not that lot's head")
         heads[rec["lot"]] = (rec["seq"], h)
+        records.append((rec["gseq"], h))
     if r.p != len(data):
         raise Bad("trailing bytes after the last record")
     if tag == 2:
@@ -156,6 +206,6 @@ if __name__ == "__main__":
     try:
         n, h = verify(open(sys.argv[1], "rb").read())
         print(f"intact: {n} records, head {h}")
-    except (Bad, OSError, IndexError) as e:
+    except (Bad, OSError, IndexError, ValueError) as e:
         print(f"NOT AUTHENTIC: {e}")
         sys.exit(3)

@@ -9,7 +9,7 @@ use prost::Message;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     println!("cargo:rerun-if-changed=proto");
-    let fds = protox::compile(["ree/v1/ledger.proto"], ["proto"])?;
+    let fds = protox::compile(["ree/v1/ledger.proto", "ree/v1/tlog.proto"], ["proto"])?;
     let descriptor_path = out.join("ree_descriptor.bin");
     let bytes = fds.encode_to_vec();
     std::fs::write(&descriptor_path, &bytes)?;

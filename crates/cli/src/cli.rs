@@ -32,6 +32,11 @@ pub enum Cmd {
     /// Load a realistic plant year over gRPC, as its participants (needs an administrator's
     /// --key and --token-file to register them).
     Demo(DemoArgs),
+    /// Print the transparency log's latest signed checkpoint (a C2SP signed note) to stdout.
+    Checkpoint {
+        #[command(flatten)]
+        server: Conn,
+    },
     /// Show the participant your token belongs to.
     Whoami {
         #[command(flatten)]
@@ -121,6 +126,8 @@ pub struct ServeArgs {
     pub store: ree_store::StoreKind,
     #[command(flatten)]
     pub limits: ree_server::Limits,
+    #[command(flatten)]
+    pub log: ree_server::LogOptions,
 }
 
 // `ree demo`.

@@ -4,6 +4,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use ree_proto::v1::queries_client::QueriesClient;
 use ree_proto::v1::submissions_client::SubmissionsClient;
+use ree_proto::v1::transparency_log_client::TransparencyLogClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
@@ -29,6 +30,8 @@ pub struct Client {
     channel: Channel,
     pub submit: SubmissionsClient<Authed>,
     pub query: QueriesClient<Authed>,
+    /// The transparency log (issue 13): checkpoints and proofs.
+    pub log: TransparencyLogClient<Authed>,
 }
 
 impl Client {
@@ -48,6 +51,7 @@ impl Client {
             submit: SubmissionsClient::with_interceptor(self.channel.clone(), bearer.clone())
                 .max_decoding_message_size(256 << 20)
                 .max_encoding_message_size(64 << 20),
+            log: TransparencyLogClient::with_interceptor(self.channel.clone(), bearer.clone()),
             query: QueriesClient::with_interceptor(self.channel.clone(), bearer)
                 .max_decoding_message_size(256 << 20),
         })
@@ -80,6 +84,7 @@ pub async fn connect(
     let c = Client {
         query: QueriesClient::with_interceptor(channel.clone(), Bearer(None)),
         submit: SubmissionsClient::with_interceptor(channel.clone(), Bearer(None)),
+        log: TransparencyLogClient::with_interceptor(channel.clone(), Bearer(None)),
         channel,
     };
     c.with_token(token)

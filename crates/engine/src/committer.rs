@@ -12,6 +12,7 @@ use ree_store::{Batch, IdempotencyEntry, NewRecord, Store};
 
 use crate::error::SubmitError;
 use crate::submit::{staged_binding, Item, Prepared, Reply, Request};
+use crate::tree::LogTree;
 use crate::types::{AppendedRecord, Committed, Observer, Outcome};
 
 /// Most records one group commit writes.
@@ -25,6 +26,8 @@ pub(crate) struct Shared {
     /// Set when a storage failure stopped writes.
     pub(crate) poisoned: Mutex<Option<String>>,
     pub(crate) observer: Option<Observer>,
+    /// The Merkle tree of every record: extended before the state is published.
+    pub(crate) tree: LogTree,
 }
 
 /// The committer thread's body: one group per wake-up, until every sender is gone.
@@ -99,6 +102,7 @@ fn commit_group(shared: &Shared, group: Vec<Request>) {
     match write {
         Ok(()) => {
             if !batch.records.is_empty() {
+                shared.tree.extend(committed.iter().map(|c| c.hash));
                 shared
                     .state
                     .write()

@@ -15,6 +15,7 @@ mod committer;
 mod error;
 mod replay;
 mod submit;
+pub mod tree;
 mod types;
 
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
@@ -29,8 +30,11 @@ use ree_store::{Store, StoreError};
 pub use closure::{Upstream, UpstreamHeads};
 pub use committer::now_utc;
 pub use error::{EngineError, SubmitError};
-pub use replay::{replay_store, replay_store_with_progress, Progress, PROGRESS_EVERY};
+pub use replay::{
+    replay_store, replay_store_with_progress, replay_store_with_tree, Progress, PROGRESS_EVERY,
+};
 pub use submit::MAX_BATCH;
+pub use tree::LogTree;
 pub use types::{
     AppendedRecord, Committed, Observer, OpenReport, Outcome, StoredRecord, Submission,
 };
@@ -62,12 +66,14 @@ impl Engine {
         observer: Option<Observer>,
         queue_depth: usize,
     ) -> Result<Engine, EngineError> {
-        let (state, report) = replay_store(&*store)?;
+        let tree = LogTree::new();
+        let (state, report) = replay_store_with_tree(&*store, &|_| {}, &tree)?;
         let shared = Arc::new(Shared {
             store,
             state: RwLock::new(state),
             poisoned: Mutex::new(None),
             observer,
+            tree,
         });
         let (tx, rx) = sync_channel::<Request>(queue_depth);
         let committer_shared = shared.clone();
@@ -253,6 +259,12 @@ impl Engine {
         let mut v = self.shared.store.records(from, limit)?;
         v.retain(|(g, _)| *g <= last);
         Ok(v)
+    }
+
+    /// The Merkle tree of every committed record (issue 13): sizes, roots and proofs. Its size
+    /// is at least [`Engine::last_global_seq`] (a group joins it just before it is published).
+    pub fn tree(&self) -> &LogTree {
+        &self.shared.tree
     }
 
     /// Store size on disk.

@@ -7,6 +7,7 @@ use ree_core::{LedgerState, Record};
 use ree_store::{Store, StoreError};
 
 use crate::error::EngineError;
+use crate::tree::LogTree;
 use crate::types::OpenReport;
 
 /// Rebuilds the ledger state by replaying every stored record, and checks the indexes against
@@ -27,6 +28,16 @@ pub fn replay_store_with_progress(
     store: &dyn Store,
     progress: Progress<'_>,
 ) -> Result<(LedgerState, OpenReport), EngineError> {
+    replay_store_with_tree(store, progress, &LogTree::new())
+}
+
+/// [`replay_store_with_progress`] that also rebuilds the Merkle tree: every record's hash
+/// becomes the next leaf of `tree` (which starts empty).
+pub fn replay_store_with_tree(
+    store: &dyn Store,
+    progress: Progress<'_>,
+    tree: &LogTree,
+) -> Result<(LedgerState, OpenReport), EngineError> {
     let mut state = LedgerState::new();
     let mut report = OpenReport::default();
     scan_until(store, 1, &mut |global_seq, bytes| {
@@ -34,6 +45,7 @@ pub fn replay_store_with_progress(
             Ok(record) => record,
             Err(error) => return ControlFlow::Break(error),
         };
+        tree.extend([ree_core::record::record_hash(bytes)]);
         report.records += 1;
         if report.records.is_multiple_of(PROGRESS_EVERY) {
             progress(report.records);

@@ -5,10 +5,12 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod checkpoints;
 mod conn;
 mod edge;
 pub mod limits;
 mod service;
+mod tlog_service;
 mod watch;
 
 use std::net::SocketAddr;
@@ -19,6 +21,7 @@ use std::time::Duration;
 use ree_engine::Engine;
 use ree_proto::v1::queries_server::QueriesServer;
 use ree_proto::v1::submissions_server::SubmissionsServer;
+use ree_proto::v1::transparency_log_server::TransparencyLogServer;
 use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
 
@@ -48,6 +51,30 @@ pub struct Config {
     pub store: ree_store::StoreKind,
     /// Connection, stream and rate limits.
     pub limits: Limits,
+    /// The transparency log's origin and checkpoint interval (issue 13).
+    pub log: LogOptions,
+}
+
+/// The transparency log's options (issue 13).
+#[derive(Clone, Debug, clap::Args)]
+pub struct LogOptions {
+    /// The log's origin line (and its key's name), fixed when `DATA/log.key` is created; a
+    /// different one on an existing log is refused. Default: `ree-ledger/` and the first 16 hex
+    /// digits of the administrator's public key.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// While records arrive, a checkpoint is signed at least this often (milliseconds).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub checkpoint_interval_ms: u64,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            origin: None,
+            checkpoint_interval_ms: 1000,
+        }
+    }
 }
 
 /// PEM files for TLS. With `client_ca`, every client must present a certificate it signed
@@ -92,6 +119,8 @@ pub enum ServeError {
     },
     #[error("administrator credentials: {0}")]
     Credentials(#[from] bootstrap::BootstrapError),
+    #[error("transparency log: {0}")]
+    Log(checkpoints::LogError),
     #[error("TLS file {path}: {source}")]
     Tls {
         path: PathBuf,
@@ -103,6 +132,12 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("--listen {0}: refusing plaintext on a non-loopback address (bearer tokens would travel in clear): serve TLS (--tls-cert, --tls-key) or pass --insecure-plaintext")]
     PlaintextExposed(SocketAddr),
+}
+
+impl From<checkpoints::LogError> for ServeError {
+    fn from(e: checkpoints::LogError) -> Self {
+        ServeError::Log(e)
+    }
 }
 
 /// Plaintext only on loopback, unless the operator insists (then a loud warning).
@@ -125,6 +160,7 @@ pub struct Bound {
     listener: TcpListener,
     tls: Option<tonic::transport::ServerTlsConfig>,
     engine: Arc<Engine>,
+    log: Arc<checkpoints::Checkpointer>,
     hub: watch::Hub,
     limits: Limits,
     pub addr: SocketAddr,
@@ -184,6 +220,7 @@ pub async fn bind(cfg: &Config) -> Result<Bound, ServeError> {
             f.token.display()
         );
     }
+    let log = open_log(&engine, cfg).await?;
     let addr = listener.local_addr().map_err(|source| ServeError::Bind {
         addr: cfg.listen,
         source,
@@ -198,10 +235,46 @@ pub async fn bind(cfg: &Config) -> Result<Bound, ServeError> {
         listener,
         tls,
         engine,
+        log,
         hub,
         limits: cfg.limits.clone(),
         addr,
     })
+}
+
+/// The log key (created beside the administrator's at first start), the fork guard against
+/// the stored checkpoints, a first checkpoint, and the checkpointer thread.
+async fn open_log(
+    engine: &Arc<Engine>,
+    cfg: &Config,
+) -> Result<Arc<checkpoints::Checkpointer>, ServeError> {
+    let (engine, dir, opts) = (engine.clone(), cfg.data_dir.clone(), cfg.log.clone());
+    let log = tokio::task::spawn_blocking(move || {
+        let admin = ree_proto::creds::AdminFiles::in_dir(&dir);
+        let public = std::fs::read_to_string(&admin.public).unwrap_or_default();
+        let default_origin = format!("ree-ledger/{}", public.trim().get(..16).unwrap_or("log"));
+        let signer =
+            checkpoints::load_or_create_key(&dir, opts.origin.as_deref(), &default_origin)?;
+        checkpoints::Checkpointer::open(engine, signer, &dir)
+    })
+    .await
+    .map_err(|e| {
+        ServeError::Log(checkpoints::LogError::Bad {
+            path: cfg.data_dir.clone(),
+            reason: e.to_string(),
+        })
+    })??;
+    log.spawn(Duration::from_millis(cfg.log.checkpoint_interval_ms))
+        .map_err(|source| {
+            ServeError::Log(checkpoints::LogError::Io {
+                path: cfg.data_dir.clone(),
+                source,
+            })
+        })?;
+    if let Some(l) = log.latest() {
+        tracing::info!(origin = log.origin(), size = l.checkpoint.size, root = %l.checkpoint.root.to_hex(), "transparency log checkpoint");
+    }
+    Ok(log)
 }
 
 impl Bound {
@@ -231,6 +304,7 @@ impl Bound {
             hub: self.hub.clone(),
             closing,
             guards: limits::Guards::new(&self.limits),
+            log: self.log.clone(),
         };
         let shutdown = async move {
             shutdown.await;
@@ -267,6 +341,12 @@ impl Bound {
                 auth::interceptor(self.engine.clone()),
             ))
             .add_service(InterceptedService::new(
+                TransparencyLogServer::new(tlog_service::TransparencyLog {
+                    log: self.log.clone(),
+                }),
+                auth::interceptor(self.engine.clone()),
+            ))
+            .add_service(InterceptedService::new(
                 QueriesServer::new(svc)
                     .max_decoding_message_size(MAX_REQUEST_BYTES)
                     .max_encoding_message_size(MAX_RESPONSE_BYTES),
@@ -275,7 +355,16 @@ impl Bound {
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await?;
         let engine = self.engine.clone();
-        let _ = tokio::task::spawn_blocking(move || engine.shutdown()).await;
+        let log = self.log.clone();
+        // Drained: one last checkpoint covers every acknowledged record.
+        let _ = tokio::task::spawn_blocking(move || {
+            engine.shutdown();
+            log.stop();
+            if let Err(e) = log.sign_if_grown() {
+                tracing::error!("last checkpoint: {e}");
+            }
+        })
+        .await;
         tracing::info!("stopped: commit queue drained, store flushed");
         Ok(())
     }

@@ -25,6 +25,8 @@ pub struct Ledger {
     pub closing: tokio::sync::watch::Receiver<bool>,
     /// Rates, export slots and watcher places (see `limits`).
     pub guards: Arc<Guards>,
+    /// The transparency log: exports carry its checkpoint and inclusion proofs.
+    pub log: Arc<crate::checkpoints::Checkpointer>,
 }
 
 /// The status a submission error maps to. Never INTERNAL for a caller's mistake.
@@ -526,15 +528,18 @@ impl pb::queries_server::Queries for Ledger {
             .take(c.id, 1.0, std::time::Instant::now())?;
         // A few exports at once, server-wide; each built off the async threads.
         let _slot = self.guards.export_slots.acquire().await?;
-        let engine = self.engine.clone();
-        let (up, bytes, records) = blocking(move || {
-            Ok(engine.upstream(id)?.map(|up| {
-                let b = up.bundle();
-                let n = b.records.len() as u64;
-                (up.head, b.encode(), n)
-            }))
+        let (engine, log) = (self.engine.clone(), self.log.clone());
+        let (up, bytes, records) = tokio::task::spawn_blocking(move || {
+            let Some(up) = engine.upstream(id).map_err(internal)? else {
+                return Ok(None);
+            };
+            let b = up.bundle();
+            let n = b.records.len() as u64;
+            let bytes = crate::checkpoints::with_log_section(&log, &b)?;
+            Ok::<_, Status>(Some((up.head, bytes, n)))
         })
-        .await?
+        .await
+        .map_err(|e| Status::internal(e.to_string()))??
         .ok_or_else(|| no_lot(id))?;
         if bytes.len() > crate::MAX_RESPONSE_BYTES {
             return Err(Status::resource_exhausted(format!(

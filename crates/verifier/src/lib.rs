@@ -8,11 +8,13 @@
 //! 2. **Compliant?** The attribution recomputed from the replay is held against the [`Policy`];
 //!    each breach is a [`Violation`] naming the lot that causes it (`policy.rs`).
 //!
-//! The answer is a [`Report`] (`report.rs`). Depends on `ree-core` only (the same rules code the
+//! Bundles of version 3 also carry the log's checkpoint and inclusion proofs (`logproof.rs`).
+//! The answer is a [`Report`] (`report.rs`). Depends on `ree-core` and the pure `ree-tlog` only (the same rules code the
 //! ledger runs), never on the network, the database or an async runtime. Nothing here panics on
 //! input.
 #![forbid(unsafe_code)]
 
+pub mod logproof;
 pub mod policy;
 mod replay;
 mod report;
@@ -30,10 +32,19 @@ pub use report::{render, Report, SignerSummary, UpstreamLot, Violation};
 
 /// Verifies a bundle and judges it against `policy`. Never panics, whatever the bytes.
 pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Report {
-    let r = match replay(bytes, expect_head, &policy.trusted_administrators) {
+    let (inner, log) = match logproof::split(bytes) {
+        Ok(x) => x,
+        Err(e) => return Report::not_authentic(e),
+    };
+    let r = match replay(inner, expect_head, &policy.trusted_administrators) {
         Ok(r) => r,
         Err(e) => return Report::not_authentic(e),
     };
+    let (checkpoint, inclusion_verified) =
+        match logproof::check(log.as_ref(), &r.records, &policy.log_vkeys) {
+            Ok(x) => x,
+            Err(e) => return Report::not_authentic(e),
+        };
     let subject_id = r.bundle.lot;
     let Some(subject) = r.state.lot(&subject_id) else {
         return Report::not_authentic(IntegrityError("subject lot vanished".into()));
@@ -105,6 +116,8 @@ pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Rep
         upstream_lots: upstream_lots(&r.state, &lots, subject_id),
         violations,
         integrity_error: None,
+        checkpoint,
+        inclusion_verified,
     }
 }
 

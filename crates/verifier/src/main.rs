@@ -1,4 +1,4 @@
-//! `ree-verify BUNDLE --trust ADMIN.pub... [--policy FILE] [--expect-head HEX] [--json]`
+//! `ree-verify BUNDLE --trust ADMIN.pub... [--log-vkey FILE] [--policy FILE] [--expect-head HEX] [--json]`
 //!
 //! The root of trust must be pinned (`--trust`, or `trusted_administrator_keys` in the policy):
 //! any key can found a ledger, so without a pin "authentic" means nothing. `--allow-unpinned`
@@ -15,7 +15,7 @@ use ree_core::Hash32;
 use ree_verifier::{render, verify, Policy};
 
 const USAGE: &str =
-    "usage: ree-verify BUNDLE --trust ADMIN.pub... [--policy FILE] [--expect-head HEX] [--json]";
+    "usage: ree-verify BUNDLE --trust ADMIN.pub... [--log-vkey FILE] [--policy FILE] [--expect-head HEX] [--json]";
 
 const HELP: &str = "\
 ree-verify: check a ree-ledger proof bundle offline, then apply a compliance policy.
@@ -36,6 +36,8 @@ options:
   --allow-unpinned     verify without a pinned key (anyone can found a ledger that verifies);
                        warns on stderr
   --policy FILE        compliance policy (TOML; see the README for its keys)
+  --log-vkey FILE      pin the transparency log's key (DATA/log.vkey): the bundle must carry a
+                       checkpoint it signed and an inclusion proof for every record
   --expect-head HEX    the lot head printed on the certificate: the bundle must end at it
   --json               print the report as JSON
   -h, --help           print this help
@@ -54,6 +56,7 @@ struct Args {
     expect_head: Option<String>,
     trust: Vec<String>,
     allow_unpinned: bool,
+    log_vkeys: Vec<String>,
     json: bool,
 }
 
@@ -64,6 +67,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         expect_head: None,
         trust: Vec::new(),
         allow_unpinned: false,
+        log_vkeys: Vec::new(),
         json: false,
     };
     while let Some(x) = it.next() {
@@ -74,6 +78,9 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--trust" => a
                 .trust
                 .push(it.next().ok_or("--trust needs a public key FILE")?),
+            "--log-vkey" => a
+                .log_vkeys
+                .push(it.next().ok_or("--log-vkey needs a FILE (DATA/log.vkey)")?),
             "--expect-head" => {
                 a.expect_head = Some(it.next().ok_or("--expect-head needs a HEX hash")?)
             }
@@ -134,6 +141,15 @@ fn main() -> ExitCode {
             return usage("the root of trust is unpinned: pass --trust ADMIN.pub (the ledger administrator's public key, obtained out of band) or trusted_administrator_keys in the policy; --allow-unpinned skips this check");
         }
         eprintln!("ree-verify: WARNING: the root of trust is unpinned (--allow-unpinned): whoever founded this ledger, it verifies; \"authentic\" says nothing about who signed");
+    }
+    for f in &args.log_vkeys {
+        match std::fs::read_to_string(f)
+            .map_err(|e| e.to_string())
+            .and_then(|t| ree_tlog::VerifierKey::parse(t.trim()).map_err(|e| e.to_string()))
+        {
+            Ok(k) => policy.log_vkeys.push(k),
+            Err(e) => return usage(&format!("--log-vkey {f}: {e}")),
+        }
     }
     let expect = match &args.expect_head {
         None => None,

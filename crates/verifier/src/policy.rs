@@ -29,6 +29,7 @@ struct PolicyFile {
     required_documents: Option<BTreeMap<String, Vec<String>>>,
     trusted_administrator_keys: Option<Vec<String>>,
     allow_denied_countries_in_recycled_feed: Option<bool>,
+    log_vkeys: Option<Vec<String>>,
 }
 
 /// Which chain-of-custody claim the policy requires.
@@ -56,6 +57,9 @@ pub struct Policy {
     /// Opt-in: recycled feed (pre- or post-consumer) collected in a denied origin country is
     /// allowed. Off by default: scrap collected in a denied country is denied like ore.
     pub allow_denied_recycled: bool,
+    /// Pinned transparency-log keys (`--log-vkey FILE`, `log_vkeys`): bundles must carry a
+    /// checkpoint signed by one, with every record's inclusion proof.
+    pub log_vkeys: Vec<ree_tlog::VerifierKey>,
 }
 
 impl Default for Policy {
@@ -73,6 +77,7 @@ impl Default for Policy {
             required_documents: BTreeMap::new(),
             trusted_administrators: Vec::new(),
             allow_denied_recycled: false,
+            log_vkeys: Vec::new(),
         }
     }
 }
@@ -125,6 +130,11 @@ impl Policy {
         for k in f.trusted_administrator_keys.unwrap_or_default() {
             p.trusted_administrators.push(
                 parse_public_key(&k).map_err(|e| format!("trusted_administrator_keys: {e}"))?,
+            );
+        }
+        for k in f.log_vkeys.unwrap_or_default() {
+            p.log_vkeys.push(
+                ree_tlog::VerifierKey::parse(k.trim()).map_err(|e| format!("log_vkeys: {e}"))?,
             );
         }
         for (kind, docs) in f.required_documents.unwrap_or_default() {

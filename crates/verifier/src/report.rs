@@ -75,6 +75,10 @@ pub struct Report {
     pub violations: Vec<Violation>,
     /// Set when not authentic: what broke.
     pub integrity_error: Option<String>,
+    /// The transparency log's checkpoint the bundle carries (version 3), if any.
+    pub checkpoint: Option<crate::logproof::CheckpointSummary>,
+    /// Records whose inclusion proof in that checkpoint verified.
+    pub inclusion_verified: u64,
 }
 
 impl Report {
@@ -106,6 +110,8 @@ impl Report {
             upstream_lots: vec![],
             violations: vec![],
             integrity_error: Some(e.0),
+            checkpoint: None,
+            inclusion_verified: 0,
         }
     }
 
@@ -160,6 +166,26 @@ pub fn render(r: &Report) -> String {
             g.records,
             if g.records == 1 { "" } else { "s" }
         );
+    }
+    match &r.checkpoint {
+        Some(c) => {
+            let _ = writeln!(
+                s,
+                "log:       checkpoint {} size {} root {} ({}); {} inclusion proofs verified",
+                c.origin,
+                c.size,
+                c.root,
+                if c.verified {
+                    "signed by the pinned log key"
+                } else {
+                    "UNVERIFIED: no log key pinned (--log-vkey)"
+                },
+                r.inclusion_verified
+            );
+        }
+        None => {
+            let _ = writeln!(s, "log:       no checkpoint in the bundle");
+        }
     }
     write_verdict(&mut s, r);
     s

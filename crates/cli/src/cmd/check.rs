@@ -13,8 +13,17 @@ pub fn replay(
     store: &dyn ree_store::Store,
     dir: &Path,
 ) -> Result<(ree_core::LedgerState, ree_engine::OpenReport)> {
+    replay_with_tree(store, dir, &ree_engine::LogTree::new())
+}
+
+/// [`replay`], rebuilding the transparency log's Merkle tree into `tree` (issue 13).
+fn replay_with_tree(
+    store: &dyn ree_store::Store,
+    dir: &Path,
+    tree: &ree_engine::LogTree,
+) -> Result<(ree_core::LedgerState, ree_engine::OpenReport)> {
     let bar = crate::progress::counter("checking", "records");
-    let replayed = ree_engine::replay_store_with_progress(store, &|n| bar.set_position(n));
+    let replayed = ree_engine::replay_store_with_tree(store, &|n| bar.set_position(n), tree);
     bar.finish_and_clear();
     replayed.with_context(|| format!("{}: check failed", dir.display()))
 }
@@ -22,17 +31,22 @@ pub fn replay(
 /// `ree check`: replays every record of a stopped server's data directory, read-only.
 pub async fn check(data_dir: PathBuf) -> Result<()> {
     let dir = data_dir.clone();
-    let (r, torn) = tokio::task::spawn_blocking(move || -> Result<_> {
+    let (r, torn, root) = tokio::task::spawn_blocking(move || -> Result<_> {
         let ro = ree_store::open_read_only(&dir)?;
-        let (_, report) = replay(&*ro.store, &dir)?;
-        Ok((report, ro.torn_tail_bytes))
+        let tree = ree_engine::LogTree::new();
+        let (_, report) = replay_with_tree(&*ro.store, &dir, &tree)?;
+        let root = tree.root(tree.size())?;
+        Ok((report, ro.torn_tail_bytes, root))
     })
     .await??;
+    // One line; its end is what a checkpoint of this directory must say (`ree checkpoint`).
     println!(
-        "{}: OK: {} in {} replayed from genesis; every hash, link, sequence, rule and index checked",
+        "{}: OK: {} in {} replayed from genesis; every hash, link, sequence, rule and index checked; transparency log: tree size {} root {}",
         data_dir.display(),
         count(r.records, "record"),
-        count(r.lots as u64, "lot")
+        count(r.lots as u64, "lot"),
+        r.records,
+        root.to_hex()
     );
     if torn > 0 {
         println!(

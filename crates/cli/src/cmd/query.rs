@@ -22,6 +22,19 @@ pub async fn whoami(server: &Conn) -> Result<()> {
     Ok(())
 }
 
+/// `ree checkpoint`: the note exactly as signed, so it can be piped to a witness or verifier.
+pub async fn checkpoint(server: &Conn) -> Result<()> {
+    let mut c = server.connect().await?;
+    let cp = c
+        .log
+        .get_checkpoint(pb::GetCheckpointRequest {})
+        .await
+        .map_err(status)?
+        .into_inner();
+    print!("{}", cp.note);
+    Ok(())
+}
+
 /// `ree lots`: every page of them.
 pub async fn lots(args: LotsArgs) -> Result<()> {
     let kind = match args.kind.as_deref() {

@@ -28,6 +28,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         tls,
         store: args.store,
         limits: args.limits,
+        log: args.log,
     };
     let demo = args.demo.then_some((args.seed, args.creds_dir));
     use std::io::IsTerminal;

@@ -107,7 +107,7 @@ fn a_suppliers_export_discloses_no_other_participant_and_verifies() {
     assert!(v["registry_withheld"].as_u64().unwrap() >= others, "{v}");
     // The independent checker walks the withheld entries too, and refuses a changed one.
     assert_eq!(python_verifier(&file), Some(0));
-    let b = Bundle::decode(&bytes).unwrap();
+    let b = Bundle::decode(ree_verifier::logproof::split(&bytes).unwrap().0).unwrap();
     let mut t = b.clone();
     t.withheld[0].hash.0[0] ^= 1;
     let tf = dir.path().join("t.bundle");
@@ -172,9 +172,19 @@ fn the_clean_oxide_bundle_is_smaller_and_a_consumed_lot_keeps_its_origin() {
             &path("reg.bundle"),
         ],
     );
-    let reg = Bundle::decode(&std::fs::read(path("reg.bundle")).unwrap()).unwrap();
+    let reg = Bundle::decode(
+        ree_verifier::logproof::split(&std::fs::read(path("reg.bundle")).unwrap())
+            .unwrap()
+            .0,
+    )
+    .unwrap();
     assert!(reg.withheld.is_empty());
-    let b = Bundle::decode(&std::fs::read(path("clean.bundle")).unwrap()).unwrap();
+    let b = Bundle::decode(
+        ree_verifier::logproof::split(&std::fs::read(path("clean.bundle")).unwrap())
+            .unwrap()
+            .0,
+    )
+    .unwrap();
     assert!(!b.withheld.is_empty());
     let gseq = |r: &Vec<u8>| Record::decode(r).unwrap().global_seq;
     let mut all: Vec<Vec<u8>> = b.records.clone();

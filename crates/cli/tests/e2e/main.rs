@@ -18,6 +18,7 @@ mod readme;
 mod registry;
 mod rules;
 mod submit;
+mod tlog;
 mod tls;
 mod verify;
 mod watch;

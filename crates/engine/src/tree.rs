@@ -1,0 +1,111 @@
+//! Issue 13's Merkle tree, kept by the engine: every stored record, registry included, is leaf
+//! `global_seq - 1` of one RFC 6962 tree (SHA-256) whose leaves are the records' 32-byte hashes.
+//!
+//! The tree is *derived data*, like the store's indexes: it is rebuilt from the records the
+//! open-time replay reads anyway, so it works for every store and a crash cannot make it lie.
+//! The committer extends it after each group commit, before publishing, so that every record
+//! a reader can see is already a leaf. It lives in memory (about 64 bytes per record, in
+//! [`MemHashStore`]); a file-backed store of node hashes is future work (see docs/format.md).
+
+use std::sync::RwLock;
+
+use ree_core::Hash32;
+use ree_tlog::{Frontier, Hash, MemHashStore, TreeError};
+
+/// The engine's tree: every complete subtree hash, and the leaf count.
+#[derive(Debug, Default)]
+pub struct LogTree {
+    hashes: RwLock<MemHashStore>,
+}
+
+impl LogTree {
+    pub fn new() -> LogTree {
+        LogTree::default()
+    }
+
+    /// Appends records' hashes as the next leaves, in global order.
+    pub fn extend(&self, record_hashes: impl IntoIterator<Item = Hash32>) {
+        let mut s = self.hashes.write().unwrap_or_else(|e| e.into_inner());
+        for h in record_hashes {
+            s.append(&h.0);
+        }
+    }
+
+    /// Number of leaves (the global sequence number of the last record in the tree).
+    pub fn size(&self) -> u64 {
+        self.read().size()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, MemHashStore> {
+        self.hashes.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The root of the first `size` leaves.
+    pub fn root(&self, size: u64) -> Result<Hash, TreeError> {
+        let s = self.read();
+        check_size(size, s.size())?;
+        ree_tlog::root(size, &*s)
+    }
+
+    /// The audit path of leaf `index` in the tree of `size` leaves.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, TreeError> {
+        let s = self.read();
+        check_size(size, s.size())?;
+        ree_tlog::inclusion_proof(index, size, &*s)
+    }
+
+    /// The consistency proof from `old` to `new` leaves.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, TreeError> {
+        let s = self.read();
+        check_size(new, s.size())?;
+        ree_tlog::consistency_proof(old, new, &*s)
+    }
+
+    /// The frontier at the current size: what a checkpointer needs to sign the root.
+    pub fn frontier(&self) -> Result<Frontier, TreeError> {
+        let s = self.read();
+        Frontier::from_reader(s.size(), &*s)
+    }
+}
+
+/// A size beyond the tree is an index out of range (of the tree itself, index = size).
+fn check_size(size: u64, have: u64) -> Result<(), TreeError> {
+    if size > have {
+        return Err(TreeError::IndexOutOfRange {
+            index: size,
+            size: have,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(i: u64) -> Hash32 {
+        let mut b = [0u8; 32];
+        b[..8].copy_from_slice(&i.to_le_bytes());
+        Hash32(b)
+    }
+
+    #[test]
+    fn proofs_verify_and_sizes_beyond_the_tree_are_refused() {
+        let t = LogTree::new();
+        t.extend((0..37).map(h));
+        assert_eq!(t.size(), 37);
+        let root = t.root(37).unwrap();
+        assert_eq!(t.frontier().unwrap().root(), root);
+        for i in 0..37 {
+            let proof = t.inclusion_proof(i, 37).unwrap();
+            ree_tlog::verify_inclusion(i, 37, &ree_tlog::leaf_hash(&h(i).0), &proof, &root)
+                .unwrap();
+        }
+        let old = t.root(20).unwrap();
+        let c = t.consistency_proof(20, 37).unwrap();
+        ree_tlog::verify_consistency(20, 37, &old, &root, &c).unwrap();
+        assert!(t.root(38).is_err());
+        assert!(t.inclusion_proof(37, 37).is_err());
+        assert!(t.consistency_proof(30, 20).is_err());
+    }
+}
