@@ -59,7 +59,8 @@ fn durability(serve_args: &[&str], synced_file: &str) {
         .spawn()
         .unwrap();
     let url = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Generous: under strace -f on a loaded 2-core machine the first start can be slow.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
     // The port is bound before the store opens: ready once the first start's credentials exist.
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
         || !data.join("admin.token").exists()

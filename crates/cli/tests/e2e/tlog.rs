@@ -305,8 +305,11 @@ fn exported_bundles_carry_a_checkpoint_and_proofs_that_ree_verify_checks() {
     ree_ok_as(&url, &admin, &["export", &lot, "-o", f]);
     let vk = data.join("log.vkey");
     let vk = vk.to_str().unwrap();
+    // The root of trust pinned as every auditor must (issue 12); the log key is what varies.
+    let trust = data.join("admin.key.pub");
+    let trust = trust.to_str().unwrap();
     // Pinned: the checkpoint is the log's and every record is in it.
-    let out = ree_verify(&[f, "--log-vkey", vk, "--json"]);
+    let out = ree_verify(&[f, "--trust", trust, "--log-vkey", vk, "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{v}");
     assert_eq!(v["checkpoint"]["verified"], true, "{v}");
@@ -318,10 +321,10 @@ fn exported_bundles_carry_a_checkpoint_and_proofs_that_ree_verify_checks() {
     let policy = dir.path().join("policy.toml");
     let line = std::fs::read_to_string(vk).unwrap();
     std::fs::write(&policy, format!("log_vkeys = [\"{}\"]\n", line.trim())).unwrap();
-    let out = ree_verify(&[f, "--policy", policy.to_str().unwrap()]);
+    let out = ree_verify(&[f, "--trust", trust, "--policy", policy.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
     // Unpinned: proofs checked, the checkpoint reported as unverified.
-    let out = ree_verify(&[f]);
+    let out = ree_verify(&[f, "--trust", trust]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("UNVERIFIED: no log key pinned"), "{text}");
     // Another log's key: exit 3.
@@ -333,7 +336,7 @@ fn exported_bundles_carry_a_checkpoint_and_proofs_that_ree_verify_checks() {
     )
     .unwrap();
     std::fs::write(&other, format!("{}\n", signer.verifier_key())).unwrap();
-    let out = ree_verify(&[f, "--log-vkey", other.to_str().unwrap()]);
+    let out = ree_verify(&[f, "--trust", trust, "--log-vkey", other.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stdout).contains("pinned log key"));
     // A proof altered: exit 3 naming the record, in ree-verify and the Python checker.
@@ -344,7 +347,7 @@ fn exported_bundles_carry_a_checkpoint_and_proofs_that_ree_verify_checks() {
     section.proofs[i][0].0[0] ^= 1;
     let bad = dir.path().join("bad.bundle");
     std::fs::write(&bad, ree_verifier::logproof::encode(inner, &section)).unwrap();
-    let out = ree_verify(&[bad.to_str().unwrap(), "--log-vkey", vk]);
+    let out = ree_verify(&[bad.to_str().unwrap(), "--trust", trust, "--log-vkey", vk]);
     assert_eq!(out.status.code(), Some(3));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("is not in the checkpoint"), "{text}");
@@ -354,8 +357,13 @@ fn exported_bundles_carry_a_checkpoint_and_proofs_that_ree_verify_checks() {
     // A pinned key and a bundle without a checkpoint (an older version): exit 3.
     let old = dir.path().join("old.bundle");
     std::fs::write(&old, inner).unwrap();
-    assert_eq!(ree_verify(&[old.to_str().unwrap()]).status.code(), Some(0));
-    let out = ree_verify(&[old.to_str().unwrap(), "--log-vkey", vk]);
+    assert_eq!(
+        ree_verify(&[old.to_str().unwrap(), "--trust", trust])
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = ree_verify(&[old.to_str().unwrap(), "--trust", trust, "--log-vkey", vk]);
     assert_eq!(out.status.code(), Some(3));
     assert!(s.stop().success());
 }
