@@ -170,13 +170,15 @@ pub fn router(w: Arc<Witness>) -> Router {
 }
 
 /// `ree witness serve`: loads or creates the keys in `dir`, loads the state, binds `listen`,
-/// calls `ready` with the bound address and the witness's verifier key, serves until Ctrl-C.
+/// calls `ready` with the bound address and the witness's verifier key, serves until `shutdown`
+/// completes. A new key is named `name`; an existing one keeps its name.
 pub async fn serve(
     dir: &Path,
     name: &str,
     listen: SocketAddr,
     log_vkeys: &[PathBuf],
     ready: impl FnOnce(SocketAddr, &VerifierKey),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let keys = load_or_create(dir, name)?;
     let vkey = keys.vkey.clone();
@@ -189,9 +191,7 @@ pub async fn serve(
     let addr = listener.local_addr().map_err(listen_err)?;
     ready(addr, &vkey);
     axum::serve(listener, router(Arc::new(w)))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown)
         .await
         .map_err(listen_err)
 }
