@@ -179,3 +179,32 @@ fn a_witness_without_logs_does_not_start() {
         Err(ServeError::NoLogs)
     ));
 }
+
+#[test]
+fn concurrent_requests_from_one_old_size_never_cosign_both_branches() {
+    // Honest and forked agree up to leaf 15: both 20s carry valid proofs from 10, and only the
+    // per-origin lock keeps the witness from cosigning both (the spec's rollback race).
+    for _ in 0..10 {
+        let f = fixture();
+        let w = f.witness();
+        assert_eq!(
+            w.add_checkpoint(&f.body(&f.honest, 0, 10), 1).0,
+            StatusCode::OK
+        );
+        let branches = [f.body(&f.honest, 10, 20), f.body(&f.forked, 10, 20)];
+        let statuses: Vec<StatusCode> = std::thread::scope(|s| {
+            let handles: Vec<_> = branches
+                .iter()
+                .map(|b| s.spawn(|| w.add_checkpoint(b, 2).0))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut sorted = statuses.clone();
+        sorted.sort();
+        assert_eq!(
+            sorted,
+            [StatusCode::OK, StatusCode::CONFLICT],
+            "{statuses:?}"
+        );
+    }
+}
