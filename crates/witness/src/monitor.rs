@@ -36,6 +36,9 @@ pub enum MonitorError {
     WrongOrigin { got: String, want: String },
     #[error("{path}: {reason}")]
     State { path: PathBuf, reason: String },
+    /// The log could not be asked (down, refused); the state is unchanged.
+    #[error("fetching from the log: {0}")]
+    Source(String),
 }
 
 impl MonitorError {
@@ -86,7 +89,7 @@ impl MonitorState {
 }
 
 /// Parses a log-signed checkpoint note and checks the log's signature.
-fn open(note: &[u8], log_key: &VerifierKey) -> Result<MonitorState, MonitorError> {
+pub(crate) fn open(note: &[u8], log_key: &VerifierKey) -> Result<MonitorState, MonitorError> {
     let (cp, _) = Checkpoint::open(note, std::slice::from_ref(log_key))
         .map_err(|e| MonitorError::Checkpoint(e.to_string()))?;
     Ok(MonitorState {
