@@ -17,6 +17,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use ree_tlog::note::MAX_NOTE_LEN;
 use ree_tlog::witness::{add_checkpoint, AddCheckpoint, Rejection, TreeHead};
 use ree_tlog::{Cosigner, VerifierKey};
@@ -29,6 +31,10 @@ use crate::state::{StateError, StateStore};
 pub const MAX_BODY: usize = MAX_NOTE_LEN + 8 * 1024;
 /// A request (body included) that takes longer than this is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection that has not sent a whole request head within this long is closed.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections served at once.
+pub const MAX_CONNECTIONS: usize = 256;
 
 /// Why the witness could not start.
 #[derive(Debug, thiserror::Error)]
@@ -190,10 +196,46 @@ pub async fn serve(
     let listener = TcpListener::bind(listen).await.map_err(listen_err)?;
     let addr = listener.local_addr().map_err(listen_err)?;
     ready(addr, &vkey);
-    axum::serve(listener, router(Arc::new(w)))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(listen_err)
+    serve_on(listener, Arc::new(w), shutdown).await;
+    Ok(())
+}
+
+/// Serves HTTP/1.1 on `listener` until `shutdown`: at most [`MAX_CONNECTIONS`] at once (the
+/// next ones wait in the kernel's backlog), each given [`HEADER_TIMEOUT`] to send its headers
+/// (a slow client cannot hold a connection open forever).
+pub async fn serve_on(
+    listener: TcpListener,
+    w: Arc<Witness>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let app = router(w);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let accepted = tokio::select! {
+            _ = &mut shutdown => return,
+            a = listener.accept() => a,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
+            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+            drop(permit);
+        });
+    }
 }
 
 #[cfg(test)]
