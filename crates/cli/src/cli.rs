@@ -90,6 +90,11 @@ pub enum Cmd {
         #[arg(long)]
         data_dir: PathBuf,
     },
+    /// Run a transparency-log witness that cosigns checkpoints (c2sp.org/tlog-witness).
+    Witness {
+        #[command(subcommand)]
+        cmd: crate::cmd::witness::WitnessCmd,
+    },
 }
 
 // `ree serve`.

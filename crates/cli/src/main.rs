@@ -78,6 +78,7 @@ async fn run(command: Cmd) -> Result<()> {
         Cmd::Backup(args) => cmd::backup::backup(args).await,
         Cmd::Restore(args) => cmd::backup::restore(args).await,
         Cmd::Bench(args) => bench::run(args.into()).await,
+        Cmd::Witness { cmd: subcommand } => cmd::witness::run(subcommand).await,
     }
 }
 

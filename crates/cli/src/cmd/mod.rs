@@ -7,3 +7,4 @@ pub mod query;
 pub mod serve;
 pub mod submit;
 pub mod watch;
+pub mod witness;
