@@ -26,6 +26,10 @@ fn help_lists_every_command() {
         "whoami",
         "participant",
         "keygen",
+        "digest",
+        "repair",
+        "checkpoint",
+        "witness",
     ] {
         assert!(text.contains(c), "{c} missing from --help");
     }
