@@ -123,5 +123,52 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// The exact signature check (docs/format.md "Signatures") per signature, as the submit path
+/// and the verifier run it: a registered key's verifier with its fixed-base table, a key seen
+/// once (no table), and ed25519-dalek's `verify_strict` (the same equation) for reference.
+fn signatures(c: &mut Criterion) {
+    let bodies: Vec<Vec<u8>> = (0..100u32)
+        .map(|i| {
+            ore(LotId::new_v7()).encode().map(|mut b| {
+                b.extend(i.to_le_bytes());
+                b
+            })
+        })
+        .collect::<Result<_, _>>()
+        .expect("the bench body fits the layout");
+    let sigs: Vec<ree_core::record::Signature> = bodies
+        .iter()
+        .map(|b| ree_core::record::Signature::sign(&[5; 32], b))
+        .collect();
+    let items: Vec<(&[u8], &ree_core::record::Signature)> = bodies
+        .iter()
+        .map(|b| b.as_slice())
+        .zip(sigs.iter())
+        .collect();
+    let warm = ree_core::signature::registrable_key(&sigs[0].public_key).expect("a key");
+    assert!(ree_core::record::bad_signatures(&items, &|_| Some(warm.clone())).is_empty());
+    let mut g = c.benchmark_group("signatures_100");
+    g.throughput(Throughput::Elements(100));
+    g.bench_function("registered_key", |b| {
+        b.iter(|| ree_core::record::bad_signatures(&items, &|_| Some(warm.clone())))
+    });
+    g.bench_function("one_off_key", |b| {
+        b.iter(|| items.iter().filter(|(m, s)| s.verify(m).is_ok()).count())
+    });
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&sigs[0].public_key).expect("a key");
+    g.bench_function("dalek_verify_strict", |b| {
+        b.iter(|| {
+            items
+                .iter()
+                .filter(|(m, s)| {
+                    key.verify_strict(m, &ed25519_dalek::Signature::from_bytes(&s.signature))
+                        .is_ok()
+                })
+                .count()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, signatures);
 criterion_main!(benches);

@@ -50,60 +50,31 @@ impl Signature {
     }
 }
 
-/// Signatures checked per ed25519 batch equation.
-pub const SIGNATURE_BATCH: usize = 64;
-
-/// Checks ed25519 signatures over their bodies, many at once. The accepted set is libsodium's
-/// (`crate::signature`, docs/format.md "Signatures"): canonical `A` and `R`, neither of small
-/// order, `S < L`, the cofactorless equation. Each signature is prechecked (encodings, `S`, `R`
-/// without a low-order component), then the survivors go through batch verification (~2.6x the
-/// throughput of one-by-one checks), exact once every point is in the prime-order subgroup; so
-/// a batch, a batch of one, the server, `ree-verify` and libsodium agree.
-/// `cached` may return already decompressed keys: only keys the registry accepted
-/// (`signature::registrable_key`, so without torsion). Returns every bad item (index, why), in
-/// order; empty when all are good.
+/// Checks ed25519 signatures over their bodies: the accepted set of `crate::signature`
+/// (docs/format.md "Signatures"), exactly, so that the server, `ree-verify` and libsodium agree.
+/// `cached` may return a key's [`Verifier`](crate::signature::Verifier) (the registry keeps one
+/// per key, with its fixed-base table); other keys are parsed once per call. Returns every bad
+/// item (index, why), in order; empty when all are good.
 pub fn bad_signatures(
     items: &[(&[u8], &Signature)],
-    cached: &dyn Fn(&[u8; 32]) -> Option<ed25519_dalek::VerifyingKey>,
+    cached: &dyn Fn(&[u8; 32]) -> Option<crate::signature::Verifier>,
 ) -> Vec<(usize, String)> {
-    use crate::signature::{precheck, registered, signer_key, Checked, SignerKey};
-    let mut bad = Vec::new();
-    // Items that passed the prechecks, as (index, key).
-    let mut good: Vec<(usize, ed25519_dalek::VerifyingKey)> = Vec::with_capacity(items.len());
-    let mut keys: std::collections::HashMap<[u8; 32], Result<SignerKey, _>> =
+    use crate::signature::{SignatureError, Verifier};
+    let mut keys: std::collections::HashMap<[u8; 32], Result<Verifier, SignatureError>> =
         std::collections::HashMap::new();
+    let mut bad = Vec::new();
     for (i, (body, s)) in items.iter().enumerate() {
-        let key = *keys.entry(s.public_key).or_insert_with(|| {
-            cached(&s.public_key).map_or_else(|| signer_key(&s.public_key), |k| Ok(registered(k)))
+        let key = keys.entry(s.public_key).or_insert_with(|| {
+            cached(&s.public_key).map_or_else(|| Verifier::new(&s.public_key), Ok)
         });
-        match key.and_then(|k| precheck(&k, body, &s.signature).map(|c| (k, c))) {
-            Ok((k, Checked::Batch)) => good.push((i, k.key)),
-            Ok((_, Checked::Done)) => {}
-            Err(e) => bad.push((i, e.to_string())),
+        if let Err(e) = key
+            .as_ref()
+            .map_err(|e| *e)
+            .and_then(|v| v.verify(body, &s.signature))
+        {
+            bad.push((i, e.to_string()));
         }
     }
-    let check = |part: &[(usize, ed25519_dalek::VerifyingKey)]| -> bool {
-        let msgs: Vec<&[u8]> = part.iter().map(|(i, _)| items[*i].0).collect();
-        let sigs: Vec<ed25519_dalek::Signature> = part
-            .iter()
-            .map(|(i, _)| ed25519_dalek::Signature::from_bytes(&items[*i].1.signature))
-            .collect();
-        let keys: Vec<ed25519_dalek::VerifyingKey> = part.iter().map(|(_, k)| *k).collect();
-        ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok()
-    };
-    for chunk in good.chunks(SIGNATURE_BATCH) {
-        if !check(chunk) {
-            for one in chunk.chunks(1) {
-                if !check(one) {
-                    bad.push((
-                        one[0].0,
-                        crate::signature::SignatureError::Mismatch.to_string(),
-                    ));
-                }
-            }
-        }
-    }
-    bad.sort_by_key(|b| b.0);
     bad
 }
 
@@ -343,9 +314,9 @@ mod tests {
         sigs[5].public_key = [0; 32];
         assert_eq!(check(&items(&sigs)), vec![5, 70, 130]);
         // A cached key is used as given.
-        let key = ed25519_dalek::VerifyingKey::from_bytes(&sigs[0].public_key).unwrap();
+        let key = crate::signature::registrable_key(&sigs[0].public_key).unwrap();
         let one = [(bodies[0].as_slice(), &sigs[0])];
-        assert!(bad_signatures(&one, &|_| Some(key)).is_empty());
+        assert!(bad_signatures(&one, &|_| Some(key.clone())).is_empty());
     }
 
     #[test]

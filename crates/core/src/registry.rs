@@ -41,14 +41,14 @@ pub struct Participant {
 }
 
 /// One signing key's history.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyState {
     pub participant: ParticipantId,
     pub added_at: u64,
     pub revoked_at: Option<u64>,
-    /// The key decompressed once, for signature checks; only a key the registry accepts
-    /// (`signature::registrable_key`), as `record::bad_signatures` requires of cached keys.
-    pub verifying: Option<ed25519_dalek::VerifyingKey>,
+    /// The key's signature checker, kept with its fixed-base table for the key's lifetime
+    /// (`None` only for a key the registry refused, which never gets here).
+    pub verifier: Option<crate::signature::Verifier>,
 }
 
 /// Every participant and key. Keys and token hashes belong to one participant forever.
@@ -158,7 +158,7 @@ impl Registry {
                 participant,
                 added_at: global_seq,
                 revoked_at: None,
-                verifying: crate::signature::registrable_key(&public_key).ok(),
+                verifier: crate::signature::registrable_key(&public_key).ok(),
             },
         );
         if let Some(p) = self.participants.get_mut(&participant) {

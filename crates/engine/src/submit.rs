@@ -200,11 +200,15 @@ pub(crate) fn staged_binding(view: &dyn LotView, p: &Prepared) -> Result<(), Sub
     }
 }
 
-/// Checks the signatures of every prepared submission of a request at once (batch verification,
-/// on the caller's thread so that requests verify in parallel), with the registry's decompressed
-/// keys; a bad one turns its item into `BadSignature`.
+/// Checks the signatures of every prepared submission of a request (on the caller's thread, so
+/// that requests verify in parallel), with the registry's per-key verifiers; a bad one turns its
+/// item into `BadSignature`.
 fn check_signatures(items: &mut [Item], registry: Option<&Registry>) {
-    let cached = |k: &[u8; 32]| registry.and_then(|r| r.key(k)).and_then(|s| s.verifying);
+    let cached = |k: &[u8; 32]| {
+        registry
+            .and_then(|r| r.key(k))
+            .and_then(|s| s.verifier.clone())
+    };
     let (idx, refs): (Vec<usize>, Vec<(&[u8], &Signature)>) = items
         .iter()
         .enumerate()

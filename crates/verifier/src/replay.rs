@@ -27,8 +27,8 @@ fn fail<T>(msg: impl Into<String>) -> Result<T, IntegrityError> {
     Err(IntegrityError(msg.into()))
 }
 
-/// Checks every record's ed25519 signature over its body, batched and on all cores (the
-/// verifier's dominant cost), with the same equation as the ledger (`bad_signatures`). The two records of one event carry the same body and signature: checked once. On
+/// Checks every record's ed25519 signature over its body on all cores (the verifier's dominant
+/// cost), with the same equation as the ledger (`bad_signatures`). The two records of one event carry the same body and signature: checked once. On
 /// failure, names the first bad record.
 fn verify_signatures(recs: &[Record]) -> Result<(), IntegrityError> {
     let todo: Vec<usize> = (0..recs.len())
@@ -63,12 +63,12 @@ fn verify_signatures(recs: &[Record]) -> Result<(), IntegrityError> {
                         if let std::collections::hash_map::Entry::Vacant(v) =
                             keys.entry(g.public_key)
                         {
-                            if let Ok(k) = ree_core::signature::registrable_key(&g.public_key) {
+                            if let Ok(k) = ree_core::signature::Verifier::new(&g.public_key) {
                                 v.insert(k);
                             }
                         }
                     }
-                    ree_core::record::bad_signatures(&items, &|k| keys.get(k).copied())
+                    ree_core::record::bad_signatures(&items, &|k| keys.get(k).cloned())
                         .into_iter()
                         .next()
                         .map(|(j, e)| (part[j], e))
