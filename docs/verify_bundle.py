@@ -82,7 +82,32 @@ def parse_record(b):
         raise Bad(f"bad signature by key {key.hex()}")
     if r.p != len(b):
         raise Bad("trailing bytes in record")
+    rec["commit"] = commitment(body, rec)
     return rec
+
+
+COMMITTING_KINDS = (4, 5, 7)  # input_charged, output_produced, shipment
+
+
+def commitment(body, rec):
+    """The head the signed body commits this record to ("The order commitment"), or None: a
+    charge's input_head for its record on the input lot, else expected_head for the record on the
+    committed lot (a charge's campaign, any other event's first record)."""
+    if len(body) < 27:
+        raise Bad("event body too short")
+    kind, flag = body[1], body[26]
+    if flag not in (0, 1):
+        raise Bad("expected_head flag")
+    expected = body[27:59] if flag == 1 else None
+    start = 59 if flag == 1 else 27
+    if kind in COMMITTING_KINDS and expected is None:
+        raise Bad(f"an event of kind {kind} must commit to a head (expected_head)")
+    if kind == 4:
+        campaign, inp = body[start:start + 16], body[start + 16:start + 32]
+        if rec["lot"] == inp:
+            return body[-32:]
+        return expected if rec["lot"] == campaign else None
+    return expected if rec["link"] is None else None
 
 
 def signature_ok(key, body, sig):
@@ -182,6 +207,9 @@ def verify_inner(data, records):
                 raise Bad(f"record {i}: lot {rec['lot'].hex()} does not start at its genesis")
         elif rec["seq"] != prior[0] + 1 or rec["prev"] != prior[1]:
             raise Bad(f"record {i}: chain of lot {rec['lot'].hex()} broken at seq {rec['seq']}")
+        if rec["commit"] is not None and rec["commit"] != rec["prev"]:
+            raise Bad(f"record {i}: lot {rec['lot'].hex()}: the signer committed to expected head "
+                      f"{rec['commit'].hex()}, but the record follows {rec['prev'].hex()}")
         if rec["registry"] != heads.get(REGISTRY, (None, ZERO))[1]:
             raise Bad(f"record {i}: does not name the participant registry's head")
         if rec["link"] is not None:

@@ -88,17 +88,7 @@ fn charge(c: &str, i: &str, g: u64) -> pb::EventBody {
         campaign_id: c.into(),
         input_lot_id: i.into(),
         mass_g: g,
-    }))
-}
-
-fn produce(c: &str, o: &str) -> pb::EventBody {
-    ev(pb::event_body::Kind::OutputProduced(pb::OutputProduced {
-        campaign_id: c.into(),
-        output_lot_id: o.into(),
-        oxide: "Nd2O3".into(),
-        ndpr_nd2o3_ppm: 0,
-        mass_g: 10,
-        purity_ppm: 990_000,
+        input_head: Default::default(),
     }))
 }
 
@@ -132,16 +122,25 @@ async fn send(
     Ok(out)
 }
 
-/// One client's lots: three ore lots and a campaign, created once.
+/// One client's lots: three ore lots and a campaign, created once, and their heads then.
 struct Client {
     ores: Vec<String>,
     campaign: String,
+    heads: HashMap<String, String>,
+}
+
+/// Moves the heads on by an answer's records (each client alone writes its lots).
+fn advance(heads: &mut HashMap<String, String>, acked: &[pb::SubmitResponse]) {
+    for r in acked.iter().flat_map(|o| &o.records) {
+        heads.insert(r.lot_id.clone(), r.hash.clone());
+    }
 }
 
 async fn setup(url: &str, n: usize, log: &Mutex<Log>) -> Vec<Client> {
     let (mut w, _) = client(url).await;
     let mut clients = vec![];
     for _ in 0..n {
+        let mut heads = HashMap::new();
         let ores: Vec<String> = (0..3).map(|_| uuid::Uuid::now_v7().to_string()).collect();
         let campaign = uuid::Uuid::now_v7().to_string();
         let camp = ev(pb::event_body::Kind::CampaignOpened(pb::CampaignOpened {
@@ -160,10 +159,15 @@ async fn setup(url: &str, n: usize, log: &Mutex<Log>) -> Vec<Client> {
                 acked: None,
             };
             let r = send(&mut w, &s).await.expect("setup");
+            advance(&mut heads, &r);
             s.acked = Some(r.into_iter().map(|o| o.records).collect());
             log.lock().unwrap().sent.push(s);
         }
-        clients.push(Client { ores, campaign });
+        clients.push(Client {
+            ores,
+            campaign,
+            heads,
+        });
     }
     clients
 }
@@ -180,6 +184,7 @@ async fn load(url: String, c: Arc<Client>, seed: u64, log: Arc<Mutex<Log>>) {
         return;
     };
     let mut w = ree_proto::v1::submissions_client::SubmissionsClient::new(ch);
+    let mut heads = c.heads.clone();
     loop {
         let pick = rng.random_range(0..10);
         let s = if pick < 5 {
@@ -197,15 +202,16 @@ async fn load(url: String, c: Arc<Client>, seed: u64, log: Arc<Mutex<Log>>) {
                 acked: None,
             }
         } else {
-            // A separation: two charges and an output, atomically.
-            let out = uuid::Uuid::now_v7().to_string();
+            // A charge (committing to the campaign's and the input's heads, as the plant
+            // signs it) with stock counts of the other ores, atomically: four records.
+            let mut ch = charge(&c.campaign, &c.ores[0], 100);
+            ch.expected_head = heads[&c.campaign].clone();
+            if let Some(pb::event_body::Kind::InputCharged(x)) = &mut ch.kind {
+                x.input_head = heads[&c.ores[0]].clone();
+            }
             Sent {
                 by_supplier: false,
-                bodies: vec![
-                    charge(&c.campaign, &c.ores[0], 100),
-                    charge(&c.campaign, &c.ores[1], 100),
-                    produce(&c.campaign, &out),
-                ],
+                bodies: vec![ch, adjust(&c.ores[1]), adjust(&c.ores[2])],
                 atomic: true,
                 acked: None,
             }
@@ -217,6 +223,7 @@ async fn load(url: String, c: Arc<Client>, seed: u64, log: Arc<Mutex<Log>>) {
         };
         match send(&mut w, &s).await {
             Ok(r) => {
+                advance(&mut heads, &r);
                 log.lock().unwrap().sent[idx].acked =
                     Some(r.into_iter().map(|o| o.records).collect())
             }

@@ -107,6 +107,7 @@ fn bench(c: &mut Criterion) {
             campaign: camp,
             input,
             mass_g: 1,
+            input_head: Default::default(),
         }),
     };
     let (cb, csig) = team.sign(&charge);

@@ -255,12 +255,13 @@ mod tests {
     const NOW: UtcMicros = UtcMicros(1_760_000_000_000_000);
 
     fn submit(state: &mut LedgerState, m: &Member, kind: EventKind) {
-        let b = EventBody {
+        let mut b = EventBody {
             event_id: EventId::new_v7(),
             occurred_at: NOW,
             expected_head: None,
             kind,
         };
+        b.commit_to(|l| state.lot(l).map(|s| s.head));
         let bytes = b.encode().unwrap();
         let mut s = Staged::new(state, state.next_global_seq());
         s.append(&bytes, &b, Some(m.sign(&bytes)), NOW)
@@ -307,6 +308,7 @@ mod tests {
                 campaign: camp,
                 input: ore,
                 mass_g: 10_000_000,
+                input_head: Default::default(),
             }),
             EventKind::OutputProduced(OutputProduced {
                 campaign: camp,

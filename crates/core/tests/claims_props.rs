@@ -157,12 +157,13 @@ impl World {
     }
     /// Submits an event; true if the rule book accepted it (a refusal changes nothing).
     fn submit(&mut self, kind: EventKind) -> bool {
-        let body = EventBody {
+        let mut body = EventBody {
             event_id: EventId(self.id()),
             occurred_at: NOW,
             expected_head: None,
             kind,
         };
+        body.commit_to(|l| self.state.lot(l).map(|s| s.head));
         let (bytes, sig) = self.team.sign(&body);
         let mut s = Staged::new(&self.state, self.state.next_global_seq());
         if s.append(&bytes, &body, Some(sig), NOW).is_err() {
@@ -269,6 +270,7 @@ impl World {
                     campaign: camp,
                     input: lot,
                     mass_g: mass,
+                    input_head: Default::default(),
                 })) {
                     let m = self.model.get_mut(&camp).expect("modelled");
                     for (e, ppm) in self.assay[&lot].entries() {

@@ -174,6 +174,7 @@ fn charge(campaign: LotId, input: LotId, mass_g: u64) -> InputCharged {
         campaign,
         input,
         mass_g,
+        input_head: Default::default(),
     }
 }
 
@@ -434,12 +435,14 @@ fn member(t: &Team, who: Who) -> Member {
 /// As the engine does: the stateless rules, then the rules against state in a staged overlay,
 /// committed only if accepted.
 fn submit(state: &mut LedgerState, t: &Team, step: &Step) -> Result<(), Refusal> {
-    let body = EventBody {
+    let mut body = EventBody {
         event_id: EventId::new_v7(),
         occurred_at: step.occurred_at,
         expected_head: step.expected_head,
         kind: step.kind.clone(),
     };
+    // As an honest signer does: commit to the heads it sees (a row may name a wrong one).
+    body.commit_to(|l| ree_core::state::LotView::lot(&*state, l).map(|s| s.head));
     body.validate(NOW).map_err(Refusal::Field)?;
     let bytes = body.encode().map_err(Refusal::Field)?;
     let signature = step.signed.then(|| member(t, step.who).sign(&bytes));

@@ -12,12 +12,27 @@ use ree_engine::{Engine, Submission};
 use ree_store::SledStore;
 
 fn body(kind: EventKind) -> Submission {
-    let b = EventBody {
+    signed(EventBody {
+        event_id: EventId::new_v7(),
+        occurred_at: UtcMicros(1_760_000_000_000_000),
+        expected_head: None,
+        kind,
+    })
+}
+
+/// As the plant signs: committing to the heads the engine has now.
+fn body_in(engine: &Engine, kind: EventKind) -> Submission {
+    let mut b = EventBody {
         event_id: EventId::new_v7(),
         occurred_at: UtcMicros(1_760_000_000_000_000),
         expected_head: None,
         kind,
     };
+    b.commit_to(|l| engine.lot(*l).map(|s| s.head));
+    signed(b)
+}
+
+fn signed(b: EventBody) -> Submission {
     let (body, sig) = ree_core::testkit::Team::new(1).sign(&b);
     Submission {
         body,
@@ -79,24 +94,23 @@ fn bench(c: &mut Criterion) {
             .submit_blocking(subs, true, now)
             .iter()
             .all(|r| r.is_ok()));
-        let subs = chunk
-            .iter()
-            .map(|lot| {
-                body(EventKind::InputCharged(InputCharged {
+        // Each charge commits to the campaign's head the previous one left: one per request.
+        for lot in chunk {
+            let sub = body_in(
+                &engine,
+                EventKind::InputCharged(InputCharged {
                     campaign: camp,
                     input: *lot,
                     mass_g: 1_000_000,
-                }))
-            })
-            .collect();
-        assert!(engine
-            .submit_blocking(subs, true, now)
-            .iter()
-            .all(|r| r.is_ok()));
+                    input_head: Default::default(),
+                }),
+            );
+            assert!(engine.submit_blocking(vec![sub], false, now)[0].is_ok());
+        }
     }
     let ox = LotId::new_v7();
     let r = engine.submit_blocking(
-        vec![body(EventKind::OutputProduced(OutputProduced {
+        vec![body_in(&engine, EventKind::OutputProduced(OutputProduced {
             campaign: camp,
             output: ox,
             oxide: Oxide::NdPr { nd2o3_ppm: 750_000 },

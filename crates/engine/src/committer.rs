@@ -346,13 +346,14 @@ mod tests {
 
     const NOW: UtcMicros = UtcMicros(1_760_000_000_000_000);
 
-    fn prepared(team: &Team, kind: EventKind) -> Prepared {
-        let body = EventBody {
+    fn prepared(team: &Team, view: &dyn LotView, kind: EventKind) -> Prepared {
+        let mut body = EventBody {
             event_id: EventId::new_v7(),
             occurred_at: NOW,
             expected_head: None,
             kind,
         };
+        body.commit_to(|l| view.lot(l).map(|s| s.head));
         let (bytes, signature) = team.sign(&body);
         Prepared {
             key: SubmissionKey {
@@ -414,7 +415,7 @@ mod tests {
             country: Country::parse("FR").unwrap(),
         });
         for kind in [ore, opened] {
-            let p = prepared(&team, kind);
+            let p = prepared(&team, &state, kind);
             commit(&mut state, &p.bytes, p.signature.unwrap());
         }
         // The campaign's balance cannot take another gram: the input's debit (first record)
@@ -428,10 +429,12 @@ mod tests {
         let mut layer = Staged::new(&view, state.next_global_seq());
         let charge = prepared(
             &team,
+            &view,
             EventKind::InputCharged(InputCharged {
                 campaign,
                 input,
                 mass_g: 1,
+                input_head: Default::default(),
             }),
         );
         let overlay = |layer: &Staged<'_>| {

@@ -34,6 +34,7 @@ fn campaign_with(extra: EventKind, extra_lot: LotId, l: &mut Ledger) -> LotId {
             campaign: camp,
             input,
             mass_g,
+            input_head: Default::default(),
         }));
     }
     let ox = l.lot();

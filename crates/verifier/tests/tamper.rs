@@ -100,7 +100,8 @@ fn a_consistently_rehashed_change_is_caught_by_the_stale_downstream_link() {
         .map(|x| Record::decode(x).unwrap())
         .collect();
     // The supplier itself (who holds its key) makes its first ore receipt heavier, re-signs it
-    // and re-hashes its own chain consistently: only the campaign's link can tell.
+    // and re-hashes its own chain consistently: the plant's signed charge, which commits to the
+    // input's head (its `input_head`), no longer follows it (and the campaign's link is stale).
     let team = ree_core::testkit::Team::new(7);
     let i = recs
         .iter()
@@ -128,7 +129,7 @@ fn a_consistently_rehashed_change_is_caught_by_the_stale_downstream_link() {
     assert_eq!(code, 3);
     let msg = msg.unwrap();
     assert!(
-        msg.contains("link") && msg.contains(&lot.to_string()),
+        msg.contains("expected head") && msg.contains(&lot.to_string()),
         "{msg}"
     );
 }

@@ -343,6 +343,7 @@ fn charge(
                 campaign: campaign.id,
                 input: l.id,
                 mass_g: l.mass_g,
+                input_head: Default::default(),
             }),
         ));
         charged_g += l.mass_g;

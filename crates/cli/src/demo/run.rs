@@ -203,7 +203,9 @@ async fn register(
 }
 
 /// Submits the plan's batches, each run of events by the same participant as one request
-/// with that participant's token and key.
+/// with that participant's token and key. A run of the plant's events that commit to heads
+/// (charges, outputs, shipments: docs/format.md, "The order commitment") goes one event per
+/// request, each signed over the heads the previous answers gave.
 async fn submit_year(
     admin: &Client,
     members: &[Member],
@@ -217,36 +219,65 @@ async fn submit_year(
             (admin.with_token(Some(&m.token))?, m.secret),
         );
     }
+    let mut heads = Heads::default();
     let progress = crate::progress::bar(events as u64, "loading the demo", "events");
-    for (bodies, atomic) in batches {
-        // One request per run of events by the same participant: a token speaks for one.
+    for (mut bodies, atomic) in batches {
         let mut start = 0;
         while start < bodies.len() {
-            let who = signer(&bodies[start]);
+            let who = signer(&bodies[start]).to_string();
             let end = bodies[start..]
                 .iter()
                 .position(|b| signer(b) != who)
                 .map_or(bodies.len(), |k| start + k);
-            let run = &bodies[start..end];
             let (c, secret) = clients
-                .get_mut(who)
+                .get_mut(&who)
                 .ok_or_else(|| anyhow::anyhow!("no demo participant named {who}"))?;
-            let resp = c
-                .submit
-                .submit_batch(pb::SubmitBatchRequest {
-                    submissions: run.iter().map(|b| signed(secret, b)).collect(),
-                    atomic,
-                })
-                .await
-                .map_err(status)?
-                .into_inner();
-            check_results(run, resp)?;
-            progress.inc(run.len() as u64);
+            let run = &mut bodies[start..end];
+            let commits = run.iter().any(|b| b.kind.must_commit());
+            let step = if commits { 1 } else { run.len() };
+            for part in run.chunks_mut(step) {
+                for b in part.iter_mut() {
+                    b.commit_to(|l| heads.0.get(l).copied());
+                }
+                let resp = c
+                    .submit
+                    .submit_batch(pb::SubmitBatchRequest {
+                        submissions: part.iter().map(|b| signed(secret, b)).collect(),
+                        atomic: atomic && !commits,
+                    })
+                    .await
+                    .map_err(status)?
+                    .into_inner();
+                heads.advance(&resp)?;
+                check_results(part, resp)?;
+            }
+            progress.inc((end - start) as u64);
             start = end;
         }
     }
     progress.finish_and_clear();
     Ok(())
+}
+
+/// Each lot's head as the answers gave it: what the plant's next event commits to.
+#[derive(Default)]
+struct Heads(std::collections::HashMap<ree_core::LotId, ree_core::Hash32>);
+
+impl Heads {
+    fn advance(&mut self, resp: &pb::SubmitBatchResponse) -> Result<()> {
+        for r in &resp.results {
+            if let Some(pb::event_result::Result::Ok(o)) = &r.result {
+                for rec in &o.records {
+                    let lot = ree_core::LotId::parse(&rec.lot_id)
+                        .map_err(|e| anyhow::anyhow!("answer's lot id: {e}"))?;
+                    let h = ree_core::Hash32::from_hex(&rec.hash)
+                        .map_err(|e| anyhow::anyhow!("answer's record hash: {e}"))?;
+                    self.0.insert(lot, h);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Writes `lots.env` beside the credentials: the lots worth querying as shell variables, so a

@@ -25,6 +25,7 @@ fn charge(camp: &str, input: &str, mass_g: u64) -> pb::EventBody {
         campaign_id: camp.into(),
         input_lot_id: input.into(),
         mass_g,
+        input_head: Default::default(),
     }))
 }
 
@@ -59,12 +60,18 @@ async fn uncovered_outputs_are_refused_and_the_claim_rests_on_presence() {
     .await
     .unwrap();
     w.submit(sub(open(&camp))).await.unwrap();
-    w.submit(sub(charge(&camp, &bare, 10_000_000)))
-        .await
-        .unwrap();
+    w.submit(sub(
+        committed(&mut q, charge(&camp, &bare, 10_000_000)).await
+    ))
+    .await
+    .unwrap();
     let before = store_snapshot(&mut q).await;
     let e = w
-        .submit(sub(produce(&camp, &id(), "Dy2O3", 5_000_000)))
+        .submit(sub(committed(
+            &mut q,
+            produce(&camp, &id(), "Dy2O3", 5_000_000),
+        )
+        .await))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition, "{}", e.message());
@@ -93,9 +100,17 @@ async fn uncovered_outputs_are_refused_and_the_claim_rests_on_presence() {
     .await
     .unwrap();
     w.submit(sub(open(&camp2))).await.unwrap();
-    w.submit(sub(charge(&camp2, &au, 1_000_000))).await.unwrap();
-    w.submit(sub(charge(&camp2, &cn, 5))).await.unwrap();
-    w.submit(sub(produce(&camp2, &ox, "Nd2O3", 10_000)))
+    w.submit(sub(committed(&mut q, charge(&camp2, &au, 1_000_000)).await))
+        .await
+        .unwrap();
+    w.submit(sub(committed(&mut q, charge(&camp2, &cn, 5)).await))
+        .await
+        .unwrap();
+    w.submit(sub(committed(
+        &mut q,
+        produce(&camp2, &ox, "Nd2O3", 10_000),
+    )
+    .await))
         .await
         .unwrap();
     let p = q
@@ -128,10 +143,16 @@ async fn uncovered_outputs_are_refused_and_the_claim_rests_on_presence() {
     .await
     .unwrap();
     w.submit(sub(open(&camp3))).await.unwrap();
-    w.submit(sub(charge(&camp3, &scrap, 1_000_000)))
-        .await
-        .unwrap();
-    w.submit(sub(produce(&camp3, &ox3, "Nd2O3", 10_000)))
+    w.submit(sub(
+        committed(&mut q, charge(&camp3, &scrap, 1_000_000)).await
+    ))
+    .await
+    .unwrap();
+    w.submit(sub(committed(
+        &mut q,
+        produce(&camp3, &ox3, "Nd2O3", 10_000),
+    )
+    .await))
         .await
         .unwrap();
     let p = q

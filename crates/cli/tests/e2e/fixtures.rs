@@ -20,6 +20,44 @@ pub fn ore_body(lot: &str, mass_g: u64) -> pb::EventBody {
     }))
 }
 
+/// A lot's head as GetLot gives it (zeros for a lot that does not exist).
+pub async fn head_of(q: &mut Q, lot: &str) -> String {
+    match q
+        .get_lot(pb::GetLotRequest {
+            lot_id: lot.to_string(),
+        })
+        .await
+    {
+        Ok(l) => l.into_inner().head,
+        Err(_) => "00".repeat(32),
+    }
+}
+
+/// `b` with the order commitments an honest signer makes (docs/format.md, "The order
+/// commitment"): `expected_head` of a charge, output or shipment and a charge's `input_head`,
+/// from GetLot. Fields already set are kept (a test may name a wrong head on purpose).
+pub async fn committed(q: &mut Q, mut b: pb::EventBody) -> pb::EventBody {
+    use pb::event_body::Kind as K;
+    let lot = match &b.kind {
+        Some(K::InputCharged(c)) => Some(c.campaign_id.clone()),
+        Some(K::OutputProduced(p)) => Some(p.campaign_id.clone()),
+        Some(K::Shipment(s)) => Some(s.lot_id.clone()),
+        _ => None,
+    };
+    if let (Some(lot), true) = (lot, b.expected_head.is_empty()) {
+        b.expected_head = head_of(q, &lot).await;
+    }
+    if let Some(K::InputCharged(c)) = &b.kind {
+        if c.input_head.is_empty() {
+            let h = head_of(q, &c.input_lot_id).await;
+            if let Some(K::InputCharged(c)) = &mut b.kind {
+                c.input_head = h;
+            }
+        }
+    }
+    b
+}
+
 /// Every lot's id, balance, head and event count: what "the store is unchanged" compares.
 pub async fn store_snapshot(q: &mut Q) -> Vec<(String, u64, String, u64)> {
     let lots = q

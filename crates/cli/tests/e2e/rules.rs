@@ -30,6 +30,7 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
             campaign_id: c.into(),
             input_lot_id: i.into(),
             mass_g: g,
+            input_head: Default::default(),
         })
     };
     let produce = |c: &str, o: &str, g: u64| {
@@ -223,7 +224,10 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
     ];
     for (name, b, code, needle) in cases.drain(..) {
         let before = store_snapshot(&mut q).await;
-        let e = w.submit(sub(b)).await.expect_err(name);
+        let e = w
+            .submit(sub(committed(&mut q, b).await))
+            .await
+            .expect_err(name);
         assert_eq!(e.code(), code, "{name}: {}", e.message());
         if code == Code::InvalidArgument {
             use tonic_types::StatusExt;
@@ -247,12 +251,16 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
         assert_eq!(before, after, "{name} changed the store");
     }
     // Charge, produce, close; then the closed campaign refuses charges and outputs.
-    w.submit(sub(body(charge(&camp, &ore, 500_000))))
-        .await
-        .unwrap();
+    w.submit(sub(
+        committed(&mut q, body(charge(&camp, &ore, 500_000))).await
+    ))
+    .await
+    .unwrap();
     // 500 kg at 6% Nd brought 30 kg of Nd: 50 kg of Nd2O3 (42.4 kg Nd) would create Nd.
     let e = w
-        .submit(sub(body(produce(&camp, &ox, 50_000))))
+        .submit(sub(
+            committed(&mut q, body(produce(&camp, &ox, 50_000))).await
+        ))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
@@ -267,9 +275,11 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
             .is_err(),
         "no oxide lot was created"
     );
-    w.submit(sub(body(produce(&camp, &ox, 10_000))))
-        .await
-        .unwrap();
+    w.submit(sub(
+        committed(&mut q, body(produce(&camp, &ox, 10_000))).await
+    ))
+    .await
+    .unwrap();
     w.submit(sub(body(pb::event_body::Kind::CampaignClosed(
         pb::CampaignClosed {
             campaign_id: camp.clone(),
@@ -279,17 +289,17 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
     .await
     .unwrap();
     let e = w
-        .submit(sub(body(charge(&camp, &ore, 1))))
+        .submit(sub(committed(&mut q, body(charge(&camp, &ore, 1))).await))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
     assert!(e.message().contains("closed"));
     let e = w
-        .submit(sub(body(produce(
-            &camp,
-            &uuid::Uuid::now_v7().to_string(),
-            1,
-        ))))
+        .submit(sub(committed(
+            &mut q,
+            body(produce(&camp, &uuid::Uuid::now_v7().to_string(), 1)),
+        )
+        .await))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
@@ -307,13 +317,14 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
     .await
     .unwrap();
     let plant = kit().plant;
-    let separation = |kinds: Vec<pb::event_body::Kind>| {
-        let submissions = kinds
+    // Each event of an atomic batch commits to the heads as they stand before it.
+    let separation = |bodies: Vec<pb::EventBody>| {
+        let submissions = bodies
             .into_iter()
-            .map(|k| {
+            .map(|b| {
                 signed_submission(
                     &plant.secret,
-                    ree_proto::convert::body_from_pb(&body(k))
+                    ree_proto::convert::body_from_pb(&b)
                         .unwrap()
                         .encode()
                         .unwrap(),
@@ -340,8 +351,8 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
     let before = store_snapshot(&mut q).await;
     let r = w
         .submit_batch(separation(vec![
-            charge(&camp2, &ore2, 100),
-            charge(&camp2, &ore2, 100),
+            committed(&mut q, body(charge(&camp2, &ore2, 100))).await,
+            committed(&mut q, body(charge(&camp2, &ore2, 100))).await,
         ]))
         .await
         .unwrap()
@@ -359,16 +370,18 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
     let before = store_snapshot(&mut q).await;
     let r = w
         .submit_batch(separation(vec![
-            charge(&camp2, &ore2, 600),
-            charge(&camp2, &ore3, 1_001),
+            committed(&mut q, body(charge(&camp2, &ore3, 1_001))).await,
+            committed(&mut q, body(charge(&camp2, &ore2, 600))).await,
         ]))
         .await
         .unwrap()
         .into_inner();
+    let msg = format!("{:?}", r.results[0]);
     assert_eq!(
         codes(r),
-        vec![Code::Aborted as i32, Code::FailedPrecondition as i32]
+        vec![Code::FailedPrecondition as i32, Code::Aborted as i32]
     );
+    assert!(msg.contains("1001") || msg.contains("1,001"), "{msg}");
     assert_eq!(before, store_snapshot(&mut q).await);
     // Oversized requests are refused before they are decoded.
     let huge = pb::SubmitRequest {

@@ -6,7 +6,7 @@ use crate::codec::{Reader, Writer};
 use crate::country::Country;
 use crate::element::{Element, Oxide, PPM};
 use crate::error::{DecodeError, FieldError};
-use crate::ids::LotId;
+use crate::ids::{Hash32, LotId};
 
 /// Oxide code for NdPr oxide in the layout; single oxides use their element's code.
 pub const OXIDE_NDPR: u8 = 100;
@@ -41,12 +41,17 @@ impl CampaignOpened {
     }
 }
 
-/// Grams of an ore or recycled lot charged into a campaign: one record on each lot.
+/// Grams of an ore or recycled lot charged into a campaign: one record on each lot. The body's
+/// `expected_head` commits to the campaign's head and `input_head` to the input's, so the
+/// signature fixes where the charge sits in both chains (docs/format.md, "The order commitment").
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct InputCharged {
     pub campaign: LotId,
     pub input: LotId,
     pub mass_g: u64,
+    /// The input lot's head record hash when it was charged (zero only for a lot that does not
+    /// exist, which the rules refuse).
+    pub input_head: Hash32,
 }
 
 impl InputCharged {
@@ -67,6 +72,7 @@ impl InputCharged {
         w.raw(&self.campaign.bytes());
         w.raw(&self.input.bytes());
         w.u64(self.mass_g);
+        w.raw(&self.input_head.0);
         Ok(())
     }
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
@@ -74,6 +80,7 @@ impl InputCharged {
             campaign: read_lot(r)?,
             input: read_lot(r)?,
             mass_g: r.u64()?,
+            input_head: Hash32(r.array()?),
         })
     }
 }

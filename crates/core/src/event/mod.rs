@@ -121,6 +121,21 @@ event_kinds! {
 }
 
 impl EventKind {
+    /// The lot `expected_head` refers to: the campaign for a charge, else the event's subject
+    /// (its first lot).
+    pub fn committed_lot(&self) -> LotId {
+        match self {
+            EventKind::InputCharged(c) => c.campaign,
+            _ => self.lots()[0],
+        }
+    }
+    /// The plant's events whose order the signer must fix (`expected_head` required).
+    pub fn must_commit(&self) -> bool {
+        matches!(
+            self,
+            EventKind::InputCharged(_) | EventKind::OutputProduced(_) | EventKind::Shipment(_)
+        )
+    }
     /// True for the events that change the participant registry.
     pub fn is_registry(&self) -> bool {
         self.code() >= 10
@@ -134,7 +149,10 @@ pub struct EventBody {
     pub event_id: EventId,
     /// When it happened, as the submitter says (UTC).
     pub occurred_at: UtcMicros,
-    /// If set, the submission is rejected unless the subject lot's head is this hash.
+    /// If set, the submission is rejected unless the head of [`EventKind::committed_lot`] is
+    /// this record hash. Required for the plant's charges, outputs and shipments: signed, it
+    /// fixes the event's place in that chain, so reordering or dropping events breaks a
+    /// signature, not only a chain (docs/format.md, "The order commitment").
     pub expected_head: Option<Hash32>,
     pub kind: EventKind,
 }
@@ -158,9 +176,46 @@ impl EventBody {
                 format!("{} is before 2000-01-01", self.occurred_at),
             ));
         }
+        if self.expected_head.is_none() && self.kind.must_commit() {
+            return Err(FieldError::new(
+                "expected_head",
+                format!(
+                    "required for {}: the head hash of lot {} (GetLot), which fixes the event's place in its chain",
+                    self.kind.name(),
+                    self.kind.committed_lot()
+                ),
+            ));
+        }
         self.kind
             .validate_fields()
             .map_err(|e| e.at(self.kind.name()))
+    }
+
+    /// Fills the order commitments a signer must make and has left empty (`expected_head` of a
+    /// kind that must commit, a charge's `input_head`) from `head`, a lot's current head hash
+    /// (`None`: no such lot, whose head is zero, as a genesis record's `prev`). Called by the
+    /// signer before signing, with heads it trusts (its last answers, GetLot).
+    pub fn commit_to(&mut self, head: impl Fn(&LotId) -> Option<Hash32>) {
+        if self.expected_head.is_none() && self.kind.must_commit() {
+            self.expected_head = Some(head(&self.kind.committed_lot()).unwrap_or(Hash32::ZERO));
+        }
+        if let EventKind::InputCharged(c) = &mut self.kind {
+            if c.input_head == Hash32::ZERO {
+                c.input_head = head(&c.input).unwrap_or(Hash32::ZERO);
+            }
+        }
+    }
+
+    /// The head this body commits to for its record on `lot` (the record's `prev` must equal
+    /// it): `expected_head` for the committed lot, a charge's `input_head` for its input.
+    pub fn commitment(&self, lot: &LotId) -> Option<Hash32> {
+        if let EventKind::InputCharged(c) = &self.kind {
+            if *lot == c.input {
+                return Some(c.input_head);
+            }
+        }
+        self.expected_head
+            .filter(|_| *lot == self.kind.committed_lot())
     }
 
     /// The canonical bytes (docs/format.md, "Event body"), or the field the layout cannot hold

@@ -108,6 +108,7 @@ pub fn kind() -> impl Strategy<Value = EventKind> {
                 campaign,
                 input,
                 mass_g,
+                input_head: Default::default(),
             })
         }),
         (lot_id(), lot_id(), oxide(), mass.clone(), 1u32..=1_000_000).prop_map(
@@ -253,8 +254,11 @@ fn validation_names_the_field() {
             campaign: LotId::new_v7(),
             input: LotId::new_v7(),
             mass_g: 0,
+            input_head: Default::default(),
         }),
     };
+    assert_eq!(b.validate(now).unwrap_err().field, "expected_head");
+    b.expected_head = Some(Hash32([1; 32]));
     let e = b.validate(now).unwrap_err();
     assert_eq!(e.field, "input_charged.mass_g");
     if let EventKind::InputCharged(c) = &mut b.kind {

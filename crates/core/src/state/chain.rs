@@ -72,6 +72,20 @@ pub(super) fn check_place(
     Ok(role)
 }
 
+/// The order commitment: a body that commits to a head for this record's lot (its
+/// `expected_head`, or a charge's `input_head`) must sit right after that head. Checked on every
+/// record, submitted or replayed, so a rewritten order breaks the signer's signature.
+pub(super) fn check_commitment(rec: &Record, body: &EventBody) -> Result<(), RuleError> {
+    match body.commitment(&rec.lot) {
+        Some(h) if h != rec.prev => Err(RuleError::HeadMismatch {
+            lot: rec.lot,
+            expected: h.to_hex(),
+            actual: rec.prev.to_hex(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// A genesis record starts a lot that does not exist yet, at sequence 0 after a zero hash.
 pub(super) fn check_genesis(prior: Option<&LotState>, rec: &Record) -> Result<(), RuleError> {
     if prior.is_some() {

@@ -169,16 +169,6 @@ impl<'a> Staged<'a> {
         recorded_at: UtcMicros,
     ) -> Result<Vec<Appended>, RuleError> {
         let lots = body.kind.lots();
-        if let Some(expected) = body.expected_head {
-            let actual = self.lot(&lots[0]).map_or(Hash32::ZERO, |l| l.head);
-            if actual != expected {
-                return Err(RuleError::HeadMismatch {
-                    lot: lots[0],
-                    expected: expected.to_hex(),
-                    actual: actual.to_hex(),
-                });
-            }
-        }
         // Checks on the counterpart that the first record alone cannot see.
         match &body.kind {
             EventKind::InputCharged(c) => {

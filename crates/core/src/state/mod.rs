@@ -35,7 +35,8 @@ use crate::ids::Hash32;
 use crate::record::Record;
 
 /// Applies one record to its lot and returns the lot's new state. Checks the chain position
-/// (sequence, previous hash), the cross-lot link, the signer, and every domain rule.
+/// (sequence, previous hash), the cross-lot link, the order commitment, the signer, and every
+/// domain rule.
 pub fn apply_record(
     view: &dyn LotView,
     rec: &Record,
@@ -43,6 +44,7 @@ pub fn apply_record(
     body: &EventBody,
 ) -> Result<LotState, RuleError> {
     let role = chain::check_place(view, rec, body)?;
+    chain::check_commitment(rec, body)?;
     let signer = authorize::authorize(view, rec, body)?;
     let prior = view.lot(&rec.lot);
     if genesis::is_genesis(view, body, role) {

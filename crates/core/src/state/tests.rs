@@ -26,12 +26,13 @@ fn with_team() -> (LedgerState, Team) {
 }
 
 fn submit_as(state: &mut LedgerState, m: &Member, kind: EventKind) -> Result<(), RuleError> {
-    let b = EventBody {
+    let mut b = EventBody {
         event_id: EventId::new_v7(),
         occurred_at: NOW,
         expected_head: None,
         kind,
     };
+    b.commit_to(|l| state.lot(l).map(|s| s.head));
     let bytes = b.encode().unwrap();
     let mut s = Staged::new(state, state.next_global_seq());
     s.append(&bytes, &b, Some(m.sign(&bytes)), NOW)?;
@@ -173,6 +174,7 @@ fn sums_never_wrap() {
             campaign: camp,
             input,
             mass_g: 10,
+            input_head: Default::default(),
         }),
     )
     .unwrap_err();

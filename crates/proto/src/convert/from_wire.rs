@@ -42,6 +42,17 @@ fn digest(s: &str, path: &str) -> Result<Hash32, FieldError> {
     field(Hash32::from_hex(s), path)
 }
 
+/// A head hash the signer must commit to (docs/format.md, "The order commitment").
+fn required_head(s: &str, path: &str) -> Result<Hash32, FieldError> {
+    if s.is_empty() {
+        return Err(FieldError::new(
+            path,
+            "required: the lot's head hash (GetLot), which fixes the event's place in its chain",
+        ));
+    }
+    digest(s, path)
+}
+
 fn composition(v: &[pb::ElementContent], path: &str) -> Result<Composition, FieldError> {
     let mut out = Vec::with_capacity(v.len());
     for (i, c) in v.iter().enumerate() {
@@ -181,6 +192,7 @@ fn event_kind(kind: &pb::event_body::Kind) -> Result<EventKind, FieldError> {
             campaign: lot_id(&c.campaign_id, "input_charged.campaign_id")?,
             input: lot_id(&c.input_lot_id, "input_charged.input_lot_id")?,
             mass_g: c.mass_g,
+            input_head: required_head(&c.input_head, "input_charged.input_head")?,
         }),
         K::OutputProduced(p) => EventKind::OutputProduced(ev::OutputProduced {
             campaign: lot_id(&p.campaign_id, "output_produced.campaign_id")?,

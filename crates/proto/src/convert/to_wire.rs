@@ -71,6 +71,7 @@ pub fn body_to_pb(b: &EventBody) -> pb::EventBody {
             campaign_id: c.campaign.to_string(),
             input_lot_id: c.input.to_string(),
             mass_g: c.mass_g,
+            input_head: c.input_head.to_hex(),
         }),
         EventKind::OutputProduced(p) => K::OutputProduced(pb::OutputProduced {
             campaign_id: p.campaign.to_string(),

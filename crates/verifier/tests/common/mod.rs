@@ -60,12 +60,13 @@ impl Ledger {
         LotId(self.id())
     }
     pub fn append(&mut self, kind: EventKind) -> Vec<Appended> {
-        let body = EventBody {
+        let mut body = EventBody {
             event_id: EventId(self.id()),
             occurred_at: NOW,
             expected_head: None,
             kind,
         };
+        body.commit_to(|l| ree_core::state::LotView::lot(&self.state, l).map(|s| s.head));
         body.validate(NOW).expect("scenario body is valid");
         let (bytes, sig) = self.team.sign(&body);
         self.push(&bytes, &body, sig)
@@ -168,6 +169,7 @@ pub fn separation(inputs: usize, magnets: usize, countries: &[&str]) -> (Ledger,
             campaign: camp,
             input: lot,
             mass_g: mass,
+            input_head: Default::default(),
         }));
     }
     let ox = l.lot();
