@@ -183,8 +183,23 @@ async fn load(url: String, c: Arc<Client>, seed: u64, log: Arc<Mutex<Log>>) {
     else {
         return;
     };
-    let mut w = ree_proto::v1::submissions_client::SubmissionsClient::new(ch);
+    let mut w = ree_proto::v1::submissions_client::SubmissionsClient::new(ch.clone());
+    // The heads as the (restarted) server has them: each round starts where the last one ended.
+    let mut q = ree_proto::v1::queries_client::QueriesClient::new(ch);
     let mut heads = c.heads.clone();
+    for lot in c.ores.iter().chain([&c.campaign]) {
+        match q
+            .get_lot(team().plant.req(pb::GetLotRequest {
+                lot_id: lot.clone(),
+            }))
+            .await
+        {
+            Ok(l) => {
+                heads.insert(lot.clone(), l.into_inner().head);
+            }
+            Err(_) => return,
+        }
+    }
     loop {
         let pick = rng.random_range(0..10);
         let s = if pick < 5 {
