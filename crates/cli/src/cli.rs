@@ -90,6 +90,9 @@ pub enum Cmd {
         #[arg(long)]
         data_dir: PathBuf,
     },
+    /// Follow the transparency log: check that each new checkpoint extends the saved one
+    /// (exit 0), or report a fork (exit 3).
+    Monitor(crate::cmd::monitor::MonitorArgs),
     /// Run a transparency-log witness that cosigns checkpoints (c2sp.org/tlog-witness).
     Witness {
         #[command(subcommand)]

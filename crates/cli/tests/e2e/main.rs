@@ -12,6 +12,7 @@ mod data_safety;
 mod disclosure;
 mod fixtures;
 mod hardening;
+mod monitor;
 mod newcomer;
 mod queries;
 mod readme;
