@@ -173,3 +173,66 @@ fn monitor_follows_growth_and_exits_3_on_a_rewritten_history() {
     );
     assert!(s.stop().success());
 }
+
+/// The customer's path: the checkpoint inside the bundle of its certificate, printed by
+/// `ree-verify --print-checkpoint`, is a monitor state file; later, `ree monitor --once` proves
+/// today's log extends it.
+#[test]
+fn a_checkpoint_kept_from_a_bundle_is_a_monitor_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = Server::start_with(&data, free_port(), FAST);
+    let url = s.url();
+    let admin = admin_of(&data);
+    let summary = demo_as_admin(&url, &data);
+    let lot = demo_lot(&summary, "clean NdPr oxide lot");
+    let bundle = dir.path().join("certificate.bundle");
+    let b = bundle.to_str().unwrap();
+    ree_ok_as(&url, &admin, &["export", &lot, "-o", b]);
+    let vk = data.join("log.vkey");
+    let out = ree_verify(&["--print-checkpoint", b, "--log-vkey", vk.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let kept = dir.path().join("kept-checkpoint.txt");
+    std::fs::write(&kept, &out.stdout).unwrap();
+    let (old, _) = Checkpoint::open(&out.stdout, &[vkey(&data)]).expect("the log's note");
+    // Months later: the log grew; the kept checkpoint is proved extended, and replaced.
+    let now = grow_past(&url, &admin, &data, old.size);
+    let out = monitor(&url, &admin, &vk, &kept);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("consistent: {} -> ", old.size)),
+        "{}",
+        text(&out)
+    );
+    let (saved, _) = Checkpoint::open(&std::fs::read(&kept).unwrap(), &[vkey(&data)]).unwrap();
+    assert!(saved.size >= now.size);
+    assert!(s.stop().success());
+    // Another key, or a bundle without a checkpoint: nothing printed, exit 3.
+    let other = dir.path().join("other.vkey");
+    let signer = ree_tlog::NoteSigner::new(
+        &old.origin,
+        ree_tlog::SigType::Ed25519,
+        ed25519_dalek::SigningKey::from_bytes(&[9; 32]),
+    )
+    .unwrap();
+    std::fs::write(&other, format!("{}\n", signer.verifier_key())).unwrap();
+    let out = ree_verify(&[
+        "--print-checkpoint",
+        b,
+        "--log-vkey",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(out.stdout.is_empty());
+    let bytes = std::fs::read(&bundle).unwrap();
+    let (inner, _) = ree_verifier::logproof::split(&bytes).unwrap();
+    let old_bundle = dir.path().join("v2.bundle");
+    std::fs::write(&old_bundle, inner).unwrap();
+    let out = ree_verify(&["--print-checkpoint", old_bundle.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("carries no checkpoint"),
+        "{}",
+        text(&out)
+    );
+}
