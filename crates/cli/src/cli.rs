@@ -136,6 +136,10 @@ pub struct ServeArgs {
     pub limits: ree_server::Limits,
     #[command(flatten)]
     pub log: ree_server::LogOptions,
+    /// Also serve the transparency log's tiles over HTTP here (C2SP tlog-tiles: /checkpoint,
+    /// /tile/...; no token). Plaintext: loopback only unless --insecure-plaintext.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
 }
 
 // `ree demo`.

@@ -10,6 +10,7 @@
 use std::sync::RwLock;
 
 use ree_core::Hash32;
+use ree_tlog::tiles::TileError;
 use ree_tlog::{Frontier, Hash, MemHashStore, TreeError};
 
 /// The engine's tree: every complete subtree hash, and the leaf count.
@@ -59,6 +60,15 @@ impl LogTree {
         let s = self.read();
         check_size(new, s.size())?;
         ree_tlog::consistency_proof(old, new, &*s)
+    }
+
+    /// The bytes of a tlog-tiles hash tile of the tree of `size` leaves (C2SP tlog-tiles).
+    pub fn tile(&self, tile: ree_tlog::tiles::Tile, size: u64) -> Result<Vec<u8>, TileError> {
+        let s = self.read();
+        if size > s.size() {
+            return Err(TileError::NotInTree);
+        }
+        ree_tlog::tiles::tile_bytes(tile, size, &*s)
     }
 
     /// The frontier at the current size: what a checkpointer needs to sign the root.

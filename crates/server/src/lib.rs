@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod checkpoints;
 mod conn;
 mod edge;
+pub mod http;
 pub mod limits;
 mod service;
 mod tlog_service;
@@ -278,6 +279,11 @@ async fn open_log(
 }
 
 impl Bound {
+    /// The transparency log, for `--http`'s read path.
+    pub fn log(&self) -> Arc<checkpoints::Checkpointer> {
+        self.log.clone()
+    }
+
     /// Serves until `shutdown` resolves, then drains in-flight requests and the commit queue.
     pub async fn serve(
         self,

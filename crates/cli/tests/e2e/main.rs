@@ -19,6 +19,7 @@ mod readme;
 mod registry;
 mod rules;
 mod submit;
+mod tiles;
 mod tlog;
 mod tls;
 mod verify;
