@@ -84,7 +84,7 @@ impl Engine {
                 tracing::info!(leaves, "tree hashes file verified against the records")
             }
             Some(other) => tracing::warn!(
-                "tree hashes file did not match the records ({other:?}): rewritten from them"
+                "tree hashes file did not match the records ({other:?}): corrected from them"
             ),
             None => {}
         }

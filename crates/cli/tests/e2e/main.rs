@@ -22,5 +22,6 @@ mod submit;
 mod tiles;
 mod tlog;
 mod tls;
+mod treefile;
 mod verify;
 mod watch;
