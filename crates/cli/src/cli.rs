@@ -90,6 +90,9 @@ pub enum Cmd {
         #[arg(long)]
         data_dir: PathBuf,
     },
+    /// Follow the transparency log: check that each new checkpoint extends the saved one
+    /// (exit 0), or report a fork (exit 3).
+    Monitor(crate::cmd::monitor::MonitorArgs),
     /// Run a transparency-log witness that cosigns checkpoints (c2sp.org/tlog-witness).
     Witness {
         #[command(subcommand)]
@@ -133,6 +136,10 @@ pub struct ServeArgs {
     pub limits: ree_server::Limits,
     #[command(flatten)]
     pub log: ree_server::LogOptions,
+    /// Also serve the transparency log's tiles over HTTP here (C2SP tlog-tiles: /checkpoint,
+    /// /tile/...; no token). Plaintext: loopback only unless --insecure-plaintext.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
 }
 
 // `ree demo`.

@@ -79,6 +79,7 @@ async fn run(command: Cmd) -> Result<()> {
         Cmd::Restore(args) => cmd::backup::restore(args).await,
         Cmd::Bench(args) => bench::run(args.into()).await,
         Cmd::Witness { cmd: subcommand } => cmd::witness::run(subcommand).await,
+        Cmd::Monitor(args) => cmd::monitor::monitor(args).await,
     }
 }
 

@@ -102,7 +102,13 @@ fn commit_group(shared: &Shared, group: Vec<Request>) {
     match write {
         Ok(()) => {
             if !batch.records.is_empty() {
-                shared.tree.extend(committed.iter().map(|c| c.hash));
+                // The records are durable: they are published and answered. A tree file that
+                // cannot be written stops further writes (a restart rebuilds it from them).
+                if let Err(e) = shared.tree.extend(committed.iter().map(|c| c.hash)) {
+                    let msg = format!("tree hashes file: {e}; writes stopped until restart");
+                    tracing::error!("{msg}");
+                    *shared.poisoned.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg);
+                }
                 shared
                     .state
                     .write()

@@ -13,6 +13,7 @@ pub mod backup;
 mod closure;
 mod committer;
 mod error;
+pub mod hashfile;
 mod replay;
 mod submit;
 pub mod tree;
@@ -66,8 +67,27 @@ impl Engine {
         observer: Option<Observer>,
         queue_depth: usize,
     ) -> Result<Engine, EngineError> {
-        let tree = LogTree::new();
+        Self::open_with_tree(store, observer, queue_depth, LogTree::new())
+    }
+
+    /// [`Engine::open_with_queue`] with the tree's node hashes kept by `tree` (the server's:
+    /// `DATA/tree/hashes`, [`LogTree::open_file`]), checked against every record on the way.
+    pub fn open_with_tree(
+        store: Arc<dyn Store>,
+        observer: Option<Observer>,
+        queue_depth: usize,
+        tree: LogTree,
+    ) -> Result<Engine, EngineError> {
         let (state, report) = replay_store_with_tree(&*store, &|_| {}, &tree)?;
+        match tree.finish_replay().map_err(StoreError::Io)? {
+            Some(hashfile::FileCheck::Verified { leaves }) => {
+                tracing::info!(leaves, "tree hashes file verified against the records")
+            }
+            Some(other) => tracing::warn!(
+                "tree hashes file did not match the records ({other:?}): corrected from them"
+            ),
+            None => {}
+        }
         let shared = Arc::new(Shared {
             store,
             state: RwLock::new(state),

@@ -45,7 +45,9 @@ pub fn replay_store_with_tree(
             Ok(record) => record,
             Err(error) => return ControlFlow::Break(error),
         };
-        tree.extend([ree_core::record::record_hash(bytes)]);
+        if let Err(e) = tree.extend([ree_core::record::record_hash(bytes)]) {
+            return ControlFlow::Break(EngineError::Store(ree_store::StoreError::Io(e)));
+        }
         report.records += 1;
         if report.records.is_multiple_of(PROGRESS_EVERY) {
             progress(report.records);

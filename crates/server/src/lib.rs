@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod checkpoints;
 mod conn;
 mod edge;
+pub mod http;
 pub mod limits;
 mod service;
 mod tlog_service;
@@ -155,6 +156,11 @@ fn check_plaintext(cfg: &Config) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// The transparency log's node hashes (derived from the records, checked and rebuilt on open).
+pub fn tree_hashes_path(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("tree").join("hashes")
+}
+
 /// A bound, not yet running server.
 pub struct Bound {
     listener: TcpListener,
@@ -184,7 +190,9 @@ pub async fn bind(cfg: &Config) -> Result<Bound, ServeError> {
         let (store, kind) =
             ree_store::open(&dir, new_kind).map_err(ree_engine::EngineError::Store)?;
         tracing::info!(store = ?kind, "store opened");
-        Engine::open(store, Some(observer))
+        let tree = ree_engine::LogTree::open_file(&tree_hashes_path(&dir), false)
+            .map_err(|e| ree_engine::EngineError::Store(ree_store::StoreError::Io(e)))?;
+        Engine::open_with_tree(store, Some(observer), ree_engine::QUEUE_DEPTH, tree)
     })
     .await
     .map_err(|e| ServeError::Open {
@@ -278,6 +286,11 @@ async fn open_log(
 }
 
 impl Bound {
+    /// The transparency log, for `--http`'s read path.
+    pub fn log(&self) -> Arc<checkpoints::Checkpointer> {
+        self.log.clone()
+    }
+
     /// Serves until `shutdown` resolves, then drains in-flight requests and the commit queue.
     pub async fn serve(
         self,

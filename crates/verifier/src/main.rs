@@ -39,6 +39,9 @@ options:
   --log-vkey FILE      pin the transparency log's key (DATA/log.vkey): the bundle must carry a
                        checkpoint it signed and an inclusion proof for every record
   --expect-head HEX    the lot head printed on the certificate: the bundle must end at it
+  --print-checkpoint   print the bundle's log checkpoint (a signed note) to stdout and exit:
+                       keep it, then `ree monitor --once --state FILE` proves today's log
+                       extends it (with --log-vkey: only if that key signed it)
   --json               print the report as JSON
   -h, --help           print this help
   -V, --version        print the version
@@ -58,6 +61,7 @@ struct Args {
     allow_unpinned: bool,
     log_vkeys: Vec<String>,
     json: bool,
+    print_checkpoint: bool,
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -69,10 +73,12 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         allow_unpinned: false,
         log_vkeys: Vec::new(),
         json: false,
+        print_checkpoint: false,
     };
     while let Some(x) = it.next() {
         match x.as_str() {
             "--json" => a.json = true,
+            "--print-checkpoint" => a.print_checkpoint = true,
             "--allow-unpinned" => a.allow_unpinned = true,
             "--policy" => a.policy = Some(it.next().ok_or("--policy needs a FILE")?),
             "--trust" => a
@@ -116,6 +122,9 @@ fn main() -> ExitCode {
         }
         Err(m) => return usage(&m),
     };
+    if args.print_checkpoint {
+        return print_checkpoint(&args);
+    }
     let policy = match &args.policy {
         None => Policy::default(),
         Some(p) => match std::fs::read_to_string(p)
@@ -183,4 +192,50 @@ fn main() -> ExitCode {
         print!("{}", render(&report));
     }
     ExitCode::from(report.exit_code() as u8)
+}
+
+/// `--print-checkpoint`: the bundle's checkpoint note, byte for byte, for `ree monitor --state`.
+/// Exit 3 when the bundle has none (an older version) or, with `--log-vkey`, when no pinned key
+/// signed it; 2 for an unreadable key file.
+fn print_checkpoint(args: &Args) -> ExitCode {
+    let mut keys = Vec::new();
+    for f in &args.log_vkeys {
+        match std::fs::read_to_string(f)
+            .map_err(|e| e.to_string())
+            .and_then(|t| ree_tlog::VerifierKey::parse(t.trim()).map_err(|e| e.to_string()))
+        {
+            Ok(k) => keys.push(k),
+            Err(e) => return usage(&format!("--log-vkey {f}: {e}")),
+        }
+    }
+    let not = |msg: String| {
+        eprintln!("NOT AUTHENTIC: {}: {msg}", args.bundle);
+        ExitCode::from(3)
+    };
+    let bytes = match std::fs::read(&args.bundle) {
+        Ok(b) => b,
+        Err(e) => return not(format!("cannot read: {e}")),
+    };
+    let note = match ree_verifier::logproof::split(&bytes) {
+        Ok((_, Some(section))) => section.note,
+        Ok((_, None)) => return not("carries no checkpoint (a bundle before version 3)".into()),
+        Err(e) => return not(e.to_string()),
+    };
+    if !keys.is_empty() {
+        if let Err(e) = ree_tlog::Checkpoint::open(&note, &keys) {
+            return not(format!(
+                "its checkpoint is not signed by the pinned log key: {e}"
+            ));
+        }
+    } else if let Err(e) = ree_tlog::Note::parse(&note) {
+        return not(format!("checkpoint: {e}"));
+    }
+    use std::io::Write;
+    match std::io::stdout().write_all(&note) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ree-verify: cannot write to stdout: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

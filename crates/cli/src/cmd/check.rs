@@ -28,14 +28,35 @@ fn replay_with_tree(
     replayed.with_context(|| format!("{}: check failed", dir.display()))
 }
 
+/// What `ree check` says of `DATA/tree/hashes` (derived: a difference is rewritten at start).
+fn tree_file_line(path: &Path, f: ree_engine::hashfile::FileCheck) -> String {
+    use ree_engine::hashfile::FileCheck::*;
+    match f {
+        Verified { leaves } => format!("{}: every node hash of {leaves} leaves matches the records", path.display()),
+        Rebuilt { from_leaf, .. } => format!("{}: differs from the records from leaf {from_leaf} on (derived data: `ree serve` rewrites it from the records)", path.display()),
+        Truncated { extra_bytes, .. } => format!("{}: {extra_bytes} bytes past the records' hashes (derived data: `ree serve` cuts them)", path.display()),
+    }
+}
+
 /// `ree check`: replays every record of a stopped server's data directory, read-only.
 pub async fn check(data_dir: PathBuf) -> Result<()> {
     let dir = data_dir.clone();
     let (r, torn, root) = tokio::task::spawn_blocking(move || -> Result<_> {
         let ro = ree_store::open_read_only(&dir)?;
-        let tree = ree_engine::LogTree::new();
+        // DATA/tree/hashes, if any, compared read-only with the records.
+        let hashes = ree_server::tree_hashes_path(&dir);
+        let tree = if hashes.exists() {
+            ree_engine::LogTree::open_file(&hashes, true)
+                .with_context(|| format!("{}", hashes.display()))?
+        } else {
+            ree_engine::LogTree::new()
+        };
         let (_, report) = replay_with_tree(&*ro.store, &dir, &tree)?;
+        let file = tree.finish_replay()?;
         let root = tree.root(tree.size())?;
+        if let Some(f) = file {
+            eprintln!("{}", tree_file_line(&hashes, f));
+        }
         Ok((report, ro.torn_tail_bytes, root))
     })
     .await??;

@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod check;
+pub mod monitor;
 pub mod participant;
 pub mod query;
 pub mod serve;

@@ -47,6 +47,9 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     }
     let bound = ree_server::bind(&cfg).await?;
     let addr = bound.addr;
+    if let Some(http) = args.http {
+        serve_http(http, &cfg, bound.log()).await?;
+    }
     // The port actually bound (useful with --listen 127.0.0.1:0), on stdout for scripts.
     println!("listening on {addr}");
     let server = tokio::spawn(bound.serve(ree_server::shutdown_signal()));
@@ -54,6 +57,24 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         load_demo(addr, &cfg.data_dir, seed, &creds_dir).await?;
     }
     server.await.map_err(|e| anyhow!("server task: {e}"))??;
+    Ok(())
+}
+
+/// `ree serve --http ADDR`: the tlog-tiles read path, bound before the gRPC port is announced.
+async fn serve_http(
+    http: SocketAddr,
+    cfg: &ree_server::Config,
+    log: std::sync::Arc<ree_server::checkpoints::Checkpointer>,
+) -> Result<()> {
+    if !http.ip().is_loopback() && !cfg.limits.insecure_plaintext {
+        bail!("--http {http}: refusing plaintext HTTP on a non-loopback address (a bearer token sent to it would travel in clear): put a TLS proxy in front and listen on loopback, or pass --insecure-plaintext");
+    }
+    let listener = ree_server::http::bind(http)
+        .await
+        .with_context(|| format!("--http {http}: cannot listen"))?;
+    let bound = listener.local_addr().unwrap_or(http);
+    println!("http listening on {bound}");
+    tokio::spawn(ree_server::http::serve(listener, log));
     Ok(())
 }
 
