@@ -167,9 +167,18 @@ fn tampered_demo_bundles_exit_3_with_a_message() {
     let t = dir.path().join("t.bundle");
     let t = t.to_str().unwrap();
     let pin = dir.path().join("admin.key.pub");
+    // Both roots of trust pinned, as an auditor does: the checkpoint's signature is checkable
+    // only against a pinned log key, so a changed signature byte is caught only then.
+    let log_pin = dir.path().join("log.vkey");
     let check = |data: &[u8], what: &str| {
         std::fs::write(t, data).unwrap();
-        let out = ree_verify(&[t, "--trust", pin.to_str().unwrap()]);
+        let out = ree_verify(&[
+            t,
+            "--trust",
+            pin.to_str().unwrap(),
+            "--log-vkey",
+            log_pin.to_str().unwrap(),
+        ]);
         assert_eq!(out.status.code(), Some(3), "{what}");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
