@@ -41,7 +41,13 @@ pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Rep
         Err(e) => return Report::not_authentic(e),
     };
     let (checkpoint, inclusion_verified) =
-        match logproof::check(log.as_ref(), &r.records, &policy.log_vkeys) {
+        match logproof::check(
+            log.as_ref(),
+            &r.records,
+            &policy.log_vkeys,
+            &policy.witness_vkeys,
+            policy.quorum(),
+        ) {
             Ok(x) => x,
             Err(e) => return Report::not_authentic(e),
         };

@@ -33,6 +33,45 @@ pub struct CheckpointSummary {
     pub root: String,
     /// Signed by a pinned log key (`--log-vkey`, `log_vkeys`); false when none was pinned.
     pub verified: bool,
+    /// The pinned witnesses whose cosignatures on this checkpoint verified.
+    pub cosigners: Vec<CosignerSummary>,
+}
+
+/// One verified witness cosignature.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CosignerSummary {
+    pub name: String,
+    /// The witness's key ID, 8 hex digits.
+    pub key_id: String,
+    /// When it cosigned, POSIX seconds (its own claim).
+    pub timestamp: u64,
+}
+
+/// The witnesses' verdict on a checkpoint: every pinned witness's cosignature must verify, and
+/// at least `quorum` distinct ones must be present.
+fn cosigners(
+    note: &Note,
+    witnesses: &[VerifierKey],
+    quorum: usize,
+) -> Result<Vec<CosignerSummary>, IntegrityError> {
+    if witnesses.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ok = ree_tlog::cosignature::verify_quorum(note, witnesses, quorum).map_err(|e| match e {
+        ree_tlog::CosignatureError::Quorum { got, need } => IntegrityError(format!(
+            "checkpoint cosigned by {got} of the pinned witnesses, quorum {need}"
+        )),
+        other => IntegrityError(format!("checkpoint cosignature: {other}")),
+    })?;
+    Ok(ok
+        .into_iter()
+        .filter_map(|(i, t)| witnesses.get(i).map(|k| (k, t)))
+        .map(|(k, t)| CosignerSummary {
+            name: k.name().to_owned(),
+            key_id: format!("{:08x}", k.id()),
+            timestamp: t,
+        })
+        .collect())
 }
 
 /// Wraps a version 1 or 2 bundle into version 3.
@@ -126,8 +165,15 @@ pub fn check(
     section: Option<&LogSection>,
     records: &[(Record, Hash32)],
     pinned: &[VerifierKey],
+    witnesses: &[VerifierKey],
+    quorum: usize,
 ) -> Result<(Option<CheckpointSummary>, u64), IntegrityError> {
     let Some(s) = section else {
+        if quorum > 0 {
+            return Err(IntegrityError(format!(
+                "checkpoint cosigned by 0 of the pinned witnesses, quorum {quorum}: the bundle carries no checkpoint"
+            )));
+        }
         if !pinned.is_empty() {
             return Err(IntegrityError(
                 "a log key is pinned but the bundle carries no checkpoint (version 3 bundles do)"
@@ -136,17 +182,18 @@ pub fn check(
         }
         return Ok((None, 0));
     };
-    let (cp, verified) = if pinned.is_empty() {
+    let (cp, note, verified) = if pinned.is_empty() {
         let note = Note::parse(&s.note).map_err(|e| IntegrityError(format!("checkpoint: {e}")))?;
         let cp = Checkpoint::parse(note.text())
             .map_err(|e| IntegrityError(format!("checkpoint: {e}")))?;
-        (cp, false)
+        (cp, note, false)
     } else {
-        let (cp, _) = Checkpoint::open(&s.note, pinned).map_err(|e| {
+        let (cp, note) = Checkpoint::open(&s.note, pinned).map_err(|e| {
             IntegrityError(format!("checkpoint not signed by the pinned log key: {e}"))
         })?;
-        (cp, true)
+        (cp, note, true)
     };
+    let cosigners = cosigners(&note, witnesses, quorum)?;
     if s.proofs.len() != records.len() {
         return Err(IntegrityError(format!(
             "{} inclusion proofs for {} records",
@@ -168,6 +215,7 @@ pub fn check(
         size: cp.size,
         root: cp.root.to_hex(),
         verified,
+        cosigners,
     };
     Ok((Some(summary), records.len() as u64))
 }
@@ -205,8 +253,9 @@ mod tests {
         )
         .unwrap()
         .verifier_key();
-        assert!(check(None, &[], &[k]).is_err());
-        assert_eq!(check(None, &[], &[]).unwrap(), (None, 0));
+        assert!(check(None, &[], &[k.clone()], &[], 0).is_err());
+        assert_eq!(check(None, &[], &[], &[], 0).unwrap(), (None, 0));
+        assert!(check(None, &[], &[], &[k], 1).unwrap_err().0.contains("quorum 1"));
     }
 
     proptest! {
