@@ -342,10 +342,7 @@ pub fn with_log_section(
             .map_err(|e| internal(e.to_string()))?;
         proofs.push(proof);
     }
-    let section = ree_verifier::logproof::LogSection {
-        note,
-        proofs,
-    };
+    let section = ree_verifier::logproof::LogSection { note, proofs };
     Ok(ree_verifier::logproof::encode(&b.encode(), &section))
 }
 

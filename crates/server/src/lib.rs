@@ -303,11 +303,10 @@ async fn start_witnesses(
         .map_err(ServeError::Witness)?;
     let keys: Vec<_> = specs.iter().map(|s| s.key.clone()).collect();
     let (dir, vkey) = (cfg.data_dir.clone(), log.verifier_key());
-    let cosigs = tokio::task::spawn_blocking(move || {
-        witnesses::Cosignatures::open(&dir, &vkey, &keys)
-    })
-    .await
-    .map_err(|e| ServeError::Witness(e.to_string()))??;
+    let cosigs =
+        tokio::task::spawn_blocking(move || witnesses::Cosignatures::open(&dir, &vkey, &keys))
+            .await
+            .map_err(|e| ServeError::Witness(e.to_string()))??;
     let cosigs = Arc::new(cosigs);
     log.set_cosignatures(cosigs.clone());
     for s in &specs {

@@ -57,12 +57,13 @@ fn cosigners(
     if witnesses.is_empty() {
         return Ok(Vec::new());
     }
-    let ok = ree_tlog::cosignature::verify_quorum(note, witnesses, quorum).map_err(|e| match e {
-        ree_tlog::CosignatureError::Quorum { got, need } => IntegrityError(format!(
-            "checkpoint cosigned by {got} of the pinned witnesses, quorum {need}"
-        )),
-        other => IntegrityError(format!("checkpoint cosignature: {other}")),
-    })?;
+    let ok =
+        ree_tlog::cosignature::verify_quorum(note, witnesses, quorum).map_err(|e| match e {
+            ree_tlog::CosignatureError::Quorum { got, need } => IntegrityError(format!(
+                "checkpoint cosigned by {got} of the pinned witnesses, quorum {need}"
+            )),
+            other => IntegrityError(format!("checkpoint cosignature: {other}")),
+        })?;
     Ok(ok
         .into_iter()
         .filter_map(|(i, t)| witnesses.get(i).map(|k| (k, t)))
@@ -255,7 +256,10 @@ mod tests {
         .verifier_key();
         assert!(check(None, &[], &[k.clone()], &[], 0).is_err());
         assert_eq!(check(None, &[], &[], &[], 0).unwrap(), (None, 0));
-        assert!(check(None, &[], &[], &[k], 1).unwrap_err().0.contains("quorum 1"));
+        assert!(check(None, &[], &[], &[k], 1)
+            .unwrap_err()
+            .0
+            .contains("quorum 1"));
     }
 
     proptest! {

@@ -90,9 +90,10 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--log-vkey" => a
                 .log_vkeys
                 .push(it.next().ok_or("--log-vkey needs a FILE (DATA/log.vkey)")?),
-            "--witness-vkey" => a
-                .witness_vkeys
-                .push(it.next().ok_or("--witness-vkey needs a FILE (witness.vkey)")?),
+            "--witness-vkey" => a.witness_vkeys.push(
+                it.next()
+                    .ok_or("--witness-vkey needs a FILE (witness.vkey)")?,
+            ),
             "--quorum" => a.quorum = Some(it.next().ok_or("--quorum needs a number N")?),
             "--expect-head" => {
                 a.expect_head = Some(it.next().ok_or("--expect-head needs a HEX hash")?)

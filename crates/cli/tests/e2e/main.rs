@@ -22,3 +22,4 @@ mod tlog;
 mod tls;
 mod verify;
 mod watch;
+mod witnessing;

@@ -101,7 +101,10 @@ mod tests {
     #[test]
     fn urls() {
         let u = WitnessUrl::parse("http://127.0.0.1:8080/w/").unwrap();
-        assert_eq!((u.authority.as_str(), u.prefix.as_str()), ("127.0.0.1:8080", "/w"));
+        assert_eq!(
+            (u.authority.as_str(), u.prefix.as_str()),
+            ("127.0.0.1:8080", "/w")
+        );
         assert_eq!(u.to_string(), "http://127.0.0.1:8080/w");
         assert!(WitnessUrl::parse("https://w:1").is_err());
         assert!(WitnessUrl::parse("http://w").is_err());

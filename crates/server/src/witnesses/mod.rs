@@ -228,13 +228,14 @@ impl Pusher {
     async fn push(&self, latest: &Arc<Signed>, old: u64) -> Outcome {
         let size = latest.checkpoint.size;
         let log = self.log.clone();
-        let proof = tokio::task::spawn_blocking(move || {
-            log.engine().tree().consistency_proof(old, size)
-        })
-        .await;
+        let proof =
+            tokio::task::spawn_blocking(move || log.engine().tree().consistency_proof(old, size))
+                .await;
         let proof = match proof {
             Ok(Ok(p)) => p,
-            Ok(Err(e)) => return Outcome::Failed(format!("consistency proof {old} -> {size}: {e}")),
+            Ok(Err(e)) => {
+                return Outcome::Failed(format!("consistency proof {old} -> {size}: {e}"))
+            }
             Err(e) => return Outcome::Failed(e.to_string()),
         };
         let note = match Note::parse(&latest.note) {
