@@ -174,6 +174,11 @@ fn witnesses_cosign_the_honest_log_and_refuse_a_rewritten_one() {
     // The ledger's first start creates its log key; b1 is its history before the demo.
     let first = Server::start(&d, free_port());
     let admin = admin_of(&d);
+    assert_eq!(
+        size_of(&first.url(), &admin).0,
+        1,
+        "serving: the genesis record"
+    );
     assert!(first.stop().success());
     let b1: PathBuf = dir.path().join("b1");
     let o = Command::new(bin("ree"))
