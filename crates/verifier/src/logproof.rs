@@ -254,7 +254,7 @@ mod tests {
         )
         .unwrap()
         .verifier_key();
-        assert!(check(None, &[], &[k.clone()], &[], 0).is_err());
+        assert!(check(None, &[], std::slice::from_ref(&k), &[], 0).is_err());
         assert_eq!(check(None, &[], &[], &[], 0).unwrap(), (None, 0));
         assert!(check(None, &[], &[], &[k], 1)
             .unwrap_err()

@@ -196,3 +196,70 @@ fn check_entry(
     }
     Ok((cp, base, found))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use ree_tlog::{Cosigner, Hash, NoteSigner, SigType};
+
+    fn signer(seed: u8, name: &str, t: SigType) -> NoteSigner {
+        NoteSigner::new(name, t, SigningKey::from_bytes(&[seed; 32])).unwrap()
+    }
+
+    #[test]
+    fn cosignatures_survive_a_restart_merge_and_a_torn_tail_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = signer(1, "log.example", SigType::Ed25519);
+        let (w1, w2) = (
+            Cosigner::new(signer(2, "w1", SigType::CosignatureV1)).unwrap(),
+            Cosigner::new(signer(3, "w2", SigType::CosignatureV1)).unwrap(),
+        );
+        let keys = [w1.verifier_key(), w2.verifier_key()];
+        let cp = Checkpoint::new("log.example", 5, Hash([7; 32])).unwrap();
+        let note = cp.sign(&log).unwrap().to_bytes();
+        let c = Cosignatures::open(dir.path(), &log.verifier_key(), &keys).unwrap();
+        assert_eq!(c.merged(&note, 5), note, "nothing held yet");
+        let text = cp.to_text();
+        c.add(&note, 5, &w1.cosign(&text, 10).unwrap()).unwrap();
+        c.add(&note, 5, &w2.cosign(&text, 11).unwrap()).unwrap();
+        let path = dir.path().join("cosignatures");
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(&[90, 0, 0, 0, b'x'])
+            .unwrap();
+        let whole = std::fs::metadata(&path).unwrap().len() - 5;
+        let c = Cosignatures::open(dir.path(), &log.verifier_key(), &keys).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            whole,
+            "torn tail cut"
+        );
+        let merged = Note::parse(&c.merged(&note, 5)).unwrap();
+        assert_eq!(
+            merged.signatures().len(),
+            3,
+            "the log's and two cosignatures"
+        );
+        assert_eq!(
+            ree_tlog::cosignature::verify_quorum(&merged, &keys, 2)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(c.newest_covering(5).map(|x| x.0), Some(5));
+        assert_eq!(c.newest_covering(6), None);
+        assert_eq!(c.last_cosigned(&keys[1]), Some(5));
+        // A witness no longer configured: its cosignatures are not published.
+        let c = Cosignatures::open(dir.path(), &log.verifier_key(), &keys[..1]).unwrap();
+        assert_eq!(
+            Note::parse(&c.merged(&note, 5)).unwrap().signatures().len(),
+            2
+        );
+        // Another log's key: the file is refused, not believed.
+        let other = signer(9, "log.example", SigType::Ed25519);
+        assert!(Cosignatures::open(dir.path(), &other.verifier_key(), &keys).is_err());
+    }
+}
