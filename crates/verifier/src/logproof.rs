@@ -262,6 +262,49 @@ mod tests {
             .contains("quorum 1"));
     }
 
+    #[test]
+    fn cosignatures_count_toward_the_quorum_and_a_forged_one_is_refused() {
+        use ree_tlog::{Cosigner, NoteSigner, SigType};
+        let key = |seed: u8, name: &str, t: SigType| {
+            NoteSigner::new(name, t, ed25519_dalek::SigningKey::from_bytes(&[seed; 32])).unwrap()
+        };
+        let log = key(1, "log.example", SigType::Ed25519);
+        let w = Cosigner::new(key(2, "w.example", SigType::CosignatureV1)).unwrap();
+        let other = Cosigner::new(key(3, "w2.example", SigType::CosignatureV1)).unwrap();
+        let cp = Checkpoint::new("log.example", 0, ree_tlog::empty_root()).unwrap();
+        let mut note = cp.sign(&log).unwrap();
+        let section = |n: &Note| LogSection {
+            note: n.to_bytes(),
+            proofs: vec![],
+        };
+        let (pin, ws) = (
+            [log.verifier_key()],
+            [w.verifier_key(), other.verifier_key()],
+        );
+        // Not cosigned: the quorum fails, naming the count.
+        let e = check(Some(&section(&note)), &[], &pin, &ws[..1], 1).unwrap_err();
+        assert!(
+            e.0.contains("cosigned by 0 of the pinned witnesses, quorum 1"),
+            "{}",
+            e.0
+        );
+        note.add_signature(w.cosign(&cp.to_text(), 42).unwrap());
+        let (summary, _) = check(Some(&section(&note)), &[], &pin, &ws, 1).unwrap();
+        let c = &summary.unwrap().cosigners;
+        assert_eq!(
+            (c.len(), c[0].name.as_str(), c[0].timestamp),
+            (1, "w.example", 42)
+        );
+        assert!(check(Some(&section(&note)), &[], &pin, &ws, 2).is_err());
+        // The same line with its timestamp altered: refused, not merely uncounted.
+        let mut forged = cp.sign(&log).unwrap();
+        let mut sig = w.cosign(&cp.to_text(), 42).unwrap();
+        sig.sig[7] ^= 1;
+        forged.add_signature(sig);
+        let e = check(Some(&section(&forged)), &[], &pin, &ws, 0).unwrap_err();
+        assert!(e.0.contains("cosignature"), "{}", e.0);
+    }
+
     proptest! {
         /// Hostile bytes after a version 3 header: an error, never a panic or a huge allocation.
         #[test]

@@ -251,7 +251,10 @@ impl Pusher {
         .to_bytes();
         match http::add_checkpoint(&self.spec.url, body, PUSH_TIMEOUT).await {
             Err(e) => Outcome::Failed(e),
-            Ok((200, text)) => self.cosignature(&note, &text),
+            Ok((200, text)) => match cosignature(&self.spec.key, &note, &text) {
+                Ok(sig) => Outcome::Cosigned(sig),
+                Err(e) => Outcome::Failed(e),
+            },
             Ok((409, text)) => match text.trim().parse::<u64>() {
                 Ok(n) => Outcome::Stale(n),
                 Err(_) => Outcome::Failed(format!("409 with an unreadable size {:?}", text.trim())),
@@ -262,23 +265,23 @@ impl Pusher {
             Ok((status, text)) => Outcome::Failed(format!("{status}: {}", first_line(&text))),
         }
     }
+}
 
-    /// The cosignature among the answer's lines that verifies against the pinned key.
-    fn cosignature(&self, note: &Note, text: &str) -> Outcome {
-        let k = &self.spec.key;
-        for line in text.lines() {
-            let Ok(sig) = NoteSignature::parse_line(line) else {
-                continue;
-            };
-            if sig.name == k.name() && sig.key_id == k.id() {
-                return match k.verify(note.text().as_bytes(), &sig) {
-                    Ok(_) => Outcome::Cosigned(sig),
-                    Err(e) => Outcome::Failed(format!("cosignature does not verify: {e}")),
-                };
-            }
+/// The cosignature among a 200 answer's lines that verifies against the pinned key `k`; a
+/// forged or foreign line is never stored or published.
+fn cosignature(k: &VerifierKey, note: &Note, text: &str) -> Result<NoteSignature, String> {
+    for line in text.lines() {
+        let Ok(sig) = NoteSignature::parse_line(line) else {
+            continue;
+        };
+        if sig.name == k.name() && sig.key_id == k.id() {
+            return k
+                .verify(note.text().as_bytes(), &sig)
+                .map(|_| sig)
+                .map_err(|e| format!("cosignature does not verify: {e}"));
         }
-        Outcome::Failed("200 without a cosignature by the pinned witness key".into())
     }
+    Err("200 without a cosignature by the pinned witness key".into())
 }
 
 fn first_line(s: &str) -> String {
@@ -295,6 +298,34 @@ pub fn backoff(failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_cosignature_by_the_pinned_key_over_this_checkpoint_is_kept() {
+        use ed25519_dalek::SigningKey;
+        use ree_tlog::{Checkpoint, Cosigner, NoteSigner};
+        let signer = |seed: u8, name: &str, t: SigType| {
+            NoteSigner::new(name, t, SigningKey::from_bytes(&[seed; 32])).unwrap()
+        };
+        let log = signer(1, "log.example", SigType::Ed25519);
+        let w = Cosigner::new(signer(2, "w.example", SigType::CosignatureV1)).unwrap();
+        let impostor = Cosigner::new(signer(3, "w.example", SigType::CosignatureV1)).unwrap();
+        let cp = Checkpoint::new("log.example", 3, ree_tlog::Hash([5; 32])).unwrap();
+        let other = Checkpoint::new("log.example", 3, ree_tlog::Hash([6; 32])).unwrap();
+        let note = cp.sign(&log).unwrap();
+        let k = w.verifier_key();
+        let good = w.cosign(&cp.to_text(), 9).unwrap();
+        assert_eq!(cosignature(&k, &note, &good.line()), Ok(good));
+        // Another key under the same name, a cosignature of another tree, garbage: refused.
+        let e = cosignature(
+            &k,
+            &note,
+            &impostor.cosign(&cp.to_text(), 9).unwrap().line(),
+        );
+        assert!(e.unwrap_err().contains("without a cosignature"));
+        let e = cosignature(&k, &note, &w.cosign(&other.to_text(), 9).unwrap().line());
+        assert!(e.unwrap_err().contains("does not verify"));
+        assert!(cosignature(&k, &note, "not a line\n").is_err());
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {
