@@ -124,7 +124,7 @@ def verify_inclusion(index, size, leaf, proof, root):
 def parse_vkey(text):
     """A C2SP note verifier key `name+hex(key id)+base64(type || public key)`; returns
     (name, key id, type, public key) after checking the key id (docs/format.md)."""
-    name, kid, b64 = text.strip().rsplit("+", 2)
+    name, kid, b64 = text.strip().split("+", 2)  # a name has no "+"; base64 may
     raw = base64.b64decode(b64, validate=True)
     if len(raw) != 33:
         raise ValueError("verifier key: 1 type byte and 32 key bytes expected")

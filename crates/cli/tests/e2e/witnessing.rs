@@ -154,7 +154,13 @@ fn python(bundle: &Path, w: &Path) -> Option<i32> {
         .output()
         .expect("python3 is needed for docs/verify_bundle.py: apt-get install python3");
     assert_ne!(out.status.code(), Some(4), "docs/verify_bundle.py needs its packages: pip install -r docs/requirements.txt (blake3, pynacl): {}", String::from_utf8_lossy(&out.stderr));
-    out.status.code()
+    let code = out.status.code();
+    assert!(
+        matches!(code, Some(0 | 3)),
+        "docs/verify_bundle.py crashed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    code
 }
 
 fn copy_admin(from: &Path, to: &Path) {

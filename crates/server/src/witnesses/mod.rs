@@ -168,27 +168,13 @@ impl Pusher {
                 self.push(&latest, old).await
             };
             let failure = match outcome {
-                Outcome::Cosigned(sig) => {
-                    let size = latest.checkpoint.size;
-                    let (cosigs, note) = (self.cosigs.clone(), latest.note.clone());
-                    let stored =
-                        tokio::task::spawn_blocking(move || cosigs.add(&note, size, &sig)).await;
-                    match stored {
-                        Ok(Ok(())) => {
-                            tracing::info!(witness = %name, size, "cosigned");
-                            old = size;
-                            self.update(|s| {
-                                s.cosigned_size = size;
-                                s.witness_size = size;
-                                s.consecutive_failures = 0;
-                                s.last_error.clear();
-                            });
-                            continue;
-                        }
-                        Ok(Err(e)) => format!("storing the cosignature: {e}"),
-                        Err(e) => format!("storing the cosignature: {e}"),
+                Outcome::Cosigned(sig) => match self.keep(&latest, sig).await {
+                    Ok(()) => {
+                        old = latest.checkpoint.size;
+                        continue;
                     }
-                }
+                    Err(e) => e,
+                },
                 Outcome::Stale(n) if n != old => {
                     tracing::info!(witness = %name, witness_size = n, "witness is at another size; retrying with a proof from it");
                     old = n;
@@ -222,6 +208,24 @@ impl Pusher {
             });
             tokio::time::sleep(backoff(failures)).await;
         }
+    }
+
+    /// Stores a verified cosignature durably, then records the success.
+    async fn keep(&self, latest: &Signed, sig: NoteSignature) -> Result<(), String> {
+        let size = latest.checkpoint.size;
+        let (cosigs, note) = (self.cosigs.clone(), latest.note.clone());
+        tokio::task::spawn_blocking(move || cosigs.add(&note, size, &sig))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("storing the cosignature: {e}"))?;
+        tracing::info!(witness = %self.spec.key.name(), size, "cosigned");
+        self.update(|s| {
+            s.cosigned_size = size;
+            s.witness_size = size;
+            s.consecutive_failures = 0;
+            s.last_error.clear();
+        });
+        Ok(())
     }
 
     /// One add-checkpoint request from `old` to `latest`, and what its answer means.
