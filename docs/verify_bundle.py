@@ -9,6 +9,8 @@ layout is specified well enough to verify in another language.
     pip install -r docs/requirements.txt        # blake3, pynacl
     python3 docs/verify_bundle.py lot.bundle     # exit 0 intact, 3 not authentic
     python3 docs/verify_bundle.py --vectors v.json   # "number accept|reject" per ed25519 vector
+    python3 docs/verify_bundle.py lot.bundle --witness-vkey witness.vkey --quorum 1
+        # and N distinct pinned witnesses cosigned its checkpoint (tlog-cosignature v1)
 """
 import base64
 import hashlib
@@ -144,7 +146,47 @@ def verify_inclusion(index, size, leaf, proof, root):
     return sn == 0 and r == root
 
 
-def verify(data):
+def parse_vkey(text):
+    """A C2SP note verifier key `name+hex(key id)+base64(type || public key)`; returns
+    (name, key id, type, public key) after checking the key id (docs/format.md)."""
+    name, kid, b64 = text.strip().split("+", 2)  # a name has no "+"; base64 may
+    raw = base64.b64decode(b64, validate=True)
+    if len(raw) != 33:
+        raise ValueError("verifier key: 1 type byte and 32 key bytes expected")
+    want = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4]
+    if bytes.fromhex(kid) != want:
+        raise ValueError("verifier key: key id does not match")
+    return name, want, raw[0], raw[1:]
+
+
+def cosigners(note, witnesses, quorum):
+    """The pinned witnesses (type 0x04 keys) whose cosignature/v1 on the checkpoint verifies;
+    a pinned witness's bad cosignature, or fewer than `quorum`, is not authentic."""
+    text, _, block = note.rpartition("\n\n")
+    text += "\n"
+    ok = set()
+    for line in block.split("\n"):
+        if not line.startswith("\u2014 "):
+            continue
+        name, b64 = line[2:].split(" ", 1)
+        raw = base64.b64decode(b64, validate=True)
+        for wname, kid, typ, pub in witnesses:
+            if typ != 4 or wname != name or raw[:4] != kid:
+                continue
+            sig = raw[4:]
+            if len(sig) != 72:
+                raise Bad(f"cosignature by {name}: 72 bytes expected")
+            t = struct.unpack(">Q", sig[:8])[0]
+            msg = f"cosignature/v1\ntime {t}\n".encode() + text.encode()
+            if not signature_ok(pub, msg, sig[8:]):
+                raise Bad(f"cosignature by {name} does not verify")
+            ok.add(name)
+    if len(ok) < quorum:
+        raise Bad(f"checkpoint cosigned by {len(ok)} of the pinned witnesses, quorum {quorum}")
+    return sorted(ok)
+
+
+def verify(data, witnesses=(), quorum=0):
     """A version 3 bundle: the inner bundle, then the log's checkpoint and one inclusion proof
     per full record (docs/format.md, "Bundle version 3"). The checkpoint's signature is not
     checked here (ree-verify --log-vkey does); every proof is, against its root."""
@@ -152,9 +194,13 @@ def verify(data):
     if r.take(8) != b"REEBNDL\0":
         raise Bad("bad magic")
     if r.u16() != 3:
+        if quorum:
+            raise Bad(f"checkpoint cosigned by 0 of the pinned witnesses, quorum {quorum}")
         return verify_inner(data, [])
     inner = r.take(r.u32())
     note = r.take(r.u32()).decode()
+    if witnesses:
+        cosigners(note, witnesses, quorum)
     lines = note.split("\n")
     if len(lines) < 4:
         raise Bad("checkpoint note")
@@ -231,8 +277,22 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--vectors"]:
         vectors(sys.argv[2])
         sys.exit(0)
+    args, witnesses, quorum = sys.argv[1:], [], None
+    while "--witness-vkey" in args:
+        i = args.index("--witness-vkey")
+        witnesses.append(parse_vkey(open(args[i + 1]).read()))
+        del args[i : i + 2]
+    if "--quorum" in args:
+        i = args.index("--quorum")
+        quorum = int(args[i + 1])
+        del args[i : i + 2]
+    if quorum is None:
+        quorum = 1 if witnesses else 0
+    if quorum and not witnesses:
+        print("--quorum needs --witness-vkey FILE", file=sys.stderr)
+        sys.exit(2)
     try:
-        n, h = verify(open(sys.argv[1], "rb").read())
+        n, h = verify(open(args[0], "rb").read(), witnesses, quorum)
         print(f"intact: {n} records, head {h}")
     except (Bad, OSError, IndexError, ValueError) as e:
         print(f"NOT AUTHENTIC: {e}")

@@ -36,6 +36,10 @@ pub enum Cmd {
     Checkpoint {
         #[command(flatten)]
         server: Conn,
+        /// Instead, list the witnesses the server pushes checkpoints to and their state
+        /// (last cosigned size, last error, consecutive failures, alarms).
+        #[arg(long)]
+        witnesses: bool,
     },
     /// Show the participant your token belongs to.
     Whoami {

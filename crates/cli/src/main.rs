@@ -62,7 +62,10 @@ async fn run(command: Cmd) -> Result<()> {
         Cmd::Init { data_dir } => cmd::serve::init(data_dir).await,
         Cmd::Demo(args) => cmd::serve::demo(args).await,
         Cmd::Whoami { server } => cmd::query::whoami(&server).await,
-        Cmd::Checkpoint { server } => cmd::query::checkpoint(&server).await,
+        Cmd::Checkpoint { server, witnesses } => match witnesses {
+            true => cmd::query::witnesses(&server).await,
+            false => cmd::query::checkpoint(&server).await,
+        },
         Cmd::Participant { cmd: subcommand } => cmd::participant::run(subcommand).await,
         Cmd::Submit(args) => cmd::submit::submit(args).await,
         Cmd::Keygen { output } => cmd::participant::keygen(&output),

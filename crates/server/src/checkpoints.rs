@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use ree_engine::Engine;
@@ -188,6 +188,8 @@ pub struct Checkpointer {
     file: Mutex<File>,
     latest: RwLock<Option<Arc<Signed>>>,
     stop: AtomicBool,
+    /// The witnesses' cosignatures (`DATA/cosignatures`), set once at start.
+    cosigs: OnceLock<Arc<crate::witnesses::Cosignatures>>,
 }
 
 impl Checkpointer {
@@ -215,6 +217,7 @@ impl Checkpointer {
             file: Mutex::new(file),
             latest: RwLock::new(latest.map(Arc::new)),
             stop: AtomicBool::new(false),
+            cosigs: OnceLock::new(),
         });
         cp.sign_if_grown()?;
         Ok(cp)
@@ -223,6 +226,24 @@ impl Checkpointer {
     /// The engine whose tree this log signs.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Attaches the cosignature store (once; later calls are ignored).
+    pub fn set_cosignatures(&self, c: Arc<crate::witnesses::Cosignatures>) {
+        let _ = self.cosigs.set(c);
+    }
+
+    /// A checkpoint as published: the log's note plus every witness cosignature held for it.
+    pub fn published(&self, s: &Signed) -> Vec<u8> {
+        match self.cosigs.get() {
+            Some(c) => c.merged(&s.note, s.checkpoint.size),
+            None => s.note.clone(),
+        }
+    }
+
+    /// The log's verifier key (`DATA/log.vkey`).
+    pub fn verifier_key(&self) -> ree_tlog::VerifierKey {
+        self.signer.verifier_key()
     }
 
     /// The log's origin (its key's name).
@@ -297,11 +318,23 @@ pub fn with_log_section(
         tracing::error!("export: {e}");
         tonic::Status::internal(format!("transparency log: {e}"))
     };
-    let signed = log.sign_if_grown().map_err(|e| internal(e.to_string()))?;
-    let size = signed.checkpoint.size;
-    let mut proofs = Vec::with_capacity(b.records.len());
-    for bytes in &b.records {
-        let rec = ree_core::Record::decode(bytes).map_err(|e| internal(e.to_string()))?;
+    let records = b
+        .records
+        .iter()
+        .map(|bytes| ree_core::Record::decode(bytes).map_err(|e| internal(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let need = records.iter().map(|r| r.global_seq).max().unwrap_or(0);
+    // The newest cosigned checkpoint that covers the bundle, else the newest (signed now if
+    // needed) with whatever cosignatures it has.
+    let (size, note) = match log.cosigs.get().and_then(|c| c.newest_covering(need)) {
+        Some(x) => x,
+        None => {
+            let signed = log.sign_if_grown().map_err(|e| internal(e.to_string()))?;
+            (signed.checkpoint.size, log.published(&signed))
+        }
+    };
+    let mut proofs = Vec::with_capacity(records.len());
+    for rec in &records {
         let proof = log
             .engine()
             .tree()
@@ -309,10 +342,7 @@ pub fn with_log_section(
             .map_err(|e| internal(e.to_string()))?;
         proofs.push(proof);
     }
-    let section = ree_verifier::logproof::LogSection {
-        note: signed.note.clone(),
-        proofs,
-    };
+    let section = ree_verifier::logproof::LogSection { note, proofs };
     Ok(ree_verifier::logproof::encode(&b.encode(), &section))
 }
 

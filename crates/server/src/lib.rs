@@ -13,6 +13,7 @@ pub mod limits;
 mod service;
 mod tlog_service;
 mod watch;
+pub mod witnesses;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -67,6 +68,10 @@ pub struct LogOptions {
     /// While records arrive, a checkpoint is signed at least this often (milliseconds).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub checkpoint_interval_ms: u64,
+    /// Push each new checkpoint to this witness and publish its cosignatures (repeatable):
+    /// `http://HOST:PORT=FILE`, FILE the witness's verifier key (`witness.vkey`, pinned).
+    #[arg(long = "witness", value_name = "URL=VKEY_FILE")]
+    pub witnesses: Vec<String>,
 }
 
 impl Default for LogOptions {
@@ -74,6 +79,7 @@ impl Default for LogOptions {
         LogOptions {
             origin: None,
             checkpoint_interval_ms: 1000,
+            witnesses: Vec::new(),
         }
     }
 }
@@ -127,6 +133,8 @@ pub enum ServeError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Witness(String),
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
     #[error("reflection: {0}")]
@@ -167,6 +175,7 @@ pub struct Bound {
     tls: Option<tonic::transport::ServerTlsConfig>,
     engine: Arc<Engine>,
     log: Arc<checkpoints::Checkpointer>,
+    witnesses: Arc<witnesses::Witnesses>,
     hub: watch::Hub,
     limits: Limits,
     pub addr: SocketAddr,
@@ -229,6 +238,7 @@ pub async fn bind(cfg: &Config) -> Result<Bound, ServeError> {
         );
     }
     let log = open_log(&engine, cfg).await?;
+    let witnesses = start_witnesses(&log, cfg).await?;
     let addr = listener.local_addr().map_err(|source| ServeError::Bind {
         addr: cfg.listen,
         source,
@@ -244,6 +254,7 @@ pub async fn bind(cfg: &Config) -> Result<Bound, ServeError> {
         tls,
         engine,
         log,
+        witnesses,
         hub,
         limits: cfg.limits.clone(),
         addr,
@@ -283,6 +294,33 @@ async fn open_log(
         tracing::info!(origin = log.origin(), size = l.checkpoint.size, root = %l.checkpoint.root.to_hex(), "transparency log checkpoint");
     }
     Ok(log)
+}
+
+/// Reads each `--witness URL=VKEY_FILE`, opens `DATA/cosignatures` and starts one pusher task
+/// per witness (none: nothing is pushed; stored cosignatures are not published).
+async fn start_witnesses(
+    log: &Arc<checkpoints::Checkpointer>,
+    cfg: &Config,
+) -> Result<Arc<witnesses::Witnesses>, ServeError> {
+    let specs = cfg
+        .log
+        .witnesses
+        .iter()
+        .map(|a| witnesses::WitnessSpec::parse(a))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ServeError::Witness)?;
+    let keys: Vec<_> = specs.iter().map(|s| s.key.clone()).collect();
+    let (dir, vkey) = (cfg.data_dir.clone(), log.verifier_key());
+    let cosigs =
+        tokio::task::spawn_blocking(move || witnesses::Cosignatures::open(&dir, &vkey, &keys))
+            .await
+            .map_err(|e| ServeError::Witness(e.to_string()))??;
+    let cosigs = Arc::new(cosigs);
+    log.set_cosignatures(cosigs.clone());
+    for s in &specs {
+        tracing::info!(witness = s.key.name(), url = %s.url, "pushing checkpoints to witness");
+    }
+    Ok(witnesses::spawn(log.clone(), cosigs, specs))
 }
 
 impl Bound {
@@ -356,6 +394,7 @@ impl Bound {
             .add_service(InterceptedService::new(
                 TransparencyLogServer::new(tlog_service::TransparencyLog {
                     log: self.log.clone(),
+                    witnesses: self.witnesses.clone(),
                 }),
                 auth::interceptor(self.engine.clone()),
             ))

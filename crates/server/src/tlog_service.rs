@@ -13,6 +13,7 @@ use crate::checkpoints::Checkpointer;
 #[derive(Clone)]
 pub struct TransparencyLog {
     pub log: Arc<Checkpointer>,
+    pub witnesses: Arc<crate::witnesses::Witnesses>,
 }
 
 fn hashes(v: Vec<Hash>) -> Vec<Vec<u8>> {
@@ -55,11 +56,33 @@ impl pb::transparency_log_server::TransparencyLog for TransparencyLog {
             .latest()
             .ok_or_else(|| Status::unavailable("no checkpoint signed yet; retry in 1 s"))?;
         Ok(Response::new(pb::Checkpoint {
-            note: String::from_utf8_lossy(&l.note).into_owned(),
+            note: String::from_utf8_lossy(&self.log.published(&l)).into_owned(),
             origin: l.checkpoint.origin.clone(),
             size: l.checkpoint.size,
             root: l.checkpoint.root.0.to_vec(),
         }))
+    }
+
+    async fn get_witnesses(
+        &self,
+        req: Request<pb::GetWitnessesRequest>,
+    ) -> Result<Response<pb::WitnessList>, Status> {
+        caller(&req)?;
+        let witnesses = self
+            .witnesses
+            .status()
+            .into_iter()
+            .map(|w| pb::WitnessStatus {
+                name: w.name,
+                url: w.url,
+                cosigned_size: w.cosigned_size,
+                witness_size: w.witness_size,
+                last_error: w.last_error,
+                consecutive_failures: w.consecutive_failures,
+                alarms: w.alarms,
+            })
+            .collect();
+        Ok(Response::new(pb::WitnessList { witnesses }))
     }
 
     async fn get_inclusion_proof(

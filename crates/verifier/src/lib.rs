@@ -40,11 +40,16 @@ pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Rep
         Ok(r) => r,
         Err(e) => return Report::not_authentic(e),
     };
-    let (checkpoint, inclusion_verified) =
-        match logproof::check(log.as_ref(), &r.records, &policy.log_vkeys) {
-            Ok(x) => x,
-            Err(e) => return Report::not_authentic(e),
-        };
+    let (checkpoint, inclusion_verified) = match logproof::check(
+        log.as_ref(),
+        &r.records,
+        &policy.log_vkeys,
+        &policy.witness_vkeys,
+        policy.quorum(),
+    ) {
+        Ok(x) => x,
+        Err(e) => return Report::not_authentic(e),
+    };
     let subject_id = r.bundle.lot;
     let Some(subject) = r.state.lot(&subject_id) else {
         return Report::not_authentic(IntegrityError("subject lot vanished".into()));

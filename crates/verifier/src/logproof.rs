@@ -33,6 +33,46 @@ pub struct CheckpointSummary {
     pub root: String,
     /// Signed by a pinned log key (`--log-vkey`, `log_vkeys`); false when none was pinned.
     pub verified: bool,
+    /// The pinned witnesses whose cosignatures on this checkpoint verified.
+    pub cosigners: Vec<CosignerSummary>,
+}
+
+/// One verified witness cosignature.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CosignerSummary {
+    pub name: String,
+    /// The witness's key ID, 8 hex digits.
+    pub key_id: String,
+    /// When it cosigned, POSIX seconds (its own claim).
+    pub timestamp: u64,
+}
+
+/// The witnesses' verdict on a checkpoint: every pinned witness's cosignature must verify, and
+/// at least `quorum` distinct ones must be present.
+fn cosigners(
+    note: &Note,
+    witnesses: &[VerifierKey],
+    quorum: usize,
+) -> Result<Vec<CosignerSummary>, IntegrityError> {
+    if witnesses.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ok =
+        ree_tlog::cosignature::verify_quorum(note, witnesses, quorum).map_err(|e| match e {
+            ree_tlog::CosignatureError::Quorum { got, need } => IntegrityError(format!(
+                "checkpoint cosigned by {got} of the pinned witnesses, quorum {need}"
+            )),
+            other => IntegrityError(format!("checkpoint cosignature: {other}")),
+        })?;
+    Ok(ok
+        .into_iter()
+        .filter_map(|(i, t)| witnesses.get(i).map(|k| (k, t)))
+        .map(|(k, t)| CosignerSummary {
+            name: k.name().to_owned(),
+            key_id: format!("{:08x}", k.id()),
+            timestamp: t,
+        })
+        .collect())
 }
 
 /// Wraps a version 1 or 2 bundle into version 3.
@@ -126,8 +166,15 @@ pub fn check(
     section: Option<&LogSection>,
     records: &[(Record, Hash32)],
     pinned: &[VerifierKey],
+    witnesses: &[VerifierKey],
+    quorum: usize,
 ) -> Result<(Option<CheckpointSummary>, u64), IntegrityError> {
     let Some(s) = section else {
+        if quorum > 0 {
+            return Err(IntegrityError(format!(
+                "checkpoint cosigned by 0 of the pinned witnesses, quorum {quorum}: the bundle carries no checkpoint"
+            )));
+        }
         if !pinned.is_empty() {
             return Err(IntegrityError(
                 "a log key is pinned but the bundle carries no checkpoint (version 3 bundles do)"
@@ -136,17 +183,18 @@ pub fn check(
         }
         return Ok((None, 0));
     };
-    let (cp, verified) = if pinned.is_empty() {
+    let (cp, note, verified) = if pinned.is_empty() {
         let note = Note::parse(&s.note).map_err(|e| IntegrityError(format!("checkpoint: {e}")))?;
         let cp = Checkpoint::parse(note.text())
             .map_err(|e| IntegrityError(format!("checkpoint: {e}")))?;
-        (cp, false)
+        (cp, note, false)
     } else {
-        let (cp, _) = Checkpoint::open(&s.note, pinned).map_err(|e| {
+        let (cp, note) = Checkpoint::open(&s.note, pinned).map_err(|e| {
             IntegrityError(format!("checkpoint not signed by the pinned log key: {e}"))
         })?;
-        (cp, true)
+        (cp, note, true)
     };
+    let cosigners = cosigners(&note, witnesses, quorum)?;
     if s.proofs.len() != records.len() {
         return Err(IntegrityError(format!(
             "{} inclusion proofs for {} records",
@@ -168,6 +216,7 @@ pub fn check(
         size: cp.size,
         root: cp.root.to_hex(),
         verified,
+        cosigners,
     };
     Ok((Some(summary), records.len() as u64))
 }
@@ -205,8 +254,55 @@ mod tests {
         )
         .unwrap()
         .verifier_key();
-        assert!(check(None, &[], &[k]).is_err());
-        assert_eq!(check(None, &[], &[]).unwrap(), (None, 0));
+        assert!(check(None, &[], std::slice::from_ref(&k), &[], 0).is_err());
+        assert_eq!(check(None, &[], &[], &[], 0).unwrap(), (None, 0));
+        assert!(check(None, &[], &[], &[k], 1)
+            .unwrap_err()
+            .0
+            .contains("quorum 1"));
+    }
+
+    #[test]
+    fn cosignatures_count_toward_the_quorum_and_a_forged_one_is_refused() {
+        use ree_tlog::{Cosigner, NoteSigner, SigType};
+        let key = |seed: u8, name: &str, t: SigType| {
+            NoteSigner::new(name, t, ed25519_dalek::SigningKey::from_bytes(&[seed; 32])).unwrap()
+        };
+        let log = key(1, "log.example", SigType::Ed25519);
+        let w = Cosigner::new(key(2, "w.example", SigType::CosignatureV1)).unwrap();
+        let other = Cosigner::new(key(3, "w2.example", SigType::CosignatureV1)).unwrap();
+        let cp = Checkpoint::new("log.example", 0, ree_tlog::empty_root()).unwrap();
+        let mut note = cp.sign(&log).unwrap();
+        let section = |n: &Note| LogSection {
+            note: n.to_bytes(),
+            proofs: vec![],
+        };
+        let (pin, ws) = (
+            [log.verifier_key()],
+            [w.verifier_key(), other.verifier_key()],
+        );
+        // Not cosigned: the quorum fails, naming the count.
+        let e = check(Some(&section(&note)), &[], &pin, &ws[..1], 1).unwrap_err();
+        assert!(
+            e.0.contains("cosigned by 0 of the pinned witnesses, quorum 1"),
+            "{}",
+            e.0
+        );
+        note.add_signature(w.cosign(&cp.to_text(), 42).unwrap());
+        let (summary, _) = check(Some(&section(&note)), &[], &pin, &ws, 1).unwrap();
+        let c = &summary.unwrap().cosigners;
+        assert_eq!(
+            (c.len(), c[0].name.as_str(), c[0].timestamp),
+            (1, "w.example", 42)
+        );
+        assert!(check(Some(&section(&note)), &[], &pin, &ws, 2).is_err());
+        // The same line with its timestamp altered: refused, not merely uncounted.
+        let mut forged = cp.sign(&log).unwrap();
+        let mut sig = w.cosign(&cp.to_text(), 42).unwrap();
+        sig.sig[7] ^= 1;
+        forged.add_signature(sig);
+        let e = check(Some(&section(&forged)), &[], &pin, &ws, 0).unwrap_err();
+        assert!(e.0.contains("cosignature"), "{}", e.0);
     }
 
     proptest! {

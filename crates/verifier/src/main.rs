@@ -1,4 +1,4 @@
-//! `ree-verify BUNDLE --trust ADMIN.pub... [--log-vkey FILE] [--policy FILE] [--expect-head HEX] [--json]`
+//! `ree-verify BUNDLE --trust ADMIN.pub... [--log-vkey FILE] [--witness-vkey FILE... --quorum N] [--policy FILE] [--expect-head HEX] [--json]`
 //!
 //! The root of trust must be pinned (`--trust`, or `trusted_administrator_keys` in the policy):
 //! any key can found a ledger, so without a pin "authentic" means nothing. `--allow-unpinned`
@@ -15,7 +15,7 @@ use ree_core::Hash32;
 use ree_verifier::{render, verify, Policy};
 
 const USAGE: &str =
-    "usage: ree-verify BUNDLE --trust ADMIN.pub... [--log-vkey FILE] [--policy FILE] [--expect-head HEX] [--json]";
+    "usage: ree-verify BUNDLE --trust ADMIN.pub... [--log-vkey FILE] [--witness-vkey FILE... --quorum N] [--policy FILE] [--expect-head HEX] [--json]";
 
 const HELP: &str = "\
 ree-verify: check a ree-ledger proof bundle offline, then apply a compliance policy.
@@ -38,6 +38,11 @@ options:
   --policy FILE        compliance policy (TOML; see the README for its keys)
   --log-vkey FILE      pin the transparency log's key (DATA/log.vkey): the bundle must carry a
                        checkpoint it signed and an inclusion proof for every record
+  --witness-vkey FILE  pin a witness's key (its witness.vkey; repeatable): its cosignature on
+                       the bundle's checkpoint must verify; with --quorum, N distinct pinned
+                       witnesses must have cosigned it (exit 3 otherwise)
+  --quorum N           how many pinned witnesses must have cosigned (default 1 with
+                       --witness-vkey; needs --witness-vkey or witness_vkeys)
   --expect-head HEX    the lot head printed on the certificate: the bundle must end at it
   --print-checkpoint   print the bundle's log checkpoint (a signed note) to stdout and exit:
                        keep it, then `ree monitor --once --state FILE` proves today's log
@@ -60,6 +65,8 @@ struct Args {
     trust: Vec<String>,
     allow_unpinned: bool,
     log_vkeys: Vec<String>,
+    witness_vkeys: Vec<String>,
+    quorum: Option<String>,
     json: bool,
     print_checkpoint: bool,
 }
@@ -72,6 +79,8 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         trust: Vec::new(),
         allow_unpinned: false,
         log_vkeys: Vec::new(),
+        witness_vkeys: Vec::new(),
+        quorum: None,
         json: false,
         print_checkpoint: false,
     };
@@ -87,6 +96,11 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--log-vkey" => a
                 .log_vkeys
                 .push(it.next().ok_or("--log-vkey needs a FILE (DATA/log.vkey)")?),
+            "--witness-vkey" => a.witness_vkeys.push(
+                it.next()
+                    .ok_or("--witness-vkey needs a FILE (witness.vkey)")?,
+            ),
+            "--quorum" => a.quorum = Some(it.next().ok_or("--quorum needs a number N")?),
             "--expect-head" => {
                 a.expect_head = Some(it.next().ok_or("--expect-head needs a HEX hash")?)
             }
@@ -159,6 +173,24 @@ fn main() -> ExitCode {
             Ok(k) => policy.log_vkeys.push(k),
             Err(e) => return usage(&format!("--log-vkey {f}: {e}")),
         }
+    }
+    for f in &args.witness_vkeys {
+        match std::fs::read_to_string(f)
+            .map_err(|e| e.to_string())
+            .and_then(|t| ree_verifier::policy::parse_witness_key(&t))
+        {
+            Ok(k) => policy.witness_vkeys.push(k),
+            Err(e) => return usage(&format!("--witness-vkey {f}: {e}")),
+        }
+    }
+    if let Some(q) = &args.quorum {
+        match q.parse::<usize>() {
+            Ok(n) => policy.witness_quorum = Some(n),
+            Err(_) => return usage(&format!("--quorum {q:?}: expected a number")),
+        }
+    }
+    if let Err(e) = policy.check_witnesses() {
+        return usage(&e);
     }
     let expect = match &args.expect_head {
         None => None,

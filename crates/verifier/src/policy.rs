@@ -30,6 +30,8 @@ struct PolicyFile {
     trusted_administrator_keys: Option<Vec<String>>,
     allow_denied_countries_in_recycled_feed: Option<bool>,
     log_vkeys: Option<Vec<String>>,
+    witness_vkeys: Option<Vec<String>>,
+    witness_quorum: Option<usize>,
 }
 
 /// Which chain-of-custody claim the policy requires.
@@ -60,6 +62,44 @@ pub struct Policy {
     /// Pinned transparency-log keys (`--log-vkey FILE`, `log_vkeys`): bundles must carry a
     /// checkpoint signed by one, with every record's inclusion proof.
     pub log_vkeys: Vec<ree_tlog::VerifierKey>,
+    /// Pinned witness keys (`--witness-vkey FILE`, `witness_vkeys`; type 0x04).
+    pub witness_vkeys: Vec<ree_tlog::VerifierKey>,
+    /// How many distinct pinned witnesses must have cosigned the bundle's checkpoint
+    /// (`--quorum N`, `witness_quorum`); `None`: 1 when a witness key is pinned, else 0.
+    pub witness_quorum: Option<usize>,
+}
+
+/// A witness's verifier key (`witness.vkey`): a note verifier key of type 0x04.
+pub fn parse_witness_key(text: &str) -> Result<ree_tlog::VerifierKey, String> {
+    let k = ree_tlog::VerifierKey::parse(text.trim()).map_err(|e| e.to_string())?;
+    if k.sig_type() != ree_tlog::SigType::CosignatureV1 {
+        return Err("not a witness key (a cosignature/v1 key, type 0x04)".into());
+    }
+    Ok(k)
+}
+
+impl Policy {
+    /// The witness quorum in force: explicit, else 1 when a witness key is pinned.
+    pub fn quorum(&self) -> usize {
+        self.witness_quorum
+            .unwrap_or(usize::from(!self.witness_vkeys.is_empty()))
+    }
+
+    /// A quorum needs pinned witnesses, and no more than are pinned.
+    pub fn check_witnesses(&self) -> Result<(), String> {
+        let (q, n) = (self.quorum(), self.witness_vkeys.len());
+        if q > 0 && n == 0 {
+            return Err(format!(
+                "a witness quorum of {q} needs pinned witness keys (--witness-vkey FILE or witness_vkeys)"
+            ));
+        }
+        if q > n {
+            return Err(format!(
+                "a witness quorum of {q} can never be met by {n} pinned witness keys"
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Policy {
@@ -78,6 +118,8 @@ impl Default for Policy {
             trusted_administrators: Vec::new(),
             allow_denied_recycled: false,
             log_vkeys: Vec::new(),
+            witness_vkeys: Vec::new(),
+            witness_quorum: None,
         }
     }
 }
@@ -137,6 +179,11 @@ impl Policy {
                 ree_tlog::VerifierKey::parse(k.trim()).map_err(|e| format!("log_vkeys: {e}"))?,
             );
         }
+        for k in f.witness_vkeys.unwrap_or_default() {
+            p.witness_vkeys
+                .push(parse_witness_key(&k).map_err(|e| format!("witness_vkeys: {e}"))?);
+        }
+        p.witness_quorum = f.witness_quorum;
         for (kind, docs) in f.required_documents.unwrap_or_default() {
             let k = LotKind::parse(&kind).ok_or_else(|| format!("required_documents: {kind:?} is not a lot kind (ore, recycled, campaign, oxide)"))?;
             let d = docs

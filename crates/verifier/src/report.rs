@@ -182,6 +182,13 @@ pub fn render(r: &Report) -> String {
                 },
                 r.inclusion_verified
             );
+            for w in &c.cosigners {
+                let _ = writeln!(
+                    s,
+                    "witness:   cosigned by {} (key {}) at {}",
+                    w.name, w.key_id, w.timestamp
+                );
+            }
         }
         None => {
             let _ = writeln!(s, "log:       no checkpoint in the bundle");

@@ -35,6 +35,37 @@ pub async fn checkpoint(server: &Conn) -> Result<()> {
     Ok(())
 }
 
+/// `ree checkpoint --witnesses`: one line per witness the server pushes to, and its state.
+pub async fn witnesses(server: &Conn) -> Result<()> {
+    let mut c = server.connect().await?;
+    let list = c
+        .log
+        .get_witnesses(pb::GetWitnessesRequest {})
+        .await
+        .map_err(status)?
+        .into_inner();
+    if list.witnesses.is_empty() {
+        println!("no witnesses configured (ree serve --witness URL=VKEY_FILE)");
+    }
+    for w in list.witnesses {
+        println!(
+            "{} {} cosigned_size={} witness_size={} failures={} alarms={}{}",
+            w.name,
+            w.url,
+            w.cosigned_size,
+            w.witness_size,
+            w.consecutive_failures,
+            w.alarms,
+            if w.last_error.is_empty() {
+                String::new()
+            } else {
+                format!(" last_error={:?}", w.last_error)
+            }
+        );
+    }
+    Ok(())
+}
+
 /// `ree lots`: every page of them.
 pub async fn lots(args: LotsArgs) -> Result<()> {
     let kind = match args.kind.as_deref() {

@@ -25,3 +25,4 @@ mod tls;
 mod treefile;
 mod verify;
 mod watch;
+mod witnessing;
