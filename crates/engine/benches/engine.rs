@@ -110,13 +110,16 @@ fn bench(c: &mut Criterion) {
     }
     let ox = LotId::new_v7();
     let r = engine.submit_blocking(
-        vec![body_in(&engine, EventKind::OutputProduced(OutputProduced {
-            campaign: camp,
-            output: ox,
-            oxide: Oxide::NdPr { nd2o3_ppm: 750_000 },
-            mass_g: 50_000_000,
-            purity_ppm: 990_000,
-        }))],
+        vec![body_in(
+            &engine,
+            EventKind::OutputProduced(OutputProduced {
+                campaign: camp,
+                output: ox,
+                oxide: Oxide::NdPr { nd2o3_ppm: 750_000 },
+                mass_g: 50_000_000,
+                purity_ppm: 990_000,
+            }),
+        )],
         false,
         now,
     );

@@ -20,7 +20,51 @@ fn bench(c: &mut Criterion) {
     g.bench_function(format!("bundle_{n}_events"), |b| {
         b.iter(|| verify(&bytes, &policy, None))
     });
+    // The same as a version 3 bundle, as `ree export` writes it: a checkpoint over every record
+    // signed by a pinned log key, and one inclusion proof per record.
+    let (v3, pinned) = with_proofs(&l, &bytes);
+    let r = verify(&v3, &pinned, None);
+    assert_eq!(r.exit_code(), 0, "{:?}", r.integrity_error);
+    g.bench_function(format!("bundle_{n}_events_with_proofs"), |b| {
+        b.iter(|| verify(&v3, &pinned, None))
+    });
     g.finish();
+}
+
+fn with_proofs(l: &common::Ledger, inner: &[u8]) -> (Vec<u8>, Policy) {
+    let mut tree = ree_tlog::MemHashStore::new();
+    for a in &l.records {
+        tree.append(&a.hash.0);
+    }
+    let size = tree.size();
+    let root = ree_tlog::root(size, &tree).expect("root");
+    let signer = ree_tlog::NoteSigner::new(
+        "bench.example/log",
+        ree_tlog::SigType::Ed25519,
+        ed25519_dalek::SigningKey::from_bytes(&[9; 32]),
+    )
+    .expect("signer");
+    let note = ree_tlog::Checkpoint::new("bench.example/log", size, root)
+        .and_then(|c| c.sign(&signer))
+        .expect("checkpoint");
+    let b = ree_core::bundle::Bundle::decode(inner).expect("bundle");
+    let proofs = b
+        .records
+        .iter()
+        .map(|r| {
+            let g = ree_core::Record::decode(r).expect("record").global_seq;
+            ree_tlog::inclusion_proof(g - 1, size, &tree).expect("proof")
+        })
+        .collect();
+    let section = ree_verifier::logproof::LogSection {
+        note: note.to_bytes(),
+        proofs,
+    };
+    let policy = Policy {
+        log_vkeys: vec![signer.verifier_key()],
+        ..Policy::default()
+    };
+    (ree_verifier::logproof::encode(inner, &section), policy)
 }
 
 criterion_group!(benches, bench);
