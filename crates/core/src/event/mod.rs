@@ -32,6 +32,7 @@ macro_rules! code_enum {
 
 mod adjustment;
 mod assay;
+mod attestation;
 mod campaign;
 mod composition;
 mod documents;
@@ -43,7 +44,10 @@ mod shipment;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use adjustment::Adjustment;
+pub use adjustment::{
+    countersign, countersignature_message, Adjustment, Countersignature, COUNTERSIGNATURE_DOMAIN,
+};
+pub use attestation::{Attestation, AttestationKind, OriginMethod};
 pub use assay::AssayRecorded;
 pub use campaign::{CampaignClosed, CampaignOpened, InputCharged, OutputProduced, OXIDE_NDPR};
 pub use composition::Composition;
@@ -118,12 +122,13 @@ event_kinds! {
     KeyRevoked = 12, "key_revoked";
     ParticipantSuspended = 13, "participant_suspended";
     TokenIssued = 14, "token_issued";
+    Attestation = 20, "attestation";
 }
 
 impl EventKind {
-    /// True for the events that change the participant registry.
+    /// True for the events that change the participant registry: codes 10 to 19.
     pub fn is_registry(&self) -> bool {
-        self.code() >= 10
+        (10..=19).contains(&self.code())
     }
 }
 
