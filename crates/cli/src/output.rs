@@ -181,7 +181,26 @@ fn event_summary(e: &pb::Event) -> String {
             s.destination_country
         ),
         Some(K::AssayRecorded(a)) => format!("assay by {}", a.lab),
-        Some(K::Adjustment(a)) => format!("adjustment {:+} g: {}", a.delta_g, a.reason),
+        Some(K::Adjustment(a)) => format!(
+            "adjustment {:+} g: {}{}",
+            a.delta_g,
+            a.reason,
+            if a.countersignature.is_some() {
+                " (countersigned)"
+            } else {
+                ""
+            }
+        ),
+        Some(K::Attestation(a)) => format!(
+            "attestation {}{} (evidence {})",
+            a.kind,
+            if a.method.is_empty() {
+                String::new()
+            } else {
+                format!(" by {}", a.method)
+            },
+            a.evidence_digest
+        ),
         Some(K::ParticipantRegistered(r)) => format!(
             "registered {} ({}, {}) as {}",
             r.name,

@@ -8,10 +8,10 @@
 use ree_core::element::{Element, Oxide};
 use ree_core::error::{FieldError, RuleError};
 use ree_core::event::{
-    Adjustment, AssayRecorded, Attestation, AttestationKind, Countersignature, OriginMethod, CampaignClosed, CampaignOpened, Composition, DocKind, Document,
-    EventBody, EventKind, InputCharged, KeyAdded, KeyRevoked, MagnetCategory, MagnetIntake,
-    OreReceipt, OutputProduced, ParticipantSuspended, Role, ScrapClass, Shipment, TokenIssued,
-    MAX_FUTURE_SKEW_US, MAX_MASS_G,
+    Adjustment, AssayRecorded, Attestation, AttestationKind, CampaignClosed, CampaignOpened,
+    Composition, Countersignature, DocKind, Document, EventBody, EventKind, InputCharged, KeyAdded,
+    KeyRevoked, MagnetCategory, MagnetIntake, OreReceipt, OriginMethod, OutputProduced,
+    ParticipantSuspended, Role, ScrapClass, Shipment, TokenIssued, MAX_FUTURE_SKEW_US, MAX_MASS_G,
 };
 use ree_core::registry::token_hash;
 use ree_core::state::{LedgerState, Staged};

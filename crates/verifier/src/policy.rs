@@ -30,6 +30,8 @@ struct PolicyFile {
     trusted_administrator_keys: Option<Vec<String>>,
     allow_denied_countries_in_recycled_feed: Option<bool>,
     log_vkeys: Option<Vec<String>>,
+    max_adjustment_gain_share: Option<f64>,
+    require_attestation: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// Which chain-of-custody claim the policy requires.
@@ -60,6 +62,8 @@ pub struct Policy {
     /// Pinned transparency-log keys (`--log-vkey FILE`, `log_vkeys`): bundles must carry a
     /// checkpoint signed by one, with every record's inclusion proof.
     pub log_vkeys: Vec<ree_tlog::VerifierKey>,
+    /// `max_adjustment_gain_share` and `require_attestation` (`audit.rs`).
+    pub audit: crate::audit::AuditPolicy,
 }
 
 impl Default for Policy {
@@ -78,6 +82,7 @@ impl Default for Policy {
             trusted_administrators: Vec::new(),
             allow_denied_recycled: false,
             log_vkeys: Vec::new(),
+            audit: Default::default(),
         }
     }
 }
@@ -127,6 +132,8 @@ impl Policy {
             };
         }
         p.allow_denied_recycled = f.allow_denied_countries_in_recycled_feed.unwrap_or(false);
+        p.audit =
+            crate::audit::AuditPolicy::parse(f.max_adjustment_gain_share, f.require_attestation)?;
         for k in f.trusted_administrator_keys.unwrap_or_default() {
             p.trusted_administrators.push(
                 parse_public_key(&k).map_err(|e| format!("trusted_administrator_keys: {e}"))?,
@@ -182,7 +189,7 @@ pub fn parse_public_key(text: &str) -> Result<[u8; 32], String> {
 /// missing document.
 pub(crate) fn lot_violations(policy: &Policy, l: &LotState, subject_id: LotId) -> Vec<Violation> {
     let id = l.id;
-    let mut violations = Vec::new();
+    let mut violations = policy.audit.violations(l);
     if let Some(s) = l.source() {
         if policy.claim_rule().denies(&s) {
             let how = match s.feed {

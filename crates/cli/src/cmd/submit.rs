@@ -70,7 +70,11 @@ fn read_lines(key: &[u8; 32], file: &str) -> Result<Vec<pb::Submission>> {
 }
 
 /// Sends `subs` in batches (one, if atomic), printing each result; how many were rejected.
-async fn send(client: &mut Client, subs: &[pb::Submission], atomic: bool) -> Result<usize> {
+pub(crate) async fn send(
+    client: &mut Client,
+    subs: &[pb::Submission],
+    atomic: bool,
+) -> Result<usize> {
     let mut failed = 0;
     let chunk_size = if atomic {
         usize::MAX

@@ -73,7 +73,10 @@ impl Attestation {
         if self.valid_until.0 <= self.valid_from.0 {
             return Err(FieldError::new(
                 "valid_until",
-                format!("{} is not after valid_from {}", self.valid_until, self.valid_from),
+                format!(
+                    "{} is not after valid_from {}",
+                    self.valid_until, self.valid_from
+                ),
             ));
         }
         Ok(())

@@ -47,8 +47,8 @@ pub(crate) mod tests;
 pub use adjustment::{
     countersign, countersignature_message, Adjustment, Countersignature, COUNTERSIGNATURE_DOMAIN,
 };
-pub use attestation::{Attestation, AttestationKind, OriginMethod};
 pub use assay::AssayRecorded;
+pub use attestation::{Attestation, AttestationKind, OriginMethod};
 pub use campaign::{CampaignClosed, CampaignOpened, InputCharged, OutputProduced, OXIDE_NDPR};
 pub use composition::Composition;
 pub use documents::{DocKind, Document, MAX_DOCUMENTS};

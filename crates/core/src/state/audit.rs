@@ -87,7 +87,11 @@ fn countersigner(
     if p.role != Role::Auditor {
         return Err(RuleError::violation(
             st.id,
-            format!("{field}: key of {}, {}, not an auditor", p.name, p.role.name()),
+            format!(
+                "{field}: key of {}, {}, not an auditor",
+                p.name,
+                p.role.name()
+            ),
         ));
     }
     let msg = countersignature_message(body)
