@@ -114,7 +114,7 @@ fn countersignature(c: &pb::Countersignature) -> Result<ev::Countersignature, Fi
         |r: std::ops::Range<usize>| c.signature.get(r).and_then(|h| Hash32::from_hex(h).ok());
     let (Some(r), Some(s), 128) = (half(0..64), half(64..128), c.signature.len()) else {
         return Err(FieldError::new(
-            &format!("{path}.signature"),
+            format!("{path}.signature"),
             "must be 128 hex digits",
         ));
     };
