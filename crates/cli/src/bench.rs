@@ -105,6 +105,7 @@ fn adjustment(lot: LotId, key: &[u8; 32]) -> pb::Submission {
         lot,
         delta_g: -1,
         reason: "bench".into(),
+        countersignature: None,
     }));
     crate::participants::signed(key, &b)
 }

@@ -53,6 +53,15 @@ pub enum Cmd {
     },
     /// Submit events from JSON lines (protobuf JSON of ree.v1.EventBody, one per line).
     Submit(SubmitArgs),
+    /// Countersign stock-count gains as an auditor, offline: adjustment events (JSON lines) on
+    /// standard input, the same events with the auditor's countersignature on standard output.
+    Countersign {
+        /// The auditor's signing key file (from `ree keygen`).
+        #[arg(long, value_name = "KEYFILE")]
+        key: PathBuf,
+    },
+    /// Record an auditor's attestation about a lot (or one of its records), signed with --key.
+    Attest(AttestArgs),
     /// Create an ed25519 signing key: KEYFILE (secret, owner-only) and KEYFILE.pub.
     Keygen {
         /// Secret key file to create (must not exist); the public key goes to KEYFILE.pub.
@@ -169,6 +178,33 @@ pub struct SubmitArgs {
     /// Submit all lines as one atomic batch (all or none).
     #[arg(long)]
     pub atomic: bool,
+}
+
+// `ree attest`.
+#[derive(Args)]
+pub struct AttestArgs {
+    #[command(flatten)]
+    pub server: Creds,
+    /// The lot attested.
+    pub lot: String,
+    /// origin_verified, mass_verified or scrap_class_verified.
+    #[arg(long)]
+    pub kind: String,
+    /// For origin_verified: site_visit or certificate_of_origin.
+    #[arg(long)]
+    pub method: Option<String>,
+    /// BLAKE3 digest of the evidence (`ree digest REPORT`), 64 hex digits.
+    #[arg(long)]
+    pub evidence: String,
+    /// First day (2026-01-31, or RFC 3339) the attestation holds.
+    #[arg(long, value_parser = crate::cmd::audit::parse_time)]
+    pub valid_from: ree_core::UtcMicros,
+    /// Last day it holds.
+    #[arg(long, value_parser = crate::cmd::audit::parse_time)]
+    pub valid_until: ree_core::UtcMicros,
+    /// The record hash of the lot's receipt, output, assay or adjustment it is about.
+    #[arg(long, value_name = "HASH")]
+    pub event: Option<String>,
 }
 
 // `ree lots`.

@@ -68,6 +68,8 @@ async fn run(command: Cmd) -> Result<()> {
         },
         Cmd::Participant { cmd: subcommand } => cmd::participant::run(subcommand).await,
         Cmd::Submit(args) => cmd::submit::submit(args).await,
+        Cmd::Countersign { key } => cmd::audit::countersign(&key),
+        Cmd::Attest(args) => cmd::audit::attest(args).await,
         Cmd::Keygen { output } => cmd::participant::keygen(&output),
         Cmd::Digest { file } => cmd::submit::digest(&file),
         Cmd::Lots(args) => cmd::query::lots(args).await,

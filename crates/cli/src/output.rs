@@ -181,7 +181,26 @@ fn event_summary(e: &pb::Event) -> String {
             s.destination_country
         ),
         Some(K::AssayRecorded(a)) => format!("assay by {}", a.lab),
-        Some(K::Adjustment(a)) => format!("adjustment {:+} g: {}", a.delta_g, a.reason),
+        Some(K::Adjustment(a)) => format!(
+            "adjustment {:+} g: {}{}",
+            a.delta_g,
+            a.reason,
+            if a.countersignature.is_some() {
+                " (countersigned)"
+            } else {
+                ""
+            }
+        ),
+        Some(K::Attestation(a)) => format!(
+            "attestation {}{} (evidence {})",
+            a.kind,
+            if a.method.is_empty() {
+                String::new()
+            } else {
+                format!(" by {}", a.method)
+            },
+            a.evidence_digest
+        ),
         Some(K::ParticipantRegistered(r)) => format!(
             "registered {} ({}, {}) as {}",
             r.name,
@@ -278,8 +297,23 @@ fn provenance_json(p: &pb::Provenance) -> Value {
             "sources": e.sources.iter().map(|s| json!({"country": s.country, "feed": s.feed, "grams": s.grams, "share": s.share})).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "facilities": p.facilities.iter().map(|f| json!({"name": f.name, "country": f.country})).collect::<Vec<_>>(),
-        "upstream_lots": p.upstream_lots.iter().map(|u| json!({"lot": u.lot_id, "kind": kind_name(u.kind), "seq": u.seq, "head": u.head, "country": u.country, "feed": u.feed})).collect::<Vec<_>>(),
+        "upstream_lots": p.upstream_lots.iter().map(|u| json!({"lot": u.lot_id, "kind": kind_name(u.kind), "seq": u.seq, "head": u.head, "country": u.country, "feed": u.feed,
+            "adjustments": u.adjustments.iter().map(|a| json!({"seq": a.seq, "hash": a.hash, "delta_g": a.delta_g, "reason": a.reason, "countersigned_by": a.countersigned_by})).collect::<Vec<_>>(),
+            "attestations": u.attestations.iter().map(attestation_json).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
     })
+}
+
+fn attestation_json(a: &pb::LotAttestation) -> serde_json::Value {
+    let t = |t: &Option<ree_proto::pbjson_types::Timestamp>| {
+        t.as_ref()
+            .and_then(|t| ree_core::UtcMicros::from_seconds_nanos(t.seconds, t.nanos))
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+    };
+    json!({"seq": a.seq, "hash": a.hash, "auditor": a.auditor, "kind": a.kind, "method": a.method,
+        "event_hash": a.event_hash, "evidence_digest": a.evidence_digest,
+        "valid_from": t(&a.valid_from), "valid_until": t(&a.valid_until)})
 }
 
 /// `ree provenance`: JSON (the README's contract) or a table.
@@ -346,6 +380,34 @@ pub fn provenance(p: &pb::Provenance, json: bool) -> Result<()> {
             &rows,
             &[4],
         );
+    }
+    for u in &p.upstream_lots {
+        for a in &u.adjustments {
+            let by = match a.countersigned_by.as_str() {
+                "" => "no countersignature".to_string(),
+                p => format!("countersigned by {p}"),
+            };
+            println!(
+                "adjusted {} {:+} g: {} ({by})",
+                u.lot_id, a.delta_g, a.reason
+            );
+        }
+        for a in &u.attestations {
+            let v = attestation_json(a);
+            println!(
+                "attested {} {}{} by auditor {}, valid {} to {}",
+                u.lot_id,
+                a.kind,
+                if a.method.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", a.method)
+                },
+                a.auditor,
+                v["valid_from"].as_str().unwrap_or_default(),
+                v["valid_until"].as_str().unwrap_or_default()
+            );
+        }
     }
     Ok(())
 }

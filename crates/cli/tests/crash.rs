@@ -80,6 +80,7 @@ fn adjust(lot: &str) -> pb::EventBody {
         lot_id: lot.into(),
         delta_g: -1,
         reason: "count".into(),
+        countersignature: None,
     }))
 }
 

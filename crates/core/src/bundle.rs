@@ -206,14 +206,21 @@ impl Bundle {
     }
 }
 
-/// Administrators, and the participants whose keys sign any of `records`. Registry records are
+/// Administrators, and the participants whose keys sign (or countersign) any of `records`. Registry records are
 /// signed by administrators, all of whom are included, so this is already a fixpoint; including
 /// every administrator also keeps the "last active administrator" rules exact on replay.
 fn needed_participants(records: &[(&Record, &[u8])]) -> HashSet<ParticipantId> {
-    let keys: HashSet<[u8; 32]> = records
+    let mut keys: HashSet<[u8; 32]> = records
         .iter()
         .filter_map(|(r, _)| r.signature.map(|s| s.public_key))
         .collect();
+    // An auditor who countersigned an adjustment must be disclosed too: the rule checks its key.
+    // Byte 1 of a body is its kind code; 9 is an adjustment (docs/format.md, "Event body").
+    for (rec, _) in records.iter().filter(|(r, _)| r.body.get(1) == Some(&9)) {
+        if let Ok(EventKind::Adjustment(a)) = EventBody::decode(&rec.body).map(|b| b.kind) {
+            keys.extend(a.countersignature.map(|c| c.public_key));
+        }
+    }
     let mut needed = HashSet::new();
     for (rec, _) in records.iter().filter(|(r, _)| r.lot == REGISTRY_LOT) {
         match EventBody::decode(&rec.body).map(|b| b.kind) {

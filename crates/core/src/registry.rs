@@ -300,6 +300,7 @@ pub fn role_may_submit(role: Role, kind: &EventKind) -> bool {
         | EventKind::KeyRevoked(_)
         | EventKind::ParticipantSuspended(_)
         | EventKind::TokenIssued(_) => role == Role::Administrator,
+        EventKind::Attestation(_) => role == Role::Auditor,
     }
 }
 

@@ -127,11 +127,12 @@ impl Team {
             .collect()
     }
     /// Who would really submit `kind`: ore receipts the supplier, magnet intakes the recycler,
-    /// registry events the administrator, the rest the plant operator.
+    /// registry events the administrator, attestations the auditor, the rest the plant operator.
     pub fn signer_for(&self, kind: &EventKind) -> &Member {
         match kind {
             EventKind::OreReceipt(_) => &self.supplier,
             EventKind::MagnetIntake(_) => &self.recycler,
+            EventKind::Attestation(_) => &self.auditor,
             k if k.is_registry() => &self.admin,
             _ => &self.plant,
         }

@@ -8,10 +8,10 @@
 use ree_core::element::{Element, Oxide};
 use ree_core::error::{FieldError, RuleError};
 use ree_core::event::{
-    Adjustment, AssayRecorded, CampaignClosed, CampaignOpened, Composition, DocKind, Document,
-    EventBody, EventKind, InputCharged, KeyAdded, KeyRevoked, MagnetCategory, MagnetIntake,
-    OreReceipt, OutputProduced, ParticipantSuspended, Role, ScrapClass, Shipment, TokenIssued,
-    MAX_FUTURE_SKEW_US, MAX_MASS_G,
+    Adjustment, AssayRecorded, Attestation, AttestationKind, CampaignClosed, CampaignOpened,
+    Composition, Countersignature, DocKind, Document, EventBody, EventKind, InputCharged, KeyAdded,
+    KeyRevoked, MagnetCategory, MagnetIntake, OreReceipt, OriginMethod, OutputProduced,
+    ParticipantSuspended, Role, ScrapClass, Shipment, TokenIssued, MAX_FUTURE_SKEW_US, MAX_MASS_G,
 };
 use ree_core::registry::token_hash;
 use ree_core::state::{LedgerState, Staged};
@@ -35,6 +35,9 @@ const CAMPAIGN: LotId = lot(3);
 const OXIDE: LotId = lot(4);
 /// A closed campaign: 100 g charged, 10 g declared lost, 90 g left.
 const CLOSED: LotId = lot(5);
+/// Stands, in an attestation, for the record hash of `ORE`'s receipt in the row's world (its
+/// event ids, hence hashes, differ from world to world).
+const ORE_GENESIS: Hash32 = Hash32([0xee; 32]);
 /// A lot id nobody used yet.
 const NEW: LotId = lot(9);
 
@@ -46,6 +49,7 @@ enum Who {
     Recycler,
     Plant,
     Customer,
+    Auditor,
     /// A supplier whose key is not registered.
     Stranger,
 }
@@ -56,6 +60,8 @@ struct Step {
     signed: bool,
     occurred_at: UtcMicros,
     expected_head: Option<Hash32>,
+    /// Who countersigns the (adjustment) body, once its event id is fixed.
+    countersigned_by: Option<Who>,
 }
 
 fn by(who: Who, kind: EventKind) -> Step {
@@ -65,6 +71,7 @@ fn by(who: Who, kind: EventKind) -> Step {
         signed: true,
         occurred_at: NOW,
         expected_head: None,
+        countersigned_by: None,
     }
 }
 
@@ -75,6 +82,10 @@ impl Step {
     }
     fn at(mut self, t: i64) -> Step {
         self.occurred_at = UtcMicros(t);
+        self
+    }
+    fn countersigned(mut self, who: Who) -> Step {
+        self.countersigned_by = Some(who);
         self
     }
     fn expecting_head(mut self, h: Hash32) -> Step {
@@ -216,6 +227,19 @@ fn adjust(lot: LotId, delta_g: i64) -> Adjustment {
         lot,
         delta_g,
         reason: "stock count".into(),
+        countersignature: None,
+    }
+}
+
+fn attestation(lot: LotId, event: Option<Hash32>) -> Attestation {
+    Attestation {
+        lot,
+        event,
+        kind: AttestationKind::OriginVerified,
+        method: Some(OriginMethod::SiteVisit),
+        evidence: Hash32([7; 32]),
+        valid_from: UtcMicros(NOW.0 - 1_000_000),
+        valid_until: UtcMicros(NOW.0 + 1_000_000),
     }
 }
 
@@ -314,6 +338,10 @@ fn stateless_rows() -> Vec<Row> {
         row("shipment: customer empty", plant(K::Shipment(Shipment { customer: "".into(), ..shipment(OXIDE, 1) })), Field("shipment.customer")),
         row("assay: lab empty", plant(K::AssayRecorded(AssayRecorded { lab: "".into(), ..assay(ORE) })), Field("assay_recorded.lab")),
         row("assay: no element", plant(K::AssayRecorded(AssayRecorded { content: Composition::default(), ..assay(ORE) })), Field("assay_recorded.content")),
+        row("attestation: origin without a method", by(Auditor, K::Attestation(Attestation { method: None, ..attestation(ORE, None) })), Field("attestation.method")),
+        row("attestation: a method on mass_verified", by(Auditor, K::Attestation(Attestation { kind: AttestationKind::MassVerified, ..attestation(ORE, None) })), Field("attestation.method")),
+        row("attestation: no evidence", by(Auditor, K::Attestation(Attestation { evidence: Hash32([0; 32]), ..attestation(ORE, None) })), Field("attestation.evidence_digest")),
+        row("attestation: an empty validity period", by(Auditor, K::Attestation(Attestation { valid_until: NOW, valid_from: NOW, ..attestation(ORE, None) })), Field("attestation.valid_until")),
         row("adjustment: zero delta", plant(K::Adjustment(adjust(ORE, 0))), Field("adjustment.delta_g")),
         row("adjustment: delta past the maximum", plant(K::Adjustment(adjust(ORE, -(MAX_MASS_G as i64) - 1))), Field("adjustment.delta_g")),
         row("adjustment: reason empty", plant(K::Adjustment(Adjustment { reason: "".into(), ..adjust(ORE, 1) })), Field("adjustment.reason")),
@@ -347,6 +375,11 @@ fn rule_rows() -> Vec<Row> {
     let plant = |k: EventKind| by(Plant, k);
     let admin = |k: EventKind| by(Admin, k);
     let ore_assay = || K::AssayRecorded(assay(ORE));
+    let forged = {
+        let sig = t.auditor.sign(b"some other adjustment");
+        Countersignature { public_key: sig.public_key, signature: sig.signature }
+    };
+    let ore_genesis = ORE_GENESIS;
     vec![
         // The chain and the signer.
         row("a valid receipt starts a lot", by(Supplier, K::OreReceipt(ore_receipt(NEW))), Accepted),
@@ -392,7 +425,21 @@ fn rule_rows() -> Vec<Row> {
         row("a loss past the balance", plant(K::Adjustment(adjust(OXIDE, -21))), Violation("adjustment of 21 g exceeds the balance of 20 g")),
         row("a gain on an oxide lot", plant(K::Adjustment(adjust(OXIDE, 1))), Violation("a positive adjustment (stock-count gain) is allowed only on ore and recycled lots")),
         row("a gain on a campaign", plant(K::Adjustment(adjust(CAMPAIGN, 1))), Violation("a positive adjustment")),
-        row("a gain on an ore lot", plant(K::Adjustment(adjust(ORE, 1))), Accepted),
+        row("a gain without a countersignature", plant(K::Adjustment(adjust(ORE, 1))), Violation("adjustment.countersignature: a positive adjustment (stock-count gain) needs an auditor's countersignature")),
+        row("a gain countersigned by the plant", plant(K::Adjustment(adjust(ORE, 1))).countersigned(Plant), Violation("not an auditor")),
+        row("a gain countersigned by an unregistered key", plant(K::Adjustment(adjust(ORE, 1))).countersigned(Stranger), Violation("adjustment.countersignature: signing key")),
+        row("a gain countersigned over other bytes", plant(K::Adjustment(Adjustment { countersignature: Some(forged), ..adjust(ORE, 1) })), Violation("adjustment.countersignature: the signature does not match")),
+        row("a countersigned gain of 2% of the received mass", plant(K::Adjustment(adjust(ORE, 20))).countersigned(Auditor), Accepted),
+        row("a countersigned gain past 2% of the received mass", plant(K::Adjustment(adjust(ORE, 21))).countersigned(Auditor), Violation("adjustment.delta_g: gains would total 21 g, over the cap of 2% of the 1000 g received")),
+        row_after("countersigned gains past 2% cumulatively", vec![plant(K::Adjustment(adjust(RECYCLED, 15))).countersigned(Auditor)], plant(K::Adjustment(adjust(RECYCLED, 6))).countersigned(Auditor), Violation("gains would total 21 g")),
+        row("a countersigned loss", plant(K::Adjustment(adjust(ORE, -1))).countersigned(Auditor), Accepted),
+        // Attestations.
+        row("an auditor attests a lot's origin", by(Auditor, K::Attestation(attestation(ORE, None))), Accepted),
+        row("an auditor attests a lot's receipt by its record hash", by(Auditor, K::Attestation(attestation(ORE, Some(ore_genesis)))), Accepted),
+        row("an attestation naming a record of another lot", by(Auditor, K::Attestation(attestation(RECYCLED, Some(ore_genesis)))), Violation("attestation.event_hash")),
+        row("an attestation naming no record", by(Auditor, K::Attestation(attestation(ORE, Some(Hash32([9; 32]))))), Violation("attestation.event_hash")),
+        row("only auditors attest", plant(K::Attestation(attestation(ORE, None))), Forbidden("may not submit attestation")),
+        row("an attestation about an unknown lot", by(Auditor, K::Attestation(attestation(NEW, None))), UnknownLot),
         row("a loss on an open campaign", plant(K::Adjustment(adjust(CAMPAIGN, -1))), Accepted),
         // The registry.
         Row { world: World::Empty, ..row("the first event is not an administrator's", by(Supplier, K::OreReceipt(ore_receipt(NEW))), Unauthenticated("no participant registry yet")) },
@@ -428,6 +475,7 @@ fn member(t: &Team, who: Who) -> Member {
         Who::Recycler => t.recycler.clone(),
         Who::Plant => t.plant.clone(),
         Who::Customer => t.customer.clone(),
+        Who::Auditor => t.auditor.clone(),
         Who::Stranger => stranger(),
     }
 }
@@ -441,8 +489,17 @@ fn submit(state: &mut LedgerState, t: &Team, step: &Step) -> Result<(), Refusal>
         expected_head: step.expected_head,
         kind: step.kind.clone(),
     };
+    if let EventKind::Attestation(a) = &mut body.kind {
+        if a.event == Some(ORE_GENESIS) {
+            use ree_core::state::LotView;
+            a.event = state.lot(&ORE).map(|l| l.audit.attestable[0]);
+        }
+    }
     // As an honest signer does: commit to the heads it sees (a row may name a wrong one).
     body.commit_to(|l| ree_core::state::LotView::lot(&*state, l).map(|s| s.head));
+    if let Some(who) = step.countersigned_by {
+        ree_core::event::countersign(&mut body, &member(t, who).secret).map_err(Refusal::Field)?;
+    }
     body.validate(NOW).map_err(Refusal::Field)?;
     let bytes = body.encode().map_err(Refusal::Field)?;
     let signature = step.signed.then(|| member(t, step.who).sign(&bytes));
@@ -549,5 +606,5 @@ fn the_table_covers_every_kind() {
         .collect();
     kinds.sort();
     kinds.dedup();
-    assert_eq!(kinds.len(), 14, "{kinds:?}");
+    assert_eq!(kinds.len(), 15, "{kinds:?}");
 }

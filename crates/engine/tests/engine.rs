@@ -297,6 +297,7 @@ fn expected_head_mismatch_is_refused() {
         lot: a,
         delta_g: -1,
         reason: "spill".into(),
+        countersignature: None,
     }));
     b.expected_head = Some(Hash32([9; 32]));
     assert!(matches!(
@@ -358,6 +359,7 @@ fn a_failed_write_answers_unavailable_and_changes_nothing() {
         lot: a,
         delta_g: -10,
         reason: "spill".into(),
+        countersignature: None,
     }));
     assert!(matches!(
         e.submit_blocking(vec![sub(&b)], false, NOW).remove(0),
@@ -489,7 +491,7 @@ proptest! {
                 Op::Ship { oxide, mass } => (EventKind::Shipment(Shipment { lot: pick(&oxides, *oxide), mass_g: *mass, customer: "c".into(), destination: cc("DE"), document: Hash32::ZERO }), None),
                 Op::Adjust { lot, delta } => {
                     let all: Vec<LotId> = inputs.iter().chain(&camps).chain(&oxides).copied().collect();
-                    (EventKind::Adjustment(Adjustment { lot: pick(&all, *lot), delta_g: *delta, reason: "count".into() }), None)
+                    (EventKind::Adjustment(Adjustment { lot: pick(&all, *lot), delta_g: *delta, reason: "count".into(), countersignature: None }), None)
                 }
                 Op::Assay { lot, nd } => (EventKind::AssayRecorded(AssayRecorded { lot: pick(&inputs, *lot), lab: "lab".into(), content: Composition::new(vec![(Element::Nd, (*nd).max(1))]).unwrap(), certificate: Hash32::ZERO }), None),
                 Op::Bogus { camp } => (charge(pick(&camps, *camp), pick(&camps, *camp), 1), None),
@@ -580,6 +582,7 @@ fn a_damaged_store_is_refused_on_open() {
             lot: a,
             delta_g: -1,
             reason: "r".into(),
+            countersignature: None,
         }),
     );
     let g = e.last_global_seq();
@@ -658,6 +661,7 @@ fn a_full_queue_sheds_load_instead_of_growing() {
             lot: a,
             delta_g: -1,
             reason: "r".into(),
+            countersignature: None,
         }));
         let tx = tx.clone();
         e.submit(

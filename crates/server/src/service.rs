@@ -403,7 +403,13 @@ impl pb::queries_server::Queries for Ledger {
             .map(|(lot, (seq, head))| {
                 let l = self.engine.lot(lot);
                 let src = l.as_ref().and_then(|l| l.source());
+                let (adjustments, attestations) = l
+                    .as_ref()
+                    .map(|l| convert::audit_pb(l, seq))
+                    .unwrap_or_default();
                 pb::UpstreamLot {
+                    adjustments,
+                    attestations,
                     lot_id: lot.to_string(),
                     kind: l.as_ref().map_or(0, |l| convert::kind_pb(l.kind()) as i32),
                     seq,

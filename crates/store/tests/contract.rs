@@ -99,6 +99,7 @@ impl Ledger {
                 lot: lots[0],
                 delta_g: -1,
                 reason: "contract".into(),
+                countersignature: None,
             }),
         }
         .encode()

@@ -14,6 +14,7 @@
 //! input.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod logproof;
 pub mod policy;
 mod replay;
@@ -153,6 +154,7 @@ fn upstream_lots(state: &LedgerState, lots: &BTreeSet<LotId>, subject: LotId) ->
     for id in lots.iter().filter(|id| **id != subject) {
         let Some(l) = state.lot(id) else { continue };
         let src = l.source();
+        let (adjustments, attestations) = audit::lines(l);
         let facility_country = match &l.detail {
             LotDetail::Campaign(c) => Some(c.country),
             _ => None,
@@ -166,6 +168,8 @@ fn upstream_lots(state: &LedgerState, lots: &BTreeSet<LotId>, subject: LotId) ->
                 .unwrap_or_default(),
             feed: src.map(|s| s.feed.name().to_string()).unwrap_or_default(),
             events: l.next_seq,
+            adjustments,
+            attestations,
         });
     }
     upstream

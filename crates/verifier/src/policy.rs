@@ -32,6 +32,8 @@ struct PolicyFile {
     log_vkeys: Option<Vec<String>>,
     witness_vkeys: Option<Vec<String>>,
     witness_quorum: Option<usize>,
+    max_adjustment_gain_share: Option<f64>,
+    require_attestation: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// Which chain-of-custody claim the policy requires.
@@ -62,6 +64,8 @@ pub struct Policy {
     /// Pinned transparency-log keys (`--log-vkey FILE`, `log_vkeys`): bundles must carry a
     /// checkpoint signed by one, with every record's inclusion proof.
     pub log_vkeys: Vec<ree_tlog::VerifierKey>,
+    /// `max_adjustment_gain_share` and `require_attestation` (`audit.rs`).
+    pub audit: crate::audit::AuditPolicy,
     /// Pinned witness keys (`--witness-vkey FILE`, `witness_vkeys`; type 0x04).
     pub witness_vkeys: Vec<ree_tlog::VerifierKey>,
     /// How many distinct pinned witnesses must have cosigned the bundle's checkpoint
@@ -120,6 +124,7 @@ impl Default for Policy {
             log_vkeys: Vec::new(),
             witness_vkeys: Vec::new(),
             witness_quorum: None,
+            audit: Default::default(),
         }
     }
 }
@@ -169,6 +174,8 @@ impl Policy {
             };
         }
         p.allow_denied_recycled = f.allow_denied_countries_in_recycled_feed.unwrap_or(false);
+        p.audit =
+            crate::audit::AuditPolicy::parse(f.max_adjustment_gain_share, f.require_attestation)?;
         for k in f.trusted_administrator_keys.unwrap_or_default() {
             p.trusted_administrators.push(
                 parse_public_key(&k).map_err(|e| format!("trusted_administrator_keys: {e}"))?,
@@ -229,7 +236,7 @@ pub fn parse_public_key(text: &str) -> Result<[u8; 32], String> {
 /// missing document.
 pub(crate) fn lot_violations(policy: &Policy, l: &LotState, subject_id: LotId) -> Vec<Violation> {
     let id = l.id;
-    let mut violations = Vec::new();
+    let mut violations = policy.audit.violations(l);
     if let Some(s) = l.source() {
         if policy.claim_rule().denies(&s) {
             let how = match s.feed {

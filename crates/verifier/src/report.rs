@@ -35,6 +35,8 @@ pub struct UpstreamLot {
     pub country: String,
     pub feed: String,
     pub events: u64,
+    pub adjustments: Vec<crate::audit::AdjustmentLine>,
+    pub attestations: Vec<crate::audit::AttestationLine>,
 }
 
 /// The verdict and the facts behind it.
@@ -227,6 +229,31 @@ fn write_verdict(s: &mut String, r: &Report) {
     }
     let n = r.upstream_lots.len();
     let _ = writeln!(s, "upstream:  {n} lot{}", if n == 1 { "" } else { "s" });
+    for u in &r.upstream_lots {
+        for a in &u.adjustments {
+            let by = a
+                .countersigned_by
+                .as_deref()
+                .unwrap_or("no countersignature");
+            let _ = writeln!(
+                s,
+                "  adjusted:  {} {} {:+} g ({}; {by})",
+                u.kind, u.lot, a.delta_g, a.reason
+            );
+        }
+        for a in &u.attestations {
+            let m = a
+                .method
+                .as_deref()
+                .map(|m| format!(" by {m}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "  attested:  {} {} {}{m}, valid {} to {} (auditor {})",
+                u.kind, u.lot, a.kind, a.valid_from, a.valid_until, a.auditor
+            );
+        }
+    }
     for v in &r.violations {
         let _ = writeln!(
             s,

@@ -1,5 +1,6 @@
 //! What each command does, one module a family; `main.rs` dispatches to them.
 
+pub mod audit;
 pub mod backup;
 pub mod check;
 pub mod monitor;

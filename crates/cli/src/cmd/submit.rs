@@ -215,7 +215,11 @@ async fn head_of(client: &mut Client, lot: ree_core::LotId) -> Result<ree_core::
 }
 
 /// Sends `subs` in batches (one, if atomic), printing each result; how many were rejected.
-async fn send(client: &mut Client, subs: &[pb::Submission], atomic: bool) -> Result<usize> {
+pub(crate) async fn send(
+    client: &mut Client,
+    subs: &[pb::Submission],
+    atomic: bool,
+) -> Result<usize> {
     let mut failed = 0;
     let chunk_size = if atomic {
         usize::MAX

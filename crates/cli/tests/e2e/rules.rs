@@ -216,6 +216,7 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
                     lot_id: ore.clone(),
                     delta_g: -1,
                     reason: "spill".into(),
+                    countersignature: None,
                 }))
             },
             Code::FailedPrecondition,

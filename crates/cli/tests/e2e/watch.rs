@@ -96,6 +96,7 @@ async fn a_stuck_watcher_is_disconnected_not_buffered() {
                 lot_id: lot.clone(),
                 delta_g: -1,
                 reason: "r".into(),
+                countersignature: None,
             },
         ))))
         .await

@@ -32,6 +32,7 @@ macro_rules! code_enum {
 
 mod adjustment;
 mod assay;
+mod attestation;
 mod campaign;
 mod composition;
 mod documents;
@@ -43,8 +44,11 @@ mod shipment;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use adjustment::Adjustment;
+pub use adjustment::{
+    countersign, countersignature_message, Adjustment, Countersignature, COUNTERSIGNATURE_DOMAIN,
+};
 pub use assay::AssayRecorded;
+pub use attestation::{Attestation, AttestationKind, OriginMethod};
 pub use campaign::{CampaignClosed, CampaignOpened, InputCharged, OutputProduced, OXIDE_NDPR};
 pub use composition::Composition;
 pub use documents::{DocKind, Document, MAX_DOCUMENTS};
@@ -118,6 +122,7 @@ event_kinds! {
     KeyRevoked = 12, "key_revoked";
     ParticipantSuspended = 13, "participant_suspended";
     TokenIssued = 14, "token_issued";
+    Attestation = 20, "attestation";
 }
 
 impl EventKind {
@@ -136,9 +141,9 @@ impl EventKind {
             EventKind::InputCharged(_) | EventKind::OutputProduced(_) | EventKind::Shipment(_)
         )
     }
-    /// True for the events that change the participant registry.
+    /// True for the events that change the participant registry: codes 10 to 19.
     pub fn is_registry(&self) -> bool {
-        self.code() >= 10
+        (10..=19).contains(&self.code())
     }
 }
 

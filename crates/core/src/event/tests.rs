@@ -144,13 +144,43 @@ pub fn kind() -> impl Strategy<Value = EventKind> {
                 certificate,
             })
         }),
-        (lot_id(), -1_000_000i64..1_000_000, name()).prop_map(|(lot, delta_g, reason)| {
-            EventKind::Adjustment(Adjustment {
-                lot,
-                delta_g,
-                reason,
-            })
-        }),
+        (
+            lot_id(),
+            -1_000_000i64..1_000_000,
+            name(),
+            prop::option::of((any::<[u8; 32]>(), any::<[u8; 32]>(), any::<[u8; 32]>()))
+        )
+            .prop_map(|(lot, delta_g, reason, c)| {
+                EventKind::Adjustment(Adjustment {
+                    lot,
+                    delta_g,
+                    reason,
+                    countersignature: c.map(|(k, r, s)| Countersignature {
+                        public_key: k,
+                        signature: [r, s].concat().try_into().unwrap_or([0; 64]),
+                    }),
+                })
+            }),
+        (
+            lot_id(),
+            prop::option::of(hash()),
+            prop::sample::select(AttestationKind::ALL.to_vec()),
+            prop::option::of(prop::sample::select(OriginMethod::ALL.to_vec())),
+            hash(),
+            any::<i64>(),
+            any::<i64>()
+        )
+            .prop_map(|(lot, event, kind, method, evidence, f, u)| {
+                EventKind::Attestation(Attestation {
+                    lot,
+                    event,
+                    kind,
+                    method,
+                    evidence,
+                    valid_from: UtcMicros(f),
+                    valid_until: UtcMicros(u),
+                })
+            }),
         (
             pid(),
             name(),
@@ -315,4 +345,42 @@ fn an_overlong_string_is_refused_with_its_field_never_truncated() {
     }
     let back = EventBody::decode(&fits.encode().unwrap()).unwrap();
     assert_eq!(back, fits);
+}
+
+/// A countersignature covers the whole body but itself: valid after countersigning, broken by
+/// any change of the body (here its reason or event id), and never a signature over the body.
+#[test]
+fn a_countersignature_covers_the_body_without_itself() {
+    let secret = [5u8; 32];
+    let mut b = EventBody {
+        event_id: EventId(uuid::Uuid::from_u128(1)),
+        occurred_at: UtcMicros(1_760_000_000_000_000),
+        expected_head: None,
+        kind: EventKind::Adjustment(Adjustment {
+            lot: LotId(uuid::Uuid::from_u128(2)),
+            delta_g: 10,
+            reason: "stock count".into(),
+            countersignature: None,
+        }),
+    };
+    let bare = b.encode().unwrap();
+    countersign(&mut b, &secret).unwrap();
+    let EventKind::Adjustment(a) = &b.kind else {
+        unreachable!()
+    };
+    let c = a.countersignature.unwrap();
+    let msg = countersignature_message(&b).unwrap();
+    assert_eq!(msg, [COUNTERSIGNATURE_DOMAIN, &bare[..]].concat());
+    let v = crate::signature::Verifier::new(&c.public_key).unwrap();
+    v.verify(&msg, &c.signature).unwrap();
+    assert!(v.verify(&bare, &c.signature).is_err());
+    let mut other = b.clone();
+    other.event_id = EventId(uuid::Uuid::from_u128(3));
+    assert!(v
+        .verify(&countersignature_message(&other).unwrap(), &c.signature)
+        .is_err());
+    // The encoding ends with flag 1, the key and the signature.
+    let enc = b.encode().unwrap();
+    assert_eq!(enc.len(), bare.len() + 96);
+    assert_eq!(enc[bare.len() - 1], 1);
 }

@@ -92,6 +92,10 @@ pub(super) fn genesis_state(
         created_at: body.occurred_at,
         owner,
         detail,
+        audit: Arc::new(super::audit::Audit {
+            attestable: vec![hash],
+            ..Default::default()
+        }),
     })
 }
 

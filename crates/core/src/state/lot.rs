@@ -180,6 +180,8 @@ pub struct LotState {
     /// The participant whose signed event created the lot.
     pub owner: ParticipantId,
     pub detail: LotDetail,
+    /// Adjustments and attestations (`state/audit.rs`); shared until one is added.
+    pub audit: Arc<super::audit::Audit>,
 }
 
 impl LotState {

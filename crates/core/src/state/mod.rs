@@ -9,6 +9,7 @@
 mod adjustment;
 mod assay;
 mod attribution;
+mod audit;
 mod authorize;
 mod balance;
 mod campaign;
@@ -22,12 +23,15 @@ mod shipment;
 mod tests;
 
 pub use attribution::{elements_of, split_proportionally};
+pub use audit::{AdjustmentEntry, AttestationEntry, Audit, MAX_GAIN_SHARE_PPM};
 pub use campaign::ELEMENT_BALANCE_TOLERANCE_PPM;
 pub use ledger::{Appended, Changes, LedgerState, ReplayError, Staged};
 pub use lot::{
     registry, Attribution, Basis, CampaignState, Feed, LotDetail, LotKind, LotState, LotView,
     Source, SourceTotals,
 };
+
+use std::sync::Arc;
 
 use crate::error::RuleError;
 use crate::event::{EventBody, EventKind};
@@ -62,13 +66,19 @@ pub fn apply_record(
         (kind, _) if kind.is_registry() => {
             registry::apply_to_registry(&mut st, kind, rec.global_seq)?
         }
-        (EventKind::Adjustment(a), _) => adjustment::adjust(&mut st, a)?,
+        (EventKind::Adjustment(a), _) => {
+            adjustment::adjust(view, &mut st, (rec.seq, hash), body, a)?
+        }
+        (EventKind::Attestation(a), _) => audit::attest(&mut st, rec.seq, hash, a, signer)?,
         _ => {
             return Err(RuleError::violation(
                 st.id,
                 "record role does not match its event",
             ))
         }
+    }
+    if let EventKind::AssayRecorded(_) = body.kind {
+        Arc::make_mut(&mut st.audit).attestable.push(hash);
     }
     st.next_seq = rec.seq + 1;
     st.head = hash;

@@ -118,6 +118,67 @@ fn enum_code<T>(
         .ok_or_else(|| FieldError::new(path, format!("{v} is not a valid {what}")))
 }
 
+fn countersignature(c: &pb::Countersignature) -> Result<ev::Countersignature, FieldError> {
+    let path = "adjustment.countersignature";
+    let public_key = digest(&c.public_key, &format!("{path}.public_key"))?.0;
+    let half =
+        |r: std::ops::Range<usize>| c.signature.get(r).and_then(|h| Hash32::from_hex(h).ok());
+    let (Some(r), Some(s), 128) = (half(0..64), half(64..128), c.signature.len()) else {
+        return Err(FieldError::new(
+            format!("{path}.signature"),
+            "must be 128 hex digits",
+        ));
+    };
+    let mut bytes = [0u8; 64];
+    bytes[..32].copy_from_slice(&r.0);
+    bytes[32..].copy_from_slice(&s.0);
+    Ok(ev::Countersignature {
+        public_key,
+        signature: bytes,
+    })
+}
+
+fn time(t: &Option<crate::pbjson_types::Timestamp>, path: &str) -> Result<UtcMicros, FieldError> {
+    let t = t
+        .as_ref()
+        .ok_or_else(|| FieldError::new(path, "is required"))?;
+    UtcMicros::from_seconds_nanos(t.seconds, t.nanos)
+        .ok_or_else(|| FieldError::new(path, "is out of range"))
+}
+
+fn attestation(a: &pb::Attestation) -> Result<ev::Attestation, FieldError> {
+    let kind = ev::AttestationKind::parse(&a.kind).ok_or_else(|| {
+        FieldError::new(
+            "attestation.kind",
+            format!(
+                "{:?} is not origin_verified, mass_verified or scrap_class_verified",
+                a.kind
+            ),
+        )
+    })?;
+    let method = match a.method.as_str() {
+        "" => None,
+        m => Some(ev::OriginMethod::parse(m).ok_or_else(|| {
+            FieldError::new(
+                "attestation.method",
+                format!("{m:?} is not site_visit or certificate_of_origin"),
+            )
+        })?),
+    };
+    Ok(ev::Attestation {
+        lot: lot_id(&a.lot_id, "attestation.lot_id")?,
+        event: match a.event_hash.as_str() {
+            "" => None,
+            h => Some(digest(h, "attestation.event_hash")?),
+        },
+        kind,
+        method,
+        evidence: digest(&a.evidence_digest, "attestation.evidence_digest")?,
+        valid_from: time(&a.valid_from, "attestation.valid_from")?,
+        valid_until: time(&a.valid_until, "attestation.valid_until")?,
+    })
+}
+
 /// Converts a wire body to the domain (structure only; `EventBody::validate` checks the rest).
 pub fn body_from_pb(b: &pb::EventBody) -> Result<EventBody, FieldError> {
     let event_id = EventId(uuid(&b.event_id, "event_id")?);
@@ -225,7 +286,13 @@ fn event_kind(kind: &pb::event_body::Kind) -> Result<EventKind, FieldError> {
             lot: lot_id(&a.lot_id, "adjustment.lot_id")?,
             delta_g: a.delta_g,
             reason: text(&a.reason, "adjustment.reason", ev::MAX_REASON_LEN)?,
+            countersignature: a
+                .countersignature
+                .as_ref()
+                .map(countersignature)
+                .transpose()?,
         }),
+        K::Attestation(a) => EventKind::Attestation(attestation(a)?),
         K::ParticipantRegistered(r) => {
             EventKind::ParticipantRegistered(ev::ParticipantRegistered {
                 participant: participant_id(

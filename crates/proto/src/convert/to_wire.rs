@@ -108,6 +108,19 @@ pub fn body_to_pb(b: &EventBody) -> pb::EventBody {
             lot_id: a.lot.to_string(),
             delta_g: a.delta_g,
             reason: a.reason.clone(),
+            countersignature: a.countersignature.map(|c| pb::Countersignature {
+                public_key: Hash32(c.public_key).to_hex(),
+                signature: c.signature.iter().map(|b| format!("{b:02x}")).collect(),
+            }),
+        }),
+        EventKind::Attestation(a) => K::Attestation(pb::Attestation {
+            lot_id: a.lot.to_string(),
+            event_hash: a.event.map(|h| h.to_hex()).unwrap_or_default(),
+            kind: a.kind.name().into(),
+            method: a.method.map(|m| m.name().to_string()).unwrap_or_default(),
+            evidence_digest: a.evidence.to_hex(),
+            valid_from: Some(ts(a.valid_from)),
+            valid_until: Some(ts(a.valid_until)),
         }),
         EventKind::ParticipantRegistered(r) => {
             K::ParticipantRegistered(pb::ParticipantRegistered {
@@ -373,4 +386,44 @@ pub fn provenance_pb(
         upstream_lots: upstream,
         attributed_g: total,
     }
+}
+
+/// A source lot's adjustments and attestations recorded up to `upto` (its seq the subject's head
+/// commits to): what a bundle of the subject carries, so GetProvenance and ree-verify agree.
+pub fn audit_pb(st: &LotState, upto: u64) -> (Vec<pb::LotAdjustment>, Vec<pb::LotAttestation>) {
+    let adjustments = st
+        .audit
+        .adjustments
+        .iter()
+        .filter(|a| a.seq <= upto)
+        .map(|a| pb::LotAdjustment {
+            seq: a.seq,
+            hash: a.hash.to_hex(),
+            occurred_at: Some(ts(a.occurred_at)),
+            delta_g: a.delta_g,
+            reason: a.reason.to_string(),
+            countersigned_by: a
+                .countersigned_by
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+        })
+        .collect();
+    let attestations = st
+        .audit
+        .attestations
+        .iter()
+        .filter(|a| a.seq <= upto)
+        .map(|a| pb::LotAttestation {
+            seq: a.seq,
+            hash: a.hash.to_hex(),
+            auditor: a.auditor.to_string(),
+            kind: a.kind.name().into(),
+            method: a.method.map(|m| m.name().to_string()).unwrap_or_default(),
+            event_hash: a.event.map(|h| h.to_hex()).unwrap_or_default(),
+            evidence_digest: a.evidence.to_hex(),
+            valid_from: Some(ts(a.valid_from)),
+            valid_until: Some(ts(a.valid_until)),
+        })
+        .collect();
+    (adjustments, attestations)
 }

@@ -19,6 +19,7 @@ fn rec(g: u64, lot: LotId, seq: u64, id: EventId) -> NewRecord {
             lot,
             delta_g: -1,
             reason: "r".into(),
+            countersignature: None,
         }),
     }
     .encode()

@@ -190,3 +190,65 @@ pub fn separation(inputs: usize, magnets: usize, countries: &[&str]) -> (Ledger,
     }));
     (l, ox)
 }
+
+impl Ledger {
+    /// Like [`Ledger::append`], with `f` applied to the body before it is signed (to
+    /// countersign it once its event id is fixed).
+    pub fn append_with(
+        &mut self,
+        kind: EventKind,
+        f: impl FnOnce(&mut EventBody),
+    ) -> Vec<Appended> {
+        let mut body = EventBody {
+            event_id: EventId(self.id()),
+            occurred_at: NOW,
+            expected_head: None,
+            kind,
+        };
+        f(&mut body);
+        body.validate(NOW).expect("scenario body is valid");
+        let (bytes, sig) = self.team.sign(&body);
+        self.push(&bytes, &body, sig)
+    }
+
+    /// Appends `body` to its lot signed by `secret` WITHOUT the rules: what a forger holding that
+    /// key can put in a bundle. The record is well formed (chain, registry head, signature).
+    pub fn forge(&mut self, body: &EventBody, secret: &[u8; 32]) -> ree_core::Record {
+        use ree_core::state::LotView;
+        let lot = body.kind.lots()[0];
+        let st = self.state.lot(&lot).expect("forged event's lot exists");
+        let bytes = body.encode().expect("forged body encodes");
+        let record = ree_core::Record {
+            lot,
+            seq: st.next_seq,
+            global_seq: self.state.next_global_seq(),
+            prev: st.head,
+            recorded_at: NOW,
+            registry: self
+                .state
+                .lot(&ree_core::registry::REGISTRY_LOT)
+                .map_or(Hash32::ZERO, |l| l.head),
+            link: None,
+            body: bytes.clone(),
+            signature: Some(ree_core::record::Signature::sign(secret, &bytes)),
+        };
+        let enc = record.encode();
+        let hash = ree_core::record::record_hash(&enc);
+        self.records.push(Appended {
+            record: record.clone(),
+            bytes: enc,
+            hash,
+        });
+        record
+    }
+
+    /// Every record in global order as a bundle for `lot` ending at `head` (seq `head_seq`).
+    pub fn bundle_at(&self, lot: LotId, head_seq: u64, head: Hash32) -> Bundle {
+        let recs: Vec<(&ree_core::Record, &[u8])> = self
+            .records
+            .iter()
+            .map(|a| (&a.record, a.bytes.as_slice()))
+            .collect();
+        Bundle::disclosing(lot, head_seq, head, &recs)
+    }
+}
