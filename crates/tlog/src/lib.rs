@@ -13,6 +13,7 @@
 //! (signed notes and keys), [`checkpoint`], [`cosignature`], [`tiles`] and [`witness`].
 #![forbid(unsafe_code)]
 
+pub mod batch;
 pub mod checkpoint;
 pub mod cosignature;
 #[cfg(test)]
@@ -26,6 +27,7 @@ pub mod tree;
 pub mod verify;
 pub mod witness;
 
+pub use batch::InclusionBatch;
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use cosignature::{CosignatureError, Cosigner};
 pub use frontier::Frontier;

@@ -6,7 +6,7 @@
 
 use ree_core::record::Record;
 use ree_core::Hash32;
-use ree_tlog::{leaf_hash, verify_inclusion, Checkpoint, Hash, Note, VerifierKey};
+use ree_tlog::{leaf_hash, Checkpoint, Hash, Note, VerifierKey};
 use serde::Serialize;
 
 use crate::replay::IntegrityError;
@@ -202,14 +202,18 @@ pub fn check(
             records.len()
         )));
     }
+    // One tree for all: the paths' shared upper nodes are hashed once.
+    let mut batch = ree_tlog::InclusionBatch::new(cp.size, cp.root);
     for ((rec, hash), proof) in records.iter().zip(&s.proofs) {
         let index = rec.global_seq.wrapping_sub(1);
-        verify_inclusion(index, cp.size, &leaf_hash(&hash.0), proof, &cp.root).map_err(|e| {
-            IntegrityError(format!(
-                "record {} seq {} (global {}) is not in the checkpoint of {} records: {e}",
-                rec.lot, rec.seq, rec.global_seq, cp.size
-            ))
-        })?;
+        batch
+            .verify(index, &leaf_hash(&hash.0), proof)
+            .map_err(|e| {
+                IntegrityError(format!(
+                    "record {} seq {} (global {}) is not in the checkpoint of {} records: {e}",
+                    rec.lot, rec.seq, rec.global_seq, cp.size
+                ))
+            })?;
     }
     let summary = CheckpointSummary {
         origin: cp.origin.clone(),
