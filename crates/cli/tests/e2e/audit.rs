@@ -189,18 +189,17 @@ async fn unbounded_gains_are_refused_and_auditors_vouch_for_lots() {
         .await
         .unwrap();
     let ox = id();
-    w.submit(sub(body(pb::event_body::Kind::OutputProduced(
-        pb::OutputProduced {
-            campaign_id: camp.clone(),
-            output_lot_id: ox.clone(),
-            oxide: "Nd2O3".into(),
-            ndpr_nd2o3_ppm: 0,
-            mass_g: 50_000,
-            purity_ppm: 990_000,
-        },
-    ))))
-    .await
-    .unwrap();
+    let output = body(pb::event_body::Kind::OutputProduced(pb::OutputProduced {
+        campaign_id: camp.clone(),
+        output_lot_id: ox.clone(),
+        oxide: "Nd2O3".into(),
+        ndpr_nd2o3_ppm: 0,
+        mass_g: 50_000,
+        purity_ppm: 990_000,
+    }));
+    w.submit(sub(committed(&mut q, output).await))
+        .await
+        .unwrap();
     let p: serde_json::Value = serde_json::from_str(&ree_ok_as(
         &url,
         &team.auditor,
