@@ -35,6 +35,7 @@ mod assay;
 mod campaign;
 mod composition;
 mod documents;
+mod facility;
 mod fields;
 mod magnet_intake;
 mod ore_receipt;
@@ -48,6 +49,10 @@ pub use assay::AssayRecorded;
 pub use campaign::{CampaignClosed, CampaignOpened, InputCharged, OutputProduced, OXIDE_NDPR};
 pub use composition::Composition;
 pub use documents::{DocKind, Document, MAX_DOCUMENTS};
+pub use facility::{
+    CertificationEnded, CertificationGranted, CertificationSuspended, CertificationWithdrawn,
+    FacilityClosed, FacilityKind, FacilityRegistered,
+};
 pub use fields::{MAX_MASS_G, MAX_NAME_LEN, MAX_REASON_LEN};
 pub use magnet_intake::{MagnetCategory, MagnetIntake, ScrapClass};
 pub use ore_receipt::OreReceipt;
@@ -118,12 +123,17 @@ event_kinds! {
     KeyRevoked = 12, "key_revoked";
     ParticipantSuspended = 13, "participant_suspended";
     TokenIssued = 14, "token_issued";
+    FacilityRegistered = 15, "facility_registered";
+    CertificationGranted = 16, "certification_granted";
+    CertificationSuspended = 17, "certification_suspended";
+    CertificationWithdrawn = 18, "certification_withdrawn";
+    FacilityClosed = 19, "facility_closed";
 }
 
 impl EventKind {
     /// True for the events that change the participant registry.
     pub fn is_registry(&self) -> bool {
-        self.code() >= 10
+        matches!(self.code(), 10..=19)
     }
 }
 

@@ -42,6 +42,7 @@ fn submit_as(state: &mut LedgerState, m: &Member, kind: EventKind) -> Result<(),
 
 fn ore(lot: LotId) -> EventKind {
     EventKind::OreReceipt(OreReceipt {
+        facility: crate::testkit::mine(Country::parse("AU").unwrap()),
         lot,
         supplier: "s".into(),
         mine_site: "m".into(),
@@ -55,6 +56,7 @@ fn ore(lot: LotId) -> EventKind {
 
 fn assay(lot: LotId) -> EventKind {
     EventKind::AssayRecorded(AssayRecorded {
+        facility: Some(crate::testkit::laboratory()),
         lot,
         lab: "lab".into(),
         content: Composition::new(vec![(Element::Nd, 2)]).unwrap(),
@@ -104,8 +106,28 @@ fn signers_need_a_registered_key_the_right_role_and_their_own_lots() {
         submit_as(&mut state, &t.supplier2, ore(lot)),
         Err(RuleError::Forbidden(_))
     ));
-    submit_as(&mut state, &t.supplier, assay(lot)).unwrap();
-    submit_as(&mut state, &t.plant, assay(lot)).unwrap();
+    // The owner declares (no laboratory named); the plant may assay nothing; a laboratory's
+    // assay supersedes the declaration, which can then no longer replace it.
+    let declared = |lot| match assay(lot) {
+        EventKind::AssayRecorded(a) => EventKind::AssayRecorded(AssayRecorded {
+            facility: None,
+            ..a
+        }),
+        k => k,
+    };
+    let e = submit_as(&mut state, &t.supplier, assay(lot)).unwrap_err();
+    assert!(e.to_string().contains("assay_recorded.facility_id"), "{e}");
+    submit_as(&mut state, &t.supplier, declared(lot)).unwrap();
+    assert!(matches!(
+        submit_as(&mut state, &t.plant, declared(lot)),
+        Err(RuleError::Forbidden(_))
+    ));
+    submit_as(&mut state, &t.lab, assay(lot)).unwrap();
+    let e = submit_as(&mut state, &t.supplier, declared(lot)).unwrap_err();
+    assert!(
+        e.to_string().contains("laboratory's assay is in effect"),
+        "{e}"
+    );
     // Only administrators change the registry.
     let revoke = EventKind::KeyRevoked(KeyRevoked {
         participant: t.supplier.id,
@@ -156,6 +178,7 @@ fn sums_never_wrap() {
         &mut state,
         &t.plant,
         EventKind::CampaignOpened(crate::event::CampaignOpened {
+            facility_id: crate::testkit::separation_site(Country::parse("FR").unwrap()),
             campaign: camp,
             facility: "f".into(),
             country: Country::parse("FR").unwrap(),
