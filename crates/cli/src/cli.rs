@@ -47,6 +47,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: ParticipantCmd,
     },
+    /// Manage registered facilities and their certifications (administrators; list: everyone).
+    Facility {
+        #[command(subcommand)]
+        cmd: crate::cmd::facility::FacilityCmd,
+    },
     /// Submit events from JSON lines (protobuf JSON of ree.v1.EventBody, one per line).
     Submit(SubmitArgs),
     /// Create an ed25519 signing key: KEYFILE (secret, owner-only) and KEYFILE.pub.

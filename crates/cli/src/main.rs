@@ -64,6 +64,7 @@ async fn run(command: Cmd) -> Result<()> {
         Cmd::Whoami { server } => cmd::query::whoami(&server).await,
         Cmd::Checkpoint { server } => cmd::query::checkpoint(&server).await,
         Cmd::Participant { cmd: subcommand } => cmd::participant::run(subcommand).await,
+        Cmd::Facility { cmd: subcommand } => cmd::facility::run(subcommand).await,
         Cmd::Submit(args) => cmd::submit::submit(args).await,
         Cmd::Keygen { output } => cmd::participant::keygen(&output),
         Cmd::Digest { file } => cmd::submit::digest(&file),

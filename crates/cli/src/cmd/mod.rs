@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod check;
+pub mod facility;
 pub mod participant;
 pub mod query;
 pub mod serve;
