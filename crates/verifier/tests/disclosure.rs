@@ -30,6 +30,7 @@ fn suppliers_lot() -> (Ledger, ree_core::LotId) {
     }));
     let lot = l.lot();
     l.append(EventKind::OreReceipt(OreReceipt {
+        facility: ree_core::testkit::mine(cc("AU")),
         lot,
         supplier: "s".into(),
         mine_site: "m".into(),

@@ -110,6 +110,7 @@ async fn signatures_roles_ownership_and_tokens_are_enforced() {
         .into_inner();
     let assay = |lot: &str| {
         body(pb::event_body::Kind::AssayRecorded(pb::AssayRecorded {
+            facility_id: ree_core::testkit::laboratory().to_string(),
             lot_id: lot.into(),
             lab: "lab".into(),
             content: vec![pb::ElementContent {
