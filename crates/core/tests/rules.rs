@@ -383,7 +383,7 @@ fn rule_rows() -> Vec<Row> {
         row("a laboratory assays any input lot", lab_assay(ORE), Accepted),
         row("a laboratory's assay names its laboratory", by(Lab, ore_assay()), Violation("assay_recorded.facility_id: a laboratory's assay names its laboratory facility")),
         row("an owner's declaration names no laboratory", by(Supplier, K::AssayRecorded(assay(ORE))), Violation("assay_recorded.facility_id: only a laboratory's assay")),
-        row_after("a laboratory without a valid ISO/IEC 17025 certificate", vec![admin(lab_cert_suspended)], lab_assay(ORE), Violation("holds no ISO/IEC 17025 certificate valid")),
+        row_after("a laboratory without a valid ISO/IEC 17025 certificate", vec![admin(lab_cert_suspended.clone())], lab_assay(ORE), Violation("holds no ISO/IEC 17025 certificate valid")),
         row_after("a declaration cannot replace a laboratory's assay", vec![lab_assay(ORE)], by(Supplier, ore_assay()), Violation("a laboratory's assay is in effect")),
         // Origin from the site (attack 1).
         row("a receipt names its supplier's own mine", receipt(tk::mine(au()), au()), Accepted),

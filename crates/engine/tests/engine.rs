@@ -152,16 +152,16 @@ fn separation_links_chains_and_attributes_by_element() {
     assert!(lots.contains(&a) && lots.contains(&b) && lots.contains(&c));
     assert_eq!(
         up.record_count(),
-        2 + 2 + 4 + 1 + 7,
-        "ore a, ore b, campaign (open, 2 charges, debit), oxide genesis, and the registry (7 participants) that authorised their signers"
+        2 + 2 + 4 + 1 + team().registry_events(NOW).len(),
+        "ore a, ore b, campaign (open, 2 charges, debit), oxide genesis, and the registry (participants, sites) that authorised their signers"
     );
     // Its bundle withholds (hash only) the registrations of the participants who signed none
     // of it.
     let b = up.bundle();
     assert_eq!(
         b.withheld_count(),
-        4,
-        "supplier2, recycler, customer, auditor"
+        5 + 2 * ree_core::testkit::SITE_COUNTRIES.len() + 2,
+        "supplier2, recycler, customer, auditor, lab; supplier2's and the recycler's sites; the lab's site and certificate"
     );
     assert_eq!(b.records.len() + b.withheld_count(), up.record_count());
     let t = team();
