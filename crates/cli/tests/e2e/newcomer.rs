@@ -13,7 +13,7 @@ fn stderr(out: &std::process::Output) -> String {
 /// A receipt line of `team.supplier`'s, with or without its event id and time.
 fn receipt_line(lot: &str, event_id: Option<&str>, occurred_at: Option<&str>) -> String {
     let mut v = serde_json::json!({
-        "oreReceipt": {"lotId": lot, "supplier": "Mine", "mineSite": "Pit 1", "country": "AU",
+        "oreReceipt": {"facilityId": ree_core::testkit::mine(ree_core::Country::parse("AU").unwrap()).to_string(), "lotId": lot, "supplier": "Mine", "mineSite": "Pit 1", "country": "AU",
             "massG": "1000000", "reoGradePpm": 500000,
             "assay": [{"element": "Nd", "ppm": 100000}]}
     });
