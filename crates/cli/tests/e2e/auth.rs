@@ -64,7 +64,7 @@ fn a_supplier_joins_and_submits_with_its_own_key_and_token() {
         .and_then(|r| r.split(';').next())
         .expect("the participant id")
         .to_string();
-    // Attack 1: the newcomer names a registered AU mine that another supplier operates.
+    // Attack 1: the newcomer names an AU mine site that is not its own (not registered here).
     let lot = uuid::Uuid::now_v7().to_string();
     let file = dir.path().join("e.jsonl");
     let line = |site: &str| {
@@ -121,7 +121,7 @@ fn a_supplier_joins_and_submits_with_its_own_key_and_token() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "another's mine accepted");
     assert!(
-        err.contains("ore_receipt.facility_id") && err.contains("is operated by participant"),
+        err.contains("FailedPrecondition") && err.contains("ore_receipt.facility_id"),
         "{err}"
     );
     std::fs::write(&file, line(&site)).unwrap();

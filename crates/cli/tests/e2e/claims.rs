@@ -87,6 +87,8 @@ async fn uncovered_outputs_are_refused_and_the_claim_rests_on_presence() {
     w.submit(sub(ore_with(|o| {
         o.lot_id = cn.clone();
         o.country = "CN".into();
+        o.facility_id =
+            ree_core::testkit::mine(ree_core::Country::parse("CN").unwrap()).to_string();
         o.assay = vec![pb::ElementContent {
             element: "La".into(),
             ppm: 200_000,
