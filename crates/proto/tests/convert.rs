@@ -114,7 +114,7 @@ proptest! {
 
 /// A valid facility id half the time (so conversion gets past it), else the fuzzed text.
 fn lot_or_id(s: &str) -> String {
-    if s.len() % 2 == 0 {
+    if s.len().is_multiple_of(2) {
         uuid::Uuid::from_u128(s.len() as u128).to_string()
     } else {
         s.to_string()
