@@ -30,6 +30,9 @@ struct PolicyFile {
     trusted_administrator_keys: Option<Vec<String>>,
     allow_denied_countries_in_recycled_feed: Option<bool>,
     log_vkeys: Option<Vec<String>>,
+    require_certified_sites: Option<Vec<String>>,
+    require_lab_assays: Option<bool>,
+    max_reassay_shift_ppm: Option<u32>,
 }
 
 /// Which chain-of-custody claim the policy requires.
@@ -60,7 +63,18 @@ pub struct Policy {
     /// Pinned transparency-log keys (`--log-vkey FILE`, `log_vkeys`): bundles must carry a
     /// checkpoint signed by one, with every record's inclusion proof.
     pub log_vkeys: Vec<ree_tlog::VerifierKey>,
+    /// Schemes (e.g. IRMA, RMAP): every source lot's registered site must hold a certificate of
+    /// one of them, valid at the receipt's date. Empty: not required.
+    pub require_certified_sites: Vec<String>,
+    /// Every charge of a source lot (or, uncharged, its assay in effect) must rest on a
+    /// laboratory's assay, not the owner's declaration.
+    pub require_lab_assays: bool,
+    /// The largest move of one element a re-assay may make, in ppm of the lot's mass.
+    pub max_reassay_shift_ppm: u32,
 }
+
+/// Default of `max_reassay_shift_ppm`: 5 percentage points of the lot's mass.
+pub const DEFAULT_MAX_REASSAY_SHIFT_PPM: u32 = 50_000;
 
 impl Default for Policy {
     /// No Chinese feed (mined, pre- or post-consumer) or processing anywhere upstream, mass
@@ -78,6 +92,9 @@ impl Default for Policy {
             trusted_administrators: Vec::new(),
             allow_denied_recycled: false,
             log_vkeys: Vec::new(),
+            require_certified_sites: Vec::new(),
+            require_lab_assays: false,
+            max_reassay_shift_ppm: DEFAULT_MAX_REASSAY_SHIFT_PPM,
         }
     }
 }
@@ -127,6 +144,20 @@ impl Policy {
             };
         }
         p.allow_denied_recycled = f.allow_denied_countries_in_recycled_feed.unwrap_or(false);
+        p.require_certified_sites = f.require_certified_sites.unwrap_or_default();
+        if p.require_certified_sites
+            .iter()
+            .any(|s| s.trim().is_empty())
+        {
+            return Err("require_certified_sites: a scheme name is empty".into());
+        }
+        p.require_lab_assays = f.require_lab_assays.unwrap_or(false);
+        if let Some(m) = f.max_reassay_shift_ppm {
+            if m > 1_000_000 {
+                return Err(format!("max_reassay_shift_ppm: {m} is more than 1,000,000"));
+            }
+            p.max_reassay_shift_ppm = m;
+        }
         for k in f.trusted_administrator_keys.unwrap_or_default() {
             p.trusted_administrators.push(
                 parse_public_key(&k).map_err(|e| format!("trusted_administrator_keys: {e}"))?,
