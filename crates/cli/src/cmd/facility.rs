@@ -23,6 +23,7 @@ pub enum FacilityCmd {
     Add {
         #[command(flatten)]
         server: Creds,
+        /// The facility's name.
         #[arg(long)]
         name: String,
         /// mine, collection, recycling, separation or laboratory.
@@ -45,10 +46,12 @@ pub enum FacilityCmd {
     Certify {
         #[command(flatten)]
         server: Creds,
+        /// The facility's id (`ree facility list`).
         facility: String,
         /// IRMA, RMAP, ISO 14001, ISO/IEC 17025, ...
         #[arg(long)]
         scheme: String,
+        /// The certificate's id, as the scheme issued it.
         #[arg(long)]
         certificate_id: String,
         /// Who issued it (default: "<scheme> certification body").
@@ -68,9 +71,12 @@ pub enum FacilityCmd {
     Suspend {
         #[command(flatten)]
         server: Creds,
+        /// The facility's id (`ree facility list`).
         facility: String,
+        /// The certificate's id, as the scheme issued it.
         #[arg(long)]
         certificate_id: String,
+        /// Why (recorded in the ledger).
         #[arg(long)]
         reason: String,
     },
@@ -78,9 +84,12 @@ pub enum FacilityCmd {
     Withdraw {
         #[command(flatten)]
         server: Creds,
+        /// The facility's id (`ree facility list`).
         facility: String,
+        /// The certificate's id, as the scheme issued it.
         #[arg(long)]
         certificate_id: String,
+        /// Why (recorded in the ledger).
         #[arg(long)]
         reason: String,
     },
@@ -88,7 +97,9 @@ pub enum FacilityCmd {
     Close {
         #[command(flatten)]
         server: Creds,
+        /// The facility's id (`ree facility list`).
         facility: String,
+        /// Why (recorded in the ledger).
         #[arg(long)]
         reason: String,
     },
