@@ -58,7 +58,7 @@ fn errors_name_the_field() {
     assert_eq!(body_from_pb(&b).unwrap_err().field, "event_id");
 }
 
-const VALID_LINE: &str = r#"{"eventId": "01936f00-0000-7000-8000-000000000001", "occurredAt": "2025-01-01T00:00:00Z", "oreReceipt": {"lotId": "01936f00-0000-7000-8000-000000000002", "supplier": "s", "mineSite": "m", "country": "AU", "massG": "1000", "reoGradePpm": 1, "assay": [{"element": "Nd", "ppm": 60000}]}}"#;
+const VALID_LINE: &str = r#"{"eventId": "01936f00-0000-7000-8000-000000000001", "occurredAt": "2025-01-01T00:00:00Z", "oreReceipt": {"lotId": "01936f00-0000-7000-8000-000000000002", "facilityId": "01936f00-0000-7000-8000-000000000003", "supplier": "s", "mineSite": "m", "country": "AU", "massG": "1000", "reoGradePpm": 1, "assay": [{"element": "Nd", "ppm": 60000}]}}"#;
 
 /// What `ree submit` does with a line: protobuf JSON, then the domain.
 fn parse_line(line: &str) -> Option<EventBody> {
