@@ -114,6 +114,8 @@ fn adjustment(lot: LotId, key: &[u8; 32]) -> pb::Submission {
 struct Actor {
     secret: [u8; 32],
     token: String,
+    /// A supplier's registered mine (AU), which its receipts name.
+    site: Option<ree_core::FacilityId>,
 }
 
 async fn register(admin: &mut Client, admin_key: &[u8; 32], role: Role) -> Result<Actor> {
@@ -128,13 +130,32 @@ async fn register(admin: &mut Client, admin_key: &[u8; 32], role: Role) -> Resul
         None,
     )?;
     crate::participants::submit_one(admin, admin_key, reg.kind).await?;
+    let site = if role == Role::Supplier {
+        let id = ree_core::FacilityId::new_v7();
+        let kind = EventKind::FacilityRegistered(ree_core::event::FacilityRegistered {
+            facility: id,
+            name: "ree bench mine".into(),
+            kind: ree_core::event::FacilityKind::Mine,
+            country: Country::parse("AU").map_err(|e| anyhow!("{e}"))?,
+            location: None,
+            operator: reg.id,
+        });
+        crate::participants::submit_one(admin, admin_key, kind).await?;
+        Some(id)
+    } else {
+        None
+    };
     Ok(Actor {
         secret,
         token: reg.token,
+        site,
     })
 }
 
-async fn setup_lots(c: &mut Client, supplier: &[u8; 32], n: usize) -> Result<Vec<LotId>> {
+async fn setup_lots(c: &mut Client, supplier: &Actor, n: usize) -> Result<Vec<LotId>> {
+    let site = supplier
+        .site
+        .ok_or_else(|| anyhow!("the bench supplier has no mine"))?;
     let lots: Vec<LotId> = (0..n).map(|_| LotId::new_v7()).collect();
     let au = Country::parse("AU").map_err(|e| anyhow!("{e}"))?;
     for chunk in lots.chunks(500) {
@@ -143,6 +164,7 @@ async fn setup_lots(c: &mut Client, supplier: &[u8; 32], n: usize) -> Result<Vec
             .map(|lot| {
                 let b = body(EventKind::OreReceipt(OreReceipt {
                     lot: *lot,
+                    facility: site,
                     supplier: "ree bench".into(),
                     mine_site: "load generator".into(),
                     country: au,
@@ -151,7 +173,7 @@ async fn setup_lots(c: &mut Client, supplier: &[u8; 32], n: usize) -> Result<Vec
                     assay: Composition::default(),
                     documents: vec![],
                 }));
-                crate::participants::signed(supplier, &b)
+                crate::participants::signed(&supplier.secret, &b)
             })
             .collect();
         c.submit
@@ -212,6 +234,7 @@ async fn setup(
             Some(Actor {
                 secret: ree_proto::creds::random32()?,
                 token: String::new(),
+                site: None,
             }),
             (0..concurrency).map(|_| LotId::new_v7()).collect(),
         ),
@@ -220,7 +243,7 @@ async fn setup(
             let supplier = register(admin, &admin_key, Role::Supplier).await?;
             let plant = register(admin, &admin_key, Role::PlantOperator).await?;
             let mut supplier_client = admin.with_token(Some(&supplier.token))?;
-            let lots = setup_lots(&mut supplier_client, &supplier.secret, concurrency).await?;
+            let lots = setup_lots(&mut supplier_client, &supplier, concurrency).await?;
             (Some(plant), lots)
         }
         _ => (None, vec![]),

@@ -51,6 +51,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: ParticipantCmd,
     },
+    /// Manage registered facilities and their certifications (administrators; list: everyone).
+    Facility {
+        #[command(subcommand)]
+        cmd: crate::cmd::facility::FacilityCmd,
+    },
     /// Submit events from JSON lines (protobuf JSON of ree.v1.EventBody, one per line).
     Submit(SubmitArgs),
     /// Countersign stock-count gains as an auditor, offline: adjustment events (JSON lines) on

@@ -67,6 +67,7 @@ async fn run(command: Cmd) -> Result<()> {
             false => cmd::query::checkpoint(&server).await,
         },
         Cmd::Participant { cmd: subcommand } => cmd::participant::run(subcommand).await,
+        Cmd::Facility { cmd: subcommand } => cmd::facility::run(subcommand).await,
         Cmd::Submit(args) => cmd::submit::submit(args).await,
         Cmd::Countersign { key } => cmd::audit::countersign(&key),
         Cmd::Attest(args) => cmd::audit::attest(args).await,

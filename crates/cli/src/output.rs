@@ -47,7 +47,7 @@ pub fn count(n: u64, word: &str) -> String {
 
 /// Prints a table whose columns are as wide as their widest cell (the last column unpadded);
 /// columns listed in `right` are right-aligned (numbers).
-fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) {
+pub fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) {
     for line in table_lines(header, rows, right) {
         println!("{line}");
     }
@@ -217,6 +217,27 @@ fn event_summary(e: &pb::Event) -> String {
             format!("participant {} suspended: {}", p.participant_id, p.reason)
         }
         Some(K::TokenIssued(t)) => format!("new bearer token for {}", t.participant_id),
+        Some(K::FacilityRegistered(f)) => format!(
+            "facility {} ({}, {}) registered as {}, operated by {}",
+            f.name,
+            facility_kind_name(f.kind),
+            f.country,
+            f.facility_id,
+            f.operator_id
+        ),
+        Some(K::CertificationGranted(c)) => format!(
+            "{} certificate {} granted to facility {}",
+            c.scheme, c.certificate_id, c.facility_id
+        ),
+        Some(K::CertificationSuspended(c)) => format!(
+            "certificate {} of facility {} suspended: {}",
+            c.certificate_id, c.facility_id, c.reason
+        ),
+        Some(K::CertificationWithdrawn(c)) => format!(
+            "certificate {} of facility {} withdrawn: {}",
+            c.certificate_id, c.facility_id, c.reason
+        ),
+        Some(K::FacilityClosed(c)) => format!("facility {} closed: {}", c.facility_id, c.reason),
         None => "(no kind)".into(),
     }
 }
@@ -410,6 +431,14 @@ pub fn provenance(p: &pb::Provenance, json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The snake_case name of a wire facility kind.
+pub fn facility_kind_name(k: i32) -> &'static str {
+    u8::try_from(k)
+        .ok()
+        .and_then(ree_core::event::FacilityKind::from_code)
+        .map_or("unknown", |k| k.name())
 }
 
 fn role_name(r: i32) -> &'static str {

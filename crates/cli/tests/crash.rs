@@ -61,6 +61,7 @@ fn ev(kind: pb::event_body::Kind) -> pb::EventBody {
 
 fn ore(lot: &str) -> pb::EventBody {
     ev(pb::event_body::Kind::OreReceipt(pb::OreReceipt {
+        facility_id: ree_core::testkit::mine(ree_core::Country::parse("AU").unwrap()).to_string(),
         lot_id: lot.into(),
         supplier: "s".into(),
         mine_site: "m".into(),
@@ -145,6 +146,10 @@ async fn setup(url: &str, n: usize, log: &Mutex<Log>) -> Vec<Client> {
         let ores: Vec<String> = (0..3).map(|_| uuid::Uuid::now_v7().to_string()).collect();
         let campaign = uuid::Uuid::now_v7().to_string();
         let camp = ev(pb::event_body::Kind::CampaignOpened(pb::CampaignOpened {
+            facility_id: ree_core::testkit::separation_site(
+                ree_core::Country::parse("FR").unwrap(),
+            )
+            .to_string(),
             campaign_id: campaign.clone(),
             facility: "Lacq".into(),
             country: "FR".into(),

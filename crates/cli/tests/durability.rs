@@ -81,7 +81,7 @@ fn durability(serve_args: &[&str], synced_file: &str) {
     let at_start = count(&std::fs::read_to_string(&trace).unwrap_or_default());
     let lot = uuid::Uuid::now_v7().to_string();
     let events = dir.path().join("e.jsonl");
-    std::fs::write(&events, format!("{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"s\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000\", \"reoGradePpm\": 1}}}}\n")).unwrap();
+    std::fs::write(&events, format!("{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"oreReceipt\": {{\"facilityId\": \"e3e61896-c824-447f-ba3a-5471893c1a4c\", \"lotId\": \"{lot}\", \"supplier\": \"s\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000\", \"reoGradePpm\": 1}}}}\n")).unwrap();
     ree_ok_as(&url, &team.supplier, &["submit", events.to_str().unwrap()]);
     let n = 5;
     for i in 0..n {

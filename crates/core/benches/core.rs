@@ -15,6 +15,7 @@ fn ore(lot: LotId) -> EventBody {
         occurred_at: NOW,
         expected_head: None,
         kind: EventKind::OreReceipt(OreReceipt {
+            facility: ree_core::testkit::mine(Country::parse("AU").unwrap()),
             lot,
             supplier: "Lynas Rare Earths".into(),
             mine_site: "Mt Weld, Western Australia".into(),
@@ -86,6 +87,7 @@ fn bench(c: &mut Criterion) {
         occurred_at: NOW,
         expected_head: None,
         kind: EventKind::CampaignOpened(CampaignOpened {
+            facility_id: ree_core::testkit::separation_site(Country::parse("FR").unwrap()),
             campaign: camp,
             facility: "Lacq".into(),
             country: Country::parse("FR").unwrap(),

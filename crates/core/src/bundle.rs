@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use crate::codec::{Reader, Writer};
 use crate::error::DecodeError;
 use crate::event::{EventBody, EventKind, Role};
-use crate::ids::{Hash32, LotId, ParticipantId};
+use crate::ids::{FacilityId, Hash32, LotId, ParticipantId};
 use crate::record::{record_hash, Record};
 use crate::registry::REGISTRY_LOT;
 
@@ -175,7 +175,11 @@ impl Bundle {
         records: &[(&Record, &[u8])],
     ) -> Bundle {
         // The registry's own bundle is the registry: nothing of it is withheld.
-        let needed = (lot != REGISTRY_LOT).then(|| needed_participants(records));
+        let needed = (lot != REGISTRY_LOT).then(|| {
+            let p = needed_participants(records);
+            let f = unneeded_facilities(records, &p);
+            (p, f)
+        });
         let mut b = Bundle {
             lot,
             head_seq,
@@ -184,7 +188,10 @@ impl Bundle {
             withheld: vec![],
         };
         for (rec, bytes) in records {
-            if needed.as_ref().is_some_and(|n| withholdable(rec, n)) {
+            if needed
+                .as_ref()
+                .is_some_and(|(p, f)| withholdable(rec, p, f))
+            {
                 b.withheld.push(Withheld {
                     pos: b.records.len(),
                     seq: rec.seq,
@@ -238,9 +245,34 @@ fn needed_participants(records: &[(&Record, &[u8])]) -> HashSet<ParticipantId> {
     needed
 }
 
+/// Facilities operated by participants the bundle withholds: their registration and
+/// certifications are withheld with them (no disclosed record can name them, since only a
+/// facility's operator may).
+fn unneeded_facilities(
+    records: &[(&Record, &[u8])],
+    needed: &HashSet<ParticipantId>,
+) -> HashSet<FacilityId> {
+    records
+        .iter()
+        .filter(|(r, _)| r.lot == REGISTRY_LOT)
+        .filter_map(
+            |(rec, _)| match EventBody::decode(&rec.body).map(|b| b.kind) {
+                Ok(EventKind::FacilityRegistered(e)) if !needed.contains(&e.operator) => {
+                    Some(e.facility)
+                }
+                _ => None,
+            },
+        )
+        .collect()
+}
+
 /// A registry record (not the genesis) whose subject is not needed. Anything undecodable is
 /// disclosed: withholding is only ever for records known to be irrelevant.
-fn withholdable(rec: &Record, needed: &HashSet<ParticipantId>) -> bool {
+fn withholdable(
+    rec: &Record,
+    needed: &HashSet<ParticipantId>,
+    facilities: &HashSet<FacilityId>,
+) -> bool {
     if rec.lot != REGISTRY_LOT || rec.seq == 0 {
         return false;
     }
@@ -250,6 +282,11 @@ fn withholdable(rec: &Record, needed: &HashSet<ParticipantId>) -> bool {
         Ok(EventKind::KeyRevoked(e)) => e.participant,
         Ok(EventKind::ParticipantSuspended(e)) => e.participant,
         Ok(EventKind::TokenIssued(e)) => e.participant,
+        Ok(EventKind::FacilityRegistered(e)) => return facilities.contains(&e.facility),
+        Ok(EventKind::CertificationGranted(e)) => return facilities.contains(&e.facility),
+        Ok(EventKind::CertificationSuspended(e)) => return facilities.contains(&e.0.facility),
+        Ok(EventKind::CertificationWithdrawn(e)) => return facilities.contains(&e.0.facility),
+        Ok(EventKind::FacilityClosed(e)) => return facilities.contains(&e.facility),
         _ => return false,
     };
     !needed.contains(&subject)
@@ -278,6 +315,7 @@ mod tests {
             occurred_at: NOW,
             expected_head: None,
             kind: EventKind::OreReceipt(OreReceipt {
+                facility: crate::testkit::mine(Country::parse("AU").expect("AU")),
                 lot,
                 supplier: "s".into(),
                 mine_site: "m".into(),
@@ -312,14 +350,19 @@ mod tests {
     fn a_suppliers_bundle_withholds_everyone_else_and_round_trips() {
         let (recs, lot, st, t) = ledger();
         let b = disclose(&recs, lot, &st);
-        // The administrator's and the supplier's registrations, and the receipt.
-        assert_eq!(b.records.len(), 3);
+        // The administrator's and the supplier's registrations, the supplier's mines, and the
+        // receipt.
+        let sites = crate::testkit::SITE_COUNTRIES.len();
+        assert_eq!(b.records.len(), 3 + sites);
         assert_eq!(
             b.withheld_count(),
-            5,
-            "supplier2, recycler, plant, customer, auditor"
+            6 + 3 * sites + 2,
+            "supplier2, recycler, plant, customer, auditor, lab; their sites; the lab's certificate"
         );
-        assert!(b.withheld.iter().all(|w| w.pos == 2));
+        assert!(b
+            .withheld
+            .iter()
+            .all(|w| w.pos >= 2 && w.pos < b.records.len()));
         let bytes = b.encode();
         for m in [&t.supplier2, &t.recycler, &t.plant, &t.customer, &t.auditor] {
             let key = bytes.windows(32).any(|w| w == m.public_key);

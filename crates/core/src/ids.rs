@@ -12,6 +12,11 @@ pub struct LotId(pub Uuid);
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct ParticipantId(pub Uuid);
 
+/// A registered facility (mine, collection point, recycling or separation plant, laboratory):
+/// a UUID chosen by the administrator's client.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct FacilityId(pub Uuid);
+
 /// The client's id for one submitted event: the idempotency key.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct EventId(pub Uuid);
@@ -44,6 +49,7 @@ macro_rules! uuid_newtype {
 uuid_newtype!(LotId);
 uuid_newtype!(EventId);
 uuid_newtype!(ParticipantId);
+uuid_newtype!(FacilityId);
 
 /// The participant registry's lot id (a fixed UUID v8, the same in every ledger): the registry
 /// is a chain like any lot's, its state in that lot's `LotDetail::Registry`.

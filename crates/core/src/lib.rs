@@ -28,7 +28,7 @@ pub use country::Country;
 pub use element::{Element, Oxide};
 pub use error::{DecodeError, FieldError, RuleError};
 pub use event::EventBody;
-pub use ids::{EventId, Hash32, LotId, ParticipantId};
+pub use ids::{EventId, FacilityId, Hash32, LotId, ParticipantId};
 pub use record::Record;
 pub use state::{LedgerState, LotState};
 pub use time::UtcMicros;

@@ -287,6 +287,7 @@ mod tests {
             &mut st,
             &t.supplier,
             EventKind::OreReceipt(OreReceipt {
+                facility: crate::testkit::mine(cn),
                 lot: ore,
                 supplier: "trader".into(),
                 mine_site: "Bayan Obo".into(),
@@ -300,6 +301,7 @@ mod tests {
         );
         let kinds = [
             EventKind::CampaignOpened(CampaignOpened {
+                facility_id: crate::testkit::separation_site(Country::parse("FR").expect("FR")),
                 campaign: camp,
                 facility: "Lacq".into(),
                 country: Country::parse("FR").expect("FR"),

@@ -4,6 +4,12 @@
 //! global order decides whether a record signed then was allowed, so the verifier re-checks every
 //! signer offline exactly as the server did (docs/format.md, "Participants and roles").
 
+mod facility;
+
+pub use facility::{
+    is_facility_event, operator_role, Certification, Facility, SiteUse, LAB_SCHEME,
+};
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -57,6 +63,7 @@ pub struct Registry {
     participants: BTreeMap<ParticipantId, Participant>,
     keys: HashMap<[u8; 32], KeyState>,
     tokens: HashMap<Hash32, ParticipantId>,
+    facilities: facility::FacilityMap,
 }
 
 /// Why a signer may not sign (maps to UNAUTHENTICATED or PERMISSION_DENIED).
@@ -280,14 +287,16 @@ pub fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     std::hint::black_box(d) == 0
 }
 
-/// Which role may submit an event kind. Assays are also allowed to the owner of an ore or
-/// recycled lot (a mine's or recycler's own laboratory certificate); the caller checks that.
+/// Which role may submit an event kind. A supplier's or recycler's assay must be of its own lot
+/// (the caller checks that); a laboratory's must name its certified laboratory (the assay rule).
 pub fn role_may_submit(role: Role, kind: &EventKind) -> bool {
     match kind {
         EventKind::OreReceipt(_) => role == Role::Supplier,
         EventKind::MagnetIntake(_) => role == Role::Recycler,
+        // A declaration by the lot's owner, or a laboratory's assay; the plant, which gains from
+        // a high assay, records none.
         EventKind::AssayRecorded(_) => {
-            matches!(role, Role::PlantOperator | Role::Supplier | Role::Recycler)
+            matches!(role, Role::Laboratory | Role::Supplier | Role::Recycler)
         }
         EventKind::CampaignOpened(_)
         | EventKind::InputCharged(_)
@@ -299,7 +308,12 @@ pub fn role_may_submit(role: Role, kind: &EventKind) -> bool {
         | EventKind::KeyAdded(_)
         | EventKind::KeyRevoked(_)
         | EventKind::ParticipantSuspended(_)
-        | EventKind::TokenIssued(_) => role == Role::Administrator,
+        | EventKind::TokenIssued(_)
+        | EventKind::FacilityRegistered(_)
+        | EventKind::CertificationGranted(_)
+        | EventKind::CertificationSuspended(_)
+        | EventKind::CertificationWithdrawn(_)
+        | EventKind::FacilityClosed(_) => role == Role::Administrator,
         EventKind::Attestation(_) => role == Role::Auditor,
     }
 }

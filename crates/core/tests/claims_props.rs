@@ -195,6 +195,7 @@ impl World {
                 assay,
             } => self.receive(country, assay, |lot, country, assay| {
                 EventKind::OreReceipt(OreReceipt {
+                    facility: ree_core::testkit::mine(country),
                     lot,
                     supplier: "s".into(),
                     mine_site: "m".into(),
@@ -217,6 +218,7 @@ impl World {
                     ScrapClass::PreConsumer
                 };
                 EventKind::MagnetIntake(MagnetIntake {
+                    facility: ree_core::testkit::recycling_site(country),
                     lot,
                     recycler: "r".into(),
                     category: MagnetCategory::EvMotor,
@@ -236,6 +238,7 @@ impl World {
                     return Ok(()); // an assay event carries content
                 }
                 if self.submit(EventKind::AssayRecorded(AssayRecorded {
+                    facility: Some(ree_core::testkit::laboratory()),
                     lot,
                     lab: "lab".into(),
                     content: content.clone(),
@@ -248,6 +251,7 @@ impl World {
                 let campaign = LotId(self.id());
                 let fr = Country::parse("FR").expect("FR");
                 if self.submit(EventKind::CampaignOpened(CampaignOpened {
+                    facility_id: ree_core::testkit::separation_site(fr),
                     campaign,
                     facility: "Lacq".into(),
                     country: fr,

@@ -9,14 +9,16 @@ use ree_core::element::{Element, Oxide};
 use ree_core::error::{FieldError, RuleError};
 use ree_core::event::{
     Adjustment, AssayRecorded, Attestation, AttestationKind, CampaignClosed, CampaignOpened,
-    Composition, Countersignature, DocKind, Document, EventBody, EventKind, InputCharged, KeyAdded,
-    KeyRevoked, MagnetCategory, MagnetIntake, OreReceipt, OriginMethod, OutputProduced,
-    ParticipantSuspended, Role, ScrapClass, Shipment, TokenIssued, MAX_FUTURE_SKEW_US, MAX_MASS_G,
+    CertificationEnded, CertificationGranted, CertificationSuspended, CertificationWithdrawn,
+    Composition, Countersignature, DocKind, Document, EventBody, EventKind, FacilityClosed,
+    FacilityKind, FacilityRegistered, InputCharged, KeyAdded, KeyRevoked, MagnetCategory,
+    MagnetIntake, OreReceipt, OriginMethod, OutputProduced, ParticipantSuspended, Role, ScrapClass,
+    Shipment, TokenIssued, MAX_FUTURE_SKEW_US, MAX_MASS_G,
 };
 use ree_core::registry::token_hash;
 use ree_core::state::{LedgerState, Staged};
-use ree_core::testkit::{Member, Team};
-use ree_core::{Country, EventId, Hash32, LotId, ParticipantId, UtcMicros};
+use ree_core::testkit::{self as tk, Member, Team};
+use ree_core::{Country, EventId, FacilityId, Hash32, LotId, ParticipantId, UtcMicros};
 
 const NOW: UtcMicros = UtcMicros(1_760_000_000_000_000);
 
@@ -50,6 +52,7 @@ enum Who {
     Plant,
     Customer,
     Auditor,
+    Lab,
     /// A supplier whose key is not registered.
     Stranger,
 }
@@ -148,6 +151,7 @@ fn au() -> Country {
 
 fn ore_receipt(lot: LotId) -> OreReceipt {
     OreReceipt {
+        facility: ree_core::testkit::mine(au()),
         lot,
         supplier: "Lynas".into(),
         mine_site: "Mount Weld".into(),
@@ -161,6 +165,7 @@ fn ore_receipt(lot: LotId) -> OreReceipt {
 
 fn magnet_intake(lot: LotId) -> MagnetIntake {
     MagnetIntake {
+        facility: ree_core::testkit::recycling_site(Country::parse("DE").unwrap()),
         lot,
         recycler: "Magnet Loop".into(),
         category: MagnetCategory::HardDisk,
@@ -174,6 +179,7 @@ fn magnet_intake(lot: LotId) -> MagnetIntake {
 
 fn open(campaign: LotId) -> EventKind {
     EventKind::CampaignOpened(CampaignOpened {
+        facility_id: ree_core::testkit::separation_site(Country::parse("FR").unwrap()),
         campaign,
         facility: "Lacq".into(),
         country: Country::parse("FR").unwrap(),
@@ -215,6 +221,7 @@ fn shipment(lot: LotId, mass_g: u64) -> Shipment {
 
 fn assay(lot: LotId) -> AssayRecorded {
     AssayRecorded {
+        facility: Some(ree_core::testkit::laboratory()),
         lot,
         lab: "ALS".into(),
         content: Composition::new(vec![(Element::Nd, 90_000)]).unwrap(),
@@ -325,7 +332,7 @@ fn stateless_rows() -> Vec<Row> {
         row("magnet: recycler empty", magnet(MagnetIntake { recycler: "".into(), ..magnet_intake(NEW) }), Field("magnet_intake.recycler")),
         row("magnet: zero mass", magnet(MagnetIntake { mass_g: 0, ..magnet_intake(NEW) }), Field("magnet_intake.mass_g")),
         row("magnet: more than 16 documents", magnet(MagnetIntake { documents: documents(17), ..magnet_intake(NEW) }), Field("magnet_intake.documents")),
-        row("campaign: facility empty", plant(K::CampaignOpened(CampaignOpened { facility: "".into(), country: au(), campaign: NEW })), Field("campaign_opened.facility")),
+        row("campaign: facility empty", plant(K::CampaignOpened(CampaignOpened { facility_id: ree_core::testkit::separation_site(au()), facility: "".into(), country: au(), campaign: NEW })), Field("campaign_opened.facility")),
         row("charge: a lot into itself", plant(K::InputCharged(charge(ORE, ORE, 1))), Field("input_charged.input")),
         row("charge: zero mass", plant(K::InputCharged(charge(CAMPAIGN, ORE, 0))), Field("input_charged.mass_g")),
         row("output: the campaign itself", plant(K::OutputProduced(output(CAMPAIGN, CAMPAIGN, 1))), Field("output_produced.output")),
@@ -374,12 +381,23 @@ fn rule_rows() -> Vec<Row> {
     let t = Team::new(1);
     let plant = |k: EventKind| by(Plant, k);
     let admin = |k: EventKind| by(Admin, k);
-    let ore_assay = || K::AssayRecorded(assay(ORE));
     let forged = {
         let sig = t.auditor.sign(b"some other adjustment");
         Countersignature { public_key: sig.public_key, signature: sig.signature }
     };
     let ore_genesis = ORE_GENESIS;
+    // The owner's declaration (no laboratory named) and a laboratory's assay.
+    let ore_assay = || K::AssayRecorded(AssayRecorded { facility: None, ..assay(ORE) });
+    let lab_assay = |lot| by(Lab, K::AssayRecorded(assay(lot)));
+    let receipt = |f: FacilityId, c: Country| {
+        by(Supplier, K::OreReceipt(OreReceipt { facility: f, country: c, ..ore_receipt(NEW) }))
+    };
+    let cn = Country::parse("CN").unwrap();
+    let lab_cert_suspended = K::CertificationSuspended(CertificationSuspended(CertificationEnded {
+        facility: tk::laboratory(),
+        certificate_id: "LAB-17025".into(),
+        reason: "audit failed".into(),
+    }));
     vec![
         // The chain and the signer.
         row("a valid receipt starts a lot", by(Supplier, K::OreReceipt(ore_receipt(NEW))), Accepted),
@@ -395,8 +413,26 @@ fn rule_rows() -> Vec<Row> {
         row("a role that may not submit the kind", plant(K::OreReceipt(ore_receipt(NEW))), Forbidden("may not submit ore_receipt")),
         row("a customer may not assay", by(Customer, ore_assay()), Forbidden("may not submit assay_recorded")),
         row("a supplier touches only its own lots", by(Supplier2, ore_assay()), Forbidden("belongs to another participant")),
-        row("the owner assays its lot", by(Supplier, ore_assay()), Accepted),
-        row("the plant assays any input lot", plant(ore_assay()), Accepted),
+        row("the owner declares its lot's assay", by(Supplier, ore_assay()), Accepted),
+        row("the plant may not assay (attack 2)", plant(ore_assay()), Forbidden("may not submit assay_recorded")),
+        row("a laboratory assays any input lot", lab_assay(ORE), Accepted),
+        row("a laboratory's assay names its laboratory", by(Lab, ore_assay()), Violation("assay_recorded.facility_id: a laboratory's assay names its laboratory facility")),
+        row("an owner's declaration names no laboratory", by(Supplier, K::AssayRecorded(assay(ORE))), Violation("assay_recorded.facility_id: only a laboratory's assay")),
+        row_after("a laboratory without a valid ISO/IEC 17025 certificate", vec![admin(lab_cert_suspended.clone())], lab_assay(ORE), Violation("holds no ISO/IEC 17025 certificate valid")),
+        row_after("a declaration cannot replace a laboratory's assay", vec![lab_assay(ORE)], by(Supplier, ore_assay()), Violation("a laboratory's assay is in effect")),
+        // Origin from the site (attack 1).
+        row("a receipt names its supplier's own mine", receipt(tk::mine(au()), au()), Accepted),
+        row("a CN supplier's receipt claims an AU mine it does not operate", receipt(tk::mine2(au()), au()), Violation("ore_receipt.facility_id: facility")),
+        row("a receipt names an unregistered site", receipt(FacilityId(uuid::Uuid::from_u128(9)), au()), Violation("ore_receipt.facility_id: facility 00000000-0000-0000-0000-000000000009 is not registered")),
+        row("a receipt's country differs from its site's", receipt(tk::mine(cn), au()), Violation("ore_receipt.facility_id: the event says country AU but facility")),
+        row("a receipt names a site of another kind", receipt(tk::separation_site(au()), au()), Violation("is operated by participant")),
+        row_after("a receipt names a closed site", vec![admin(K::FacilityClosed(FacilityClosed { facility: tk::mine(au()), reason: "exhausted".into() }))], receipt(tk::mine(au()), au()), Violation("was closed")),
+        row("a campaign names another's plant", by(Supplier, K::CampaignOpened(CampaignOpened { facility_id: tk::separation_site(au()), campaign: NEW, facility: "x".into(), country: au() })), Forbidden("may not submit campaign_opened")),
+        row_after("a certificate is suspended once", vec![admin(lab_cert_suspended.clone())], admin(lab_cert_suspended.clone()), Violation("has already ended so")),
+        row("only a granted certificate is withdrawn", admin(K::CertificationWithdrawn(CertificationWithdrawn(CertificationEnded { facility: tk::laboratory(), certificate_id: "nope".into(), reason: "r".into() }))), Violation("has no certificate nope")),
+        row("a certificate for an unregistered facility", admin(K::CertificationGranted(CertificationGranted { facility: FacilityId(uuid::Uuid::from_u128(11)), scheme: "IRMA".into(), certificate_id: "c".into(), issuer: "i".into(), document_digest: Hash32([1; 32]), valid_from: NOW, valid_until: UtcMicros(NOW.0 + 1) })), Violation("is not registered")),
+        row_after("a facility closes once", vec![admin(K::FacilityClosed(FacilityClosed { facility: tk::mine(au()), reason: "r".into() }))], admin(K::FacilityClosed(FacilityClosed { facility: tk::mine(au()), reason: "r".into() })), Violation("was closed")),
+        row("a mine is operated by a supplier", admin(K::FacilityRegistered(FacilityRegistered { facility: FacilityId(uuid::Uuid::from_u128(10)), name: "m".into(), kind: FacilityKind::Mine, country: au(), location: None, operator: t.plant.id })), Violation("a mine site is operated by a supplier")),
         // Campaigns.
         row("only ore and recycled lots are charged", plant(K::InputCharged(charge(CAMPAIGN, OXIDE, 1))), Violation("only ore and recycled lots are charged, this is an oxide lot")),
         row("a charge into a lot that is not a campaign", plant(K::InputCharged(charge(RECYCLED, ORE, 1))), Violation("is a recycled lot, not a campaign")),
@@ -420,7 +456,7 @@ fn rule_rows() -> Vec<Row> {
         row("only oxide ships", plant(K::Shipment(shipment(ORE, 1))), Violation("only oxide lots ship, this is an ore lot")),
         row("a shipment past the balance", plant(K::Shipment(shipment(OXIDE, 21))), Violation("shipment of 21 g exceeds the balance of 20 g")),
         row("a shipment of the whole lot", plant(K::Shipment(shipment(OXIDE, 20))), Accepted),
-        row("an assay on a campaign", plant(K::AssayRecorded(assay(CAMPAIGN))), Violation("assays are recorded on ore and recycled lots, this is a campaign lot")),
+        row("an assay on a campaign", lab_assay(CAMPAIGN), Violation("assays are recorded on ore and recycled lots, this is a campaign lot")),
         row("a loss on a closed campaign", plant(K::Adjustment(adjust(CLOSED, -1))), Violation("campaign is closed")),
         row("a loss past the balance", plant(K::Adjustment(adjust(OXIDE, -21))), Violation("adjustment of 21 g exceeds the balance of 20 g")),
         row("a gain on an oxide lot", plant(K::Adjustment(adjust(OXIDE, 1))), Violation("a positive adjustment (stock-count gain) is allowed only on ore and recycled lots")),
@@ -476,6 +512,7 @@ fn member(t: &Team, who: Who) -> Member {
         Who::Plant => t.plant.clone(),
         Who::Customer => t.customer.clone(),
         Who::Auditor => t.auditor.clone(),
+        Who::Lab => t.lab.clone(),
         Who::Stranger => stranger(),
     }
 }
@@ -606,5 +643,5 @@ fn the_table_covers_every_kind() {
         .collect();
     kinds.sort();
     kinds.dedup();
-    assert_eq!(kinds.len(), 15, "{kinds:?}");
+    assert_eq!(kinds.len(), 20, "{kinds:?}");
 }

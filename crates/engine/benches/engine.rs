@@ -62,6 +62,7 @@ fn bench(c: &mut Criterion) {
     let fr = Country::parse("FR").unwrap();
     engine.submit_blocking(
         vec![body(EventKind::CampaignOpened(CampaignOpened {
+            facility_id: ree_core::testkit::separation_site(fr),
             campaign: camp,
             facility: "Lacq".into(),
             country: fr,
@@ -78,6 +79,7 @@ fn bench(c: &mut Criterion) {
             .enumerate()
             .map(|(i, lot)| {
                 body(EventKind::OreReceipt(OreReceipt {
+                    facility: ree_core::testkit::mine(countries[i % 5]),
                     lot: *lot,
                     supplier: "s".into(),
                     mine_site: "m".into(),

@@ -406,6 +406,7 @@ mod tests {
         }
         let (input, campaign) = (LotId::new_v7(), LotId::new_v7());
         let ore = EventKind::OreReceipt(OreReceipt {
+            facility: ree_core::testkit::mine(Country::parse("AU").unwrap()),
             lot: input,
             supplier: "Lynas".into(),
             mine_site: "Mt Weld".into(),
@@ -416,6 +417,7 @@ mod tests {
             documents: vec![],
         });
         let opened = EventKind::CampaignOpened(CampaignOpened {
+            facility_id: ree_core::testkit::separation_site(Country::parse("FR").unwrap()),
             campaign,
             facility: "Lacq SX-1".into(),
             country: Country::parse("FR").unwrap(),

@@ -45,6 +45,7 @@ fn cc(s: &str) -> Country {
 }
 fn ore(lot: LotId, country: &str, mass_g: u64, nd_ppm: u32) -> EventKind {
     EventKind::OreReceipt(OreReceipt {
+        facility: ree_core::testkit::mine(cc(country)),
         lot,
         supplier: "Lynas".into(),
         mine_site: "Mt Weld".into(),
@@ -57,6 +58,7 @@ fn ore(lot: LotId, country: &str, mass_g: u64, nd_ppm: u32) -> EventKind {
 }
 fn campaign(lot: LotId) -> EventKind {
     EventKind::CampaignOpened(CampaignOpened {
+        facility_id: ree_core::testkit::separation_site(cc("FR")),
         campaign: lot,
         facility: "Lacq SX-1".into(),
         country: cc("FR"),
@@ -156,16 +158,16 @@ fn separation_links_chains_and_attributes_by_element() {
     assert!(lots.contains(&a) && lots.contains(&b) && lots.contains(&c));
     assert_eq!(
         up.record_count(),
-        2 + 2 + 4 + 1 + 7,
-        "ore a, ore b, campaign (open, 2 charges, debit), oxide genesis, and the registry (7 participants) that authorised their signers"
+        2 + 2 + 4 + 1 + team().registry_events(NOW).len(),
+        "ore a, ore b, campaign (open, 2 charges, debit), oxide genesis, and the registry (participants, sites) that authorised their signers"
     );
     // Its bundle withholds (hash only) the registrations of the participants who signed none
     // of it.
     let b = up.bundle();
     assert_eq!(
         b.withheld_count(),
-        4,
-        "supplier2, recycler, customer, auditor"
+        5 + 2 * ree_core::testkit::SITE_COUNTRIES.len() + 2,
+        "supplier2, recycler, customer, auditor, lab; supplier2's and the recycler's sites; the lab's site and certificate"
     );
     assert_eq!(b.records.len() + b.withheld_count(), up.record_count());
     let t = team();
@@ -474,11 +476,11 @@ proptest! {
                 Op::Ore { country, mass, nd, unassayed } => {
                     let lot = LotId::new_v7();
                     let assay = if *unassayed { Composition::default() } else { Composition::new(vec![(Element::Nd, *nd)]).unwrap() };
-                    (EventKind::OreReceipt(OreReceipt { lot, supplier: "s".into(), mine_site: "m".into(), country: cc(countries[*country]), mass_g: *mass, reo_grade_ppm: 500_000, assay, documents: vec![] }), Some(lot))
+                    (EventKind::OreReceipt(OreReceipt { facility: ree_core::testkit::mine(cc(countries[*country])), lot, supplier: "s".into(), mine_site: "m".into(), country: cc(countries[*country]), mass_g: *mass, reo_grade_ppm: 500_000, assay, documents: vec![] }), Some(lot))
                 }
                 Op::Magnet { mass, post } => {
                     let lot = LotId::new_v7();
-                    (EventKind::MagnetIntake(MagnetIntake { lot, recycler: "r".into(), category: MagnetCategory::EvMotor, scrap: if *post { ScrapClass::PostConsumer } else { ScrapClass::PreConsumer }, country: cc("FR"), mass_g: *mass, content: Composition::new(vec![(Element::Nd, 240_000), (Element::Dy, 10_000)]).unwrap(), documents: vec![] }), Some(lot))
+                    (EventKind::MagnetIntake(MagnetIntake { facility: ree_core::testkit::recycling_site(cc("FR")), lot, recycler: "r".into(), category: MagnetCategory::EvMotor, scrap: if *post { ScrapClass::PostConsumer } else { ScrapClass::PreConsumer }, country: cc("FR"), mass_g: *mass, content: Composition::new(vec![(Element::Nd, 240_000), (Element::Dy, 10_000)]).unwrap(), documents: vec![] }), Some(lot))
                 }
                 Op::Open => { let lot = LotId::new_v7(); (campaign(lot), Some(lot)) }
                 Op::Charge { camp, input, mass } => (charge(pick(&camps, *camp), pick(&inputs, *input), *mass), None),
@@ -493,7 +495,7 @@ proptest! {
                     let all: Vec<LotId> = inputs.iter().chain(&camps).chain(&oxides).copied().collect();
                     (EventKind::Adjustment(Adjustment { lot: pick(&all, *lot), delta_g: *delta, reason: "count".into(), countersignature: None }), None)
                 }
-                Op::Assay { lot, nd } => (EventKind::AssayRecorded(AssayRecorded { lot: pick(&inputs, *lot), lab: "lab".into(), content: Composition::new(vec![(Element::Nd, (*nd).max(1))]).unwrap(), certificate: Hash32::ZERO }), None),
+                Op::Assay { lot, nd } => (EventKind::AssayRecorded(AssayRecorded { facility: Some(ree_core::testkit::laboratory()), lot: pick(&inputs, *lot), lab: "lab".into(), content: Composition::new(vec![(Element::Nd, (*nd).max(1))]).unwrap(), certificate: Hash32::ZERO }), None),
                 Op::Bogus { camp } => (charge(pick(&camps, *camp), pick(&camps, *camp), 1), None),
             };
             let res = e.submit_blocking(vec![sub(&fill(&e, body(kind.clone())))], false, NOW).remove(0);

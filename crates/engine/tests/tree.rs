@@ -30,6 +30,7 @@ fn signed(team: &Team, kind: EventKind) -> Submission {
 
 fn ore() -> EventKind {
     EventKind::OreReceipt(OreReceipt {
+        facility: ree_core::testkit::mine(Country::parse("AU").unwrap()),
         lot: LotId::new_v7(),
         supplier: "Lynas".into(),
         mine_site: "Mt Weld".into(),

@@ -579,6 +579,11 @@ impl pb::queries_server::Queries for Ledger {
                 .collect(),
             registry_head: head.as_ref().map(|h| h.head.to_hex()).unwrap_or_default(),
             registry_head_seq: head.map_or(0, |h| h.head_seq()),
+            facilities: reg
+                .facilities()
+                .filter(|f| !c.reads_own_lots_only() || f.operator == c.id)
+                .map(|f| convert::facility_pb(f, ree_engine::now_utc()))
+                .collect(),
         }))
     }
 

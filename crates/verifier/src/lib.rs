@@ -19,6 +19,7 @@ pub mod logproof;
 pub mod policy;
 mod replay;
 mod report;
+mod sites;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -65,7 +66,15 @@ pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Rep
     let mut violations: Vec<Violation> = lots
         .iter()
         .filter_map(|id| r.state.lot(id))
-        .flat_map(|l| policy::lot_violations(policy, l, subject_id))
+        .flat_map(|l| {
+            let mut v = policy::lot_violations(policy, l, subject_id);
+            v.extend(sites::site_violations(
+                policy,
+                l,
+                ree_core::state::registry(&r.state),
+            ));
+            v
+        })
         .collect();
     let (registry_head, registry_head_seq) = r
         .state

@@ -34,6 +34,9 @@ struct PolicyFile {
     witness_quorum: Option<usize>,
     max_adjustment_gain_share: Option<f64>,
     require_attestation: Option<BTreeMap<String, Vec<String>>>,
+    require_certified_sites: Option<Vec<String>>,
+    require_lab_assays: Option<bool>,
+    max_reassay_shift_ppm: Option<u32>,
 }
 
 /// Which chain-of-custody claim the policy requires.
@@ -71,6 +74,14 @@ pub struct Policy {
     /// How many distinct pinned witnesses must have cosigned the bundle's checkpoint
     /// (`--quorum N`, `witness_quorum`); `None`: 1 when a witness key is pinned, else 0.
     pub witness_quorum: Option<usize>,
+    /// Schemes (e.g. IRMA, RMAP): every source lot's registered site must hold a certificate of
+    /// one of them, valid at the receipt's date. Empty: not required.
+    pub require_certified_sites: Vec<String>,
+    /// Every charge of a source lot (or, uncharged, its assay in effect) must rest on a
+    /// laboratory's assay, not the owner's declaration.
+    pub require_lab_assays: bool,
+    /// The largest move of one element a re-assay may make, in ppm of the lot's mass.
+    pub max_reassay_shift_ppm: u32,
 }
 
 /// A witness's verifier key (`witness.vkey`): a note verifier key of type 0x04.
@@ -106,6 +117,9 @@ impl Policy {
     }
 }
 
+/// Default of `max_reassay_shift_ppm`: 5 percentage points of the lot's mass.
+pub const DEFAULT_MAX_REASSAY_SHIFT_PPM: u32 = 50_000;
+
 impl Default for Policy {
     /// No Chinese feed (mined, pre- or post-consumer) or processing anywhere upstream, mass
     /// balance accepted.
@@ -125,6 +139,9 @@ impl Default for Policy {
             witness_vkeys: Vec::new(),
             witness_quorum: None,
             audit: Default::default(),
+            require_certified_sites: Vec::new(),
+            require_lab_assays: false,
+            max_reassay_shift_ppm: DEFAULT_MAX_REASSAY_SHIFT_PPM,
         }
     }
 }
@@ -176,6 +193,20 @@ impl Policy {
         p.allow_denied_recycled = f.allow_denied_countries_in_recycled_feed.unwrap_or(false);
         p.audit =
             crate::audit::AuditPolicy::parse(f.max_adjustment_gain_share, f.require_attestation)?;
+        p.require_certified_sites = f.require_certified_sites.unwrap_or_default();
+        if p.require_certified_sites
+            .iter()
+            .any(|s| s.trim().is_empty())
+        {
+            return Err("require_certified_sites: a scheme name is empty".into());
+        }
+        p.require_lab_assays = f.require_lab_assays.unwrap_or(false);
+        if let Some(m) = f.max_reassay_shift_ppm {
+            if m > 1_000_000 {
+                return Err(format!("max_reassay_shift_ppm: {m} is more than 1,000,000"));
+            }
+            p.max_reassay_shift_ppm = m;
+        }
         for k in f.trusted_administrator_keys.unwrap_or_default() {
             p.trusted_administrators.push(
                 parse_public_key(&k).map_err(|e| format!("trusted_administrator_keys: {e}"))?,

@@ -14,6 +14,7 @@ fn ore(l: &mut Ledger) -> LotId {
     let lot = l.lot();
     l.append(EventKind::OreReceipt(OreReceipt {
         lot,
+        facility: ree_core::testkit::mine(cc("AU")),
         supplier: "Lynas".into(),
         mine_site: "Mount Weld".into(),
         country: cc("AU"),

@@ -14,11 +14,13 @@ use ree_verifier::{verify, Policy, Report};
 fn campaign_with(extra: EventKind, extra_lot: LotId, l: &mut Ledger) -> LotId {
     let (camp, ore) = (l.lot(), l.lot());
     l.append(EventKind::CampaignOpened(CampaignOpened {
+        facility_id: ree_core::testkit::separation_site(cc("FR")),
         campaign: camp,
         facility: "Lacq".into(),
         country: cc("FR"),
     }));
     l.append(EventKind::OreReceipt(OreReceipt {
+        facility: ree_core::testkit::mine(cc("AU")),
         lot: ore,
         supplier: "Lynas".into(),
         mine_site: "Mount Weld".into(),
@@ -60,6 +62,7 @@ fn scrap_collected_in_a_denied_country_is_denied_by_default() {
     let mut l = Ledger::new();
     let scrap = l.lot();
     let intake = EventKind::MagnetIntake(MagnetIntake {
+        facility: ree_core::testkit::recycling_site(cc("CN")),
         lot: scrap,
         recycler: "Shenzhen Scrap".into(),
         category: MagnetCategory::EvMotor,
@@ -94,6 +97,7 @@ fn a_denied_lot_physically_charged_makes_the_claim_mass_balance_whatever_its_ass
     let mut l = Ledger::new();
     let cn = l.lot();
     let receipt = EventKind::OreReceipt(OreReceipt {
+        facility: ree_core::testkit::mine(cc("CN")),
         lot: cn,
         supplier: "trader".into(),
         mine_site: "Bayan Obo".into(),

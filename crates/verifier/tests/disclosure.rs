@@ -30,6 +30,7 @@ fn suppliers_lot() -> (Ledger, ree_core::LotId) {
     }));
     let lot = l.lot();
     l.append(EventKind::OreReceipt(OreReceipt {
+        facility: ree_core::testkit::mine(cc("AU")),
         lot,
         supplier: "s".into(),
         mine_site: "m".into(),
@@ -52,14 +53,18 @@ fn a_suppliers_bundle_discloses_only_its_signers_and_verifies() {
     };
     let r = verify(&b.encode(), &trusted, None);
     assert_eq!(r.exit_code(), 0, "{:?}", r.integrity_error);
-    // Withheld: supplier2, recycler, plant, customer, auditor and the customer's suspension.
-    assert_eq!(r.registry_withheld, 6);
+    // Withheld: supplier2, recycler, plant, customer, auditor, lab, their sites, the lab's
+    // certificate and the customer's suspension.
+    let sites = ree_core::testkit::SITE_COUNTRIES.len() as u64;
+    assert_eq!(r.registry_withheld as u64, 6 + 3 * sites + 2 + 1);
     assert_eq!(
-        r.events_verified, 4,
-        "admin, supplier, its new token, the receipt"
+        r.events_verified,
+        4 + sites,
+        "admin, supplier, its mines, its new token, the receipt"
     );
     assert_eq!(
-        r.registry_head_seq, 8,
+        r.registry_head_seq,
+        l.team.registry_events(ree_core::UtcMicros(0)).len() as u64 + 1,
         "the head still counts every registry record"
     );
     let bytes = b.encode();

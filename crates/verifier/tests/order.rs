@@ -20,12 +20,14 @@ fn campaign_with_cn() -> (Ledger, LotId, LotId, LotId) {
     let mut l = Ledger::new();
     let (camp, au, cn) = (l.lot(), l.lot(), l.lot());
     l.append(EventKind::CampaignOpened(CampaignOpened {
+        facility_id: ree_core::testkit::separation_site(cc("FR")),
         campaign: camp,
         facility: "Lacq".into(),
         country: cc("FR"),
     }));
     for (lot, country) in [(au, "AU"), (cn, "CN")] {
         l.append(EventKind::OreReceipt(OreReceipt {
+            facility: ree_core::testkit::mine(cc(country)),
             lot,
             supplier: "s".into(),
             mine_site: "m".into(),

@@ -263,6 +263,7 @@ fn a_consistent_rewrite_of_a_signed_event_fails_on_its_signature() {
     let mut l = Ledger::new();
     let lot = l.lot();
     l.append(EventKind::OreReceipt(ree_core::event::OreReceipt {
+        facility: ree_core::testkit::mine(cc("AU")),
         lot,
         supplier: "s".into(),
         mine_site: "m".into(),
@@ -320,6 +321,7 @@ fn a_registry_rewritten_with_an_untrusted_administrator_key_fails_trust() {
     let mut forged = Ledger::with_team(ree_core::testkit::Team::new(8));
     let camp = forged.lot();
     forged.append(EventKind::CampaignOpened(ree_core::event::CampaignOpened {
+        facility_id: ree_core::testkit::separation_site(cc("FR")),
         campaign: camp,
         facility: "Lacq".into(),
         country: cc("FR"),

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod backup;
 pub mod check;
+pub mod facility;
 pub mod monitor;
 pub mod participant;
 pub mod query;

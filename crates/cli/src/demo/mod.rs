@@ -5,5 +5,6 @@
 mod data;
 mod plan;
 mod run;
+mod sites;
 
 pub use run::{print_summary, run};

@@ -104,6 +104,7 @@ pub fn build(seed: u64) -> (Batches, Summary) {
     for chunk in receipts.chunks(200) {
         batches.push((chunk.to_vec(), false));
     }
+    batches.push((lab_assays(&mut g, &ores), false));
     let (monthly_feed, chinese_ore) = monthly_feed(ores, magnets);
     let months = monthly_feed.len();
     let mut oxide_lots: Vec<OxideLot> = vec![];
@@ -115,6 +116,7 @@ pub fn build(seed: u64) -> (Batches, Summary) {
             day0,
             EventKind::CampaignOpened(CampaignOpened {
                 campaign: camp,
+                facility_id: super::sites::site_id(super::data::PLANT, cc("FR")),
                 facility: "Caremag Lacq separation plant".into(),
                 country: cc("FR"),
             }),
@@ -194,6 +196,7 @@ fn ore_receipt(g: &mut Gen, m: &Mine, mass_g: u64) -> (EventBody, InputLot) {
         day,
         EventKind::OreReceipt(OreReceipt {
             lot: id,
+            facility: super::sites::site_id(m.supplier, cc(m.country)),
             supplier: m.supplier.into(),
             mine_site: m.site.into(),
             country: cc(m.country),
@@ -210,6 +213,27 @@ fn ore_receipt(g: &mut Gen, m: &Mine, mass_g: u64) -> (EventBody, InputLot) {
         chinese: m.country == "CN",
     };
     (b, lot)
+}
+
+/// The laboratory confirms the declared assay of the first ore lots (before any campaign), so
+/// their assays in effect are a laboratory's.
+fn lab_assays(g: &mut Gen, ores: &[InputLot]) -> Vec<EventBody> {
+    ores.iter()
+        .take(6)
+        .map(|l| {
+            let certificate = g.digest("assay certificate");
+            g.body(
+                299.0,
+                EventKind::AssayRecorded(AssayRecorded {
+                    lot: l.id,
+                    facility: Some(super::sites::lab_site()),
+                    lab: super::sites::LAB.into(),
+                    content: Composition::new(l.content.clone()).unwrap_or_default(),
+                    certificate,
+                }),
+            )
+        })
+        .collect()
 }
 
 /// Recycled magnet scrap: lots of 15-40 t from each recycler, spread over the year.
@@ -233,6 +257,7 @@ fn receive_magnets(g: &mut Gen, receipts: &mut Vec<EventBody>) -> Vec<InputLot> 
                 day,
                 EventKind::MagnetIntake(MagnetIntake {
                     lot: id,
+                    facility: super::sites::site_id(r.name, cc(r.country)),
                     recycler: r.name.into(),
                     category: r.category,
                     scrap: r.scrap,

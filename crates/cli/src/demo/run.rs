@@ -18,6 +18,7 @@ fn signer(b: &EventBody) -> &str {
     match &b.kind {
         EventKind::OreReceipt(o) => &o.supplier,
         EventKind::MagnetIntake(m) => &m.recycler,
+        EventKind::AssayRecorded(_) => super::sites::LAB,
         _ => PLANT,
     }
 }
@@ -86,6 +87,7 @@ fn members(admin: &[u8; 32], seed: u64, batches: &Batches) -> Vec<Member> {
         cc("DE"),
     );
     add("Independent auditor", Role::Auditor, cc("FR"));
+    add(super::sites::LAB, Role::Laboratory, cc("FR"));
     for b in batches.iter().flat_map(|b| &b.0) {
         match &b.kind {
             EventKind::OreReceipt(o) => add(&o.supplier, Role::Supplier, o.country),
@@ -137,6 +139,8 @@ pub async fn run(
     std::fs::create_dir_all(creds_dir)
         .with_context(|| format!("cannot create {}", creds_dir.display()))?;
     register(admin, &admin_key, &members, creds_dir).await?;
+    let sites = super::sites::sites_of(batches.iter().flat_map(|b| &b.0).map(|b| &b.kind));
+    register_sites(admin, &admin_key, &members, &sites).await?;
     submit_year(admin, &members, batches, summary.events).await?;
     write_lots_env(creds_dir, &summary)?;
     summary.creds_dir = creds_dir.display().to_string();
@@ -145,6 +149,64 @@ pub async fn run(
         .map(|m| (m.slug(), m.role.name().to_string()))
         .collect();
     Ok(summary)
+}
+
+/// Registers and certifies every site the year names (unless a re-run finds them registered),
+/// then suspends one mine's certificate at mid-year: one atomic batch each.
+async fn register_sites(
+    admin: &Client,
+    admin_key: &[u8; 32],
+    members: &[Member],
+    sites: &std::collections::BTreeMap<
+        ree_core::FacilityId,
+        (String, ree_core::event::FacilityKind, Country, String),
+    >,
+) -> Result<()> {
+    let mut a = admin.clone();
+    let known = a
+        .query
+        .list_participants(pb::ListParticipantsRequest {})
+        .await
+        .map_err(status)?
+        .into_inner()
+        .facilities;
+    if !known.is_empty() {
+        return Ok(());
+    }
+    let op = |name: &str| members.iter().find(|m| m.name == name).map(|m| m.id);
+    let regs = super::sites::registrations(sites, op);
+    let susp = super::sites::suspensions(&regs);
+    for (kinds, at) in [(regs, YEAR_START), (susp, super::sites::MID_YEAR)] {
+        let bodies: Vec<EventBody> = kinds
+            .into_iter()
+            .enumerate()
+            .map(|(i, kind)| {
+                let id = blake3::derive_key(
+                    "ree-ledger demo site event v1",
+                    format!("{}/{i}/{}", kind.name(), at.0).as_bytes(),
+                );
+                let mut b = [0u8; 16];
+                b.copy_from_slice(&id[..16]);
+                EventBody {
+                    event_id: EventId(uuid::Builder::from_random_bytes(b).into_uuid()),
+                    occurred_at: at,
+                    expected_head: None,
+                    kind,
+                }
+            })
+            .collect();
+        let resp = a
+            .submit
+            .submit_batch(pb::SubmitBatchRequest {
+                submissions: bodies.iter().map(|b| signed(admin_key, b)).collect(),
+                atomic: true,
+            })
+            .await
+            .map_err(status)?
+            .into_inner();
+        check_results(&bodies, resp)?;
+    }
+    Ok(())
 }
 
 /// Writes every member's credentials and registers, in one atomic batch signed by the

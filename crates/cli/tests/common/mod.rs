@@ -267,6 +267,7 @@ pub struct Team {
     pub plant: Member,
     pub customer: Member,
     pub auditor: Member,
+    pub lab: Member,
 }
 
 fn write_member(dir: &Path, name: &str, secret: [u8; 32], token: &str, id: String) -> Member {
@@ -332,6 +333,31 @@ impl Team {
                 m.id.to_string(),
             ));
         }
+        // Every member's sites (testkit::SITE_COUNTRIES) and the laboratory's certificate.
+        let subs: Vec<_> = t
+            .facility_events()
+            .into_iter()
+            .enumerate()
+            .map(|(i, kind)| {
+                let id = blake3::derive_key(
+                    "ree-ledger e2e site event v1",
+                    &[seed.to_le_bytes(), (i as u64).to_le_bytes()].concat(),
+                );
+                let body = ree_core::EventBody {
+                    event_id: ree_core::EventId(uuid::Uuid::from_slice(&id[..16]).unwrap()),
+                    occurred_at: ree_core::UtcMicros(1_760_000_000_000_000),
+                    expected_head: None,
+                    kind,
+                };
+                signed_submission(&admin.secret, body.encode().unwrap())
+            })
+            .collect();
+        w.submit_batch(admin.req(ree_proto::v1::SubmitBatchRequest {
+            submissions: subs,
+            atomic: true,
+        }))
+        .await
+        .expect("register the team's sites");
         let mut it = members.into_iter();
         let mut next = || it.next().expect("member");
         Team {
@@ -342,6 +368,7 @@ impl Team {
             plant: next(),
             customer: next(),
             auditor: next(),
+            lab: next(),
         }
     }
 

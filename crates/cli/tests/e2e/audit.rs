@@ -105,6 +105,10 @@ async fn unbounded_gains_are_refused_and_auditors_vouch_for_lots() {
     let camp = id();
     w.submit(sub(body(pb::event_body::Kind::CampaignOpened(
         pb::CampaignOpened {
+            facility_id: ree_core::testkit::separation_site(
+                ree_core::Country::parse("FR").unwrap(),
+            )
+            .to_string(),
             campaign_id: camp.clone(),
             facility: "Lacq".into(),
             country: "FR".into(),

@@ -58,9 +58,56 @@ fn a_supplier_joins_and_submits_with_its_own_key_and_token() {
         ],
     );
     assert!(out.contains("registered Mine One"), "{out}");
+    let participant = out
+        .split("as participant ")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .expect("the participant id")
+        .to_string();
+    // Attack 1: the newcomer names an AU mine site that is not its own (not registered here).
     let lot = uuid::Uuid::now_v7().to_string();
     let file = dir.path().join("e.jsonl");
-    std::fs::write(&file, format!("{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"Mine One\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000\", \"reoGradePpm\": 1}}}}\n")).unwrap();
+    let line = |site: &str| {
+        format!("{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"oreReceipt\": {{\"facilityId\": \"{site}\", \"lotId\": \"{lot}\", \"supplier\": \"Mine One\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000\", \"reoGradePpm\": 1}}}}\n")
+    };
+    let others = ree_core::testkit::mine(ree_core::Country::parse("AU").unwrap()).to_string();
+    std::fs::write(&file, line(&others)).unwrap();
+    // The administrator registers the newcomer's own mine: `ree facility add` prints its id.
+    let site = ree_ok_as(
+        &s.url(),
+        &admin,
+        &[
+            "facility",
+            "add",
+            "--name",
+            "Pit One",
+            "--kind",
+            "mine",
+            "--country",
+            "AU",
+            "--operator",
+            &participant,
+            "--lat",
+            "-28.86",
+            "--lon",
+            "122.55",
+        ],
+    )
+    .trim()
+    .to_string();
+    let listed = ree_ok_as(&s.url(), &admin, &["facility", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let mine = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["facility"] == site.as_str())
+        .expect("listed");
+    assert_eq!(mine["kind"], "mine");
+    assert_eq!(mine["country"], "AU");
+    assert_eq!(mine["operator"], participant.as_str());
+    assert_eq!(mine["lat_microdeg"], -28_860_000);
+    assert!(mine["certifications"].as_array().unwrap().is_empty());
     let run = |args: &[&str]| {
         std::process::Command::new(bin("ree"))
             .args(args)
@@ -70,6 +117,14 @@ fn a_supplier_joins_and_submits_with_its_own_key_and_token() {
             .output()
             .unwrap()
     };
+    let out = run(&["submit", file.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "another's mine accepted");
+    assert!(
+        err.contains("FailedPrecondition") && err.contains("ore_receipt.facility_id"),
+        "{err}"
+    );
+    std::fs::write(&file, line(&site)).unwrap();
     let out = run(&["submit", file.to_str().unwrap()]);
     assert!(
         out.status.success(),
@@ -110,6 +165,7 @@ async fn signatures_roles_ownership_and_tokens_are_enforced() {
         .into_inner();
     let assay = |lot: &str| {
         body(pb::event_body::Kind::AssayRecorded(pb::AssayRecorded {
+            facility_id: ree_core::testkit::laboratory().to_string(),
             lot_id: lot.into(),
             lab: "lab".into(),
             content: vec![pb::ElementContent {

@@ -14,6 +14,8 @@ fn kind(k: pb::event_body::Kind) -> pb::EventBody {
 
 fn open(camp: &str) -> pb::EventBody {
     kind(pb::event_body::Kind::CampaignOpened(pb::CampaignOpened {
+        facility_id: ree_core::testkit::separation_site(ree_core::Country::parse("FR").unwrap())
+            .to_string(),
         campaign_id: camp.into(),
         facility: "Lacq".into(),
         country: "FR".into(),
@@ -92,6 +94,8 @@ async fn uncovered_outputs_are_refused_and_the_claim_rests_on_presence() {
     w.submit(sub(ore_with(|o| {
         o.lot_id = cn.clone();
         o.country = "CN".into();
+        o.facility_id =
+            ree_core::testkit::mine(ree_core::Country::parse("CN").unwrap()).to_string();
         o.assay = vec![pb::ElementContent {
             element: "La".into(),
             ppm: 200_000,
@@ -127,6 +131,8 @@ async fn uncovered_outputs_are_refused_and_the_claim_rests_on_presence() {
     let (scrap, camp3, ox3) = (id(), id(), id());
     w.submit(sub(kind(pb::event_body::Kind::MagnetIntake(
         pb::MagnetIntake {
+            facility_id: ree_core::testkit::recycling_site(ree_core::Country::parse("CN").unwrap())
+                .to_string(),
             lot_id: scrap.clone(),
             recycler: "r".into(),
             category: 1,

@@ -47,7 +47,7 @@ fn log_ledger(root: &Path, n: usize) -> PathBuf {
     let s = Server::start_with(&data, free_port(), &["--store", "log"]);
     let team = Team::setup_blocking(&s.url(), &data, &root.join("creds"), 3);
     let lot = uuid::Uuid::now_v7().to_string();
-    let mut lines = format!("{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"s\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000000\", \"reoGradePpm\": 1}}}}\n");
+    let mut lines = format!("{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"oreReceipt\": {{\"facilityId\": \"e3e61896-c824-447f-ba3a-5471893c1a4c\", \"lotId\": \"{lot}\", \"supplier\": \"s\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000000\", \"reoGradePpm\": 1}}}}\n");
     let events = root.join("e.jsonl");
     std::fs::write(&events, &lines).unwrap();
     ree_ok_as(

@@ -6,6 +6,7 @@ use ree_proto::v1 as pb;
 
 pub fn ore_body(lot: &str, mass_g: u64) -> pb::EventBody {
     body(pb::event_body::Kind::OreReceipt(pb::OreReceipt {
+        facility_id: ree_core::testkit::mine(ree_core::Country::parse("AU").unwrap()).to_string(),
         lot_id: lot.into(),
         supplier: "Lynas".into(),
         mine_site: "Mt Weld".into(),

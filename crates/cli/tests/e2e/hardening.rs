@@ -75,6 +75,7 @@ fn ore_body(lot: &str) -> pb::EventBody {
 
 fn assay(lot: &str) -> pb::EventBody {
     body(pb::event_body::Kind::AssayRecorded(pb::AssayRecorded {
+        facility_id: ree_core::testkit::laboratory().to_string(),
         lot_id: lot.into(),
         lab: "lab".into(),
         content: vec![pb::ElementContent {

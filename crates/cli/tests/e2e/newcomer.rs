@@ -13,7 +13,7 @@ fn stderr(out: &std::process::Output) -> String {
 /// A receipt line of `team.supplier`'s, with or without its event id and time.
 fn receipt_line(lot: &str, event_id: Option<&str>, occurred_at: Option<&str>) -> String {
     let mut v = serde_json::json!({
-        "oreReceipt": {"lotId": lot, "supplier": "Mine", "mineSite": "Pit 1", "country": "AU",
+        "oreReceipt": {"facilityId": ree_core::testkit::mine(ree_core::Country::parse("AU").unwrap()).to_string(), "lotId": lot, "supplier": "Mine", "mineSite": "Pit 1", "country": "AU",
             "massG": "1000000", "reoGradePpm": 500000,
             "assay": [{"element": "Nd", "ppm": 100000}]}
     });
@@ -113,7 +113,7 @@ fn the_demo_is_not_loaded_into_a_store_that_holds_lots() {
     };
     let mut first = serve(free_port());
     let text = read_until(&mut first, "query as the auditor");
-    assert!(text.contains("demo loaded: 386 events"), "{text}");
+    assert!(text.contains("demo loaded: 392 events"), "{text}");
     first.kill().unwrap();
     first.wait().unwrap();
     let lots_env = std::fs::read_to_string(dir.path().join("ree-demo-creds/lots.env")).unwrap();

@@ -144,5 +144,5 @@ async fn bad_registry_events_and_credentials_are_refused_and_change_nothing() {
         .unwrap()
         .into_inner()
         .participants;
-    assert_eq!(ps.len(), 7, "the administrator and the team, no one else");
+    assert_eq!(ps.len(), 8, "the administrator and the team, no one else");
 }

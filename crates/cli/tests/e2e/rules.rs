@@ -18,6 +18,10 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
     w.submit(sub(ore_body(&ore, 1_000_000))).await.unwrap();
     w.submit(sub(body(pb::event_body::Kind::CampaignOpened(
         pb::CampaignOpened {
+            facility_id: ree_core::testkit::separation_site(
+                ree_core::Country::parse("FR").unwrap(),
+            )
+            .to_string(),
             campaign_id: camp.clone(),
             facility: "Lacq".into(),
             country: "FR".into(),
@@ -154,6 +158,10 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
         (
             "unknown enum value",
             body(pb::event_body::Kind::MagnetIntake(pb::MagnetIntake {
+                facility_id: ree_core::testkit::recycling_site(
+                    ree_core::Country::parse("FR").unwrap(),
+                )
+                .to_string(),
                 lot_id: uuid::Uuid::now_v7().to_string(),
                 recycler: "r".into(),
                 category: 99,
@@ -310,6 +318,10 @@ async fn every_rule_is_refused_with_its_status_and_the_store_unchanged() {
     w.submit(sub(ore_body(&ore2, 1_000))).await.unwrap();
     w.submit(sub(body(pb::event_body::Kind::CampaignOpened(
         pb::CampaignOpened {
+            facility_id: ree_core::testkit::separation_site(
+                ree_core::Country::parse("FR").unwrap(),
+            )
+            .to_string(),
             campaign_id: camp2.clone(),
             facility: "Lacq".into(),
             country: "FR".into(),

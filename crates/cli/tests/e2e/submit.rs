@@ -60,7 +60,7 @@ fn submit_reads_protobuf_json_lines() {
     std::fs::write(
         &file,
         format!(
-            "{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"MP Materials\", \"mineSite\": \"Mountain Pass\", \"country\": \"US\", \"massG\": \"250000000\", \"reoGradePpm\": 620000, \"assay\": [{{\"element\": \"Nd\", \"ppm\": 62000}}], \"documents\": [{{\"kind\": \"DOCUMENT_KIND_CERTIFICATE_OF_ORIGIN\", \"digest\": \"{}\"}}]}}}}\n",
+            "{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"MP Materials\", \"mineSite\": \"Mountain Pass\", \"facilityId\": \"ec75c72f-747f-4c68-bfcc-f57a1c7e0e86\", \"country\": \"US\", \"massG\": \"250000000\", \"reoGradePpm\": 620000, \"assay\": [{{\"element\": \"Nd\", \"ppm\": 62000}}], \"documents\": [{{\"kind\": \"DOCUMENT_KIND_CERTIFICATE_OF_ORIGIN\", \"digest\": \"{}\"}}]}}}}\n",
             "ab".repeat(32)
         ),
     )

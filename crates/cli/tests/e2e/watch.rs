@@ -19,7 +19,7 @@ fn a_watch_sees_every_event_exactly_once_across_a_server_restart() {
     let adjust = |n: usize, tag: &str| -> String {
         (0..n).map(|_| format!("{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"adjustment\": {{\"lotId\": \"{lot}\", \"deltaG\": \"-1\", \"reason\": \"count {tag}\"}}}}\n")).collect()
     };
-    std::fs::write(&file, format!("{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"oreReceipt\": {{\"lotId\": \"{lot}\", \"supplier\": \"s\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000000\", \"reoGradePpm\": 1}}}}\n")).unwrap();
+    std::fs::write(&file, format!("{{\"occurredAt\": \"2025-03-04T08:00:00Z\", \"oreReceipt\": {{\"facilityId\": \"e3e61896-c824-447f-ba3a-5471893c1a4c\", \"lotId\": \"{lot}\", \"supplier\": \"s\", \"mineSite\": \"m\", \"country\": \"AU\", \"massG\": \"1000000\", \"reoGradePpm\": 1}}}}\n")).unwrap();
     ree_ok_as(&url, &team.supplier, &["submit", file.to_str().unwrap()]);
     std::fs::write(&file, adjust(4, "a")).unwrap();
     ree_ok_as(&url, &team.plant, &["submit", file.to_str().unwrap()]);

@@ -1,12 +1,13 @@
 //! Kinds 3-6: a separation campaign opens, is charged with input lots, produces oxide lots and
 //! closes.
 
+use super::facility::read_facility;
 use super::fields::{check_mass, check_name, check_ppm, read_country, read_lot, MAX_MASS_G};
 use crate::codec::{Reader, Writer};
 use crate::country::Country;
 use crate::element::{Element, Oxide, PPM};
 use crate::error::{DecodeError, FieldError};
-use crate::ids::{Hash32, LotId};
+use crate::ids::{FacilityId, Hash32, LotId};
 
 /// Oxide code for NdPr oxide in the layout; single oxides use their element's code.
 pub const OXIDE_NDPR: u8 = 100;
@@ -15,7 +16,11 @@ pub const OXIDE_NDPR: u8 = 100;
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct CampaignOpened {
     pub campaign: LotId,
+    /// The separation plant, registered and operated by the signing plant operator.
+    pub facility_id: FacilityId,
+    /// Display name of the plant.
     pub facility: String,
+    /// Country of processing: must be the plant's.
     pub country: Country,
 }
 
@@ -28,6 +33,7 @@ impl CampaignOpened {
     }
     pub(super) fn encode(&self, w: &mut Writer) -> Result<(), FieldError> {
         w.raw(&self.campaign.bytes());
+        w.raw(&self.facility_id.bytes());
         w.str("facility", &self.facility)?;
         w.raw(&self.country.bytes());
         Ok(())
@@ -35,6 +41,7 @@ impl CampaignOpened {
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(CampaignOpened {
             campaign: read_lot(r)?,
+            facility_id: read_facility(r)?,
             facility: r.str()?,
             country: read_country(r)?,
         })

@@ -2,11 +2,12 @@
 
 use super::composition::Composition;
 use super::documents::{check_documents, decode_documents, encode_documents, Document};
+use super::facility::read_facility;
 use super::fields::{check_mass, check_name, read_country, read_lot};
 use crate::codec::{Reader, Writer};
 use crate::country::Country;
 use crate::error::{DecodeError, FieldError};
-use crate::ids::LotId;
+use crate::ids::{FacilityId, LotId};
 
 code_enum!(
     /// Where recycled magnet feed comes from.
@@ -40,10 +41,12 @@ code_enum!(
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct MagnetIntake {
     pub lot: LotId,
+    /// The collection point or recycling plant of the signing recycler: it decides the origin.
+    pub facility: FacilityId,
     pub recycler: String,
     pub category: MagnetCategory,
     pub scrap: ScrapClass,
-    /// Country of collection.
+    /// Country of collection: must be the site's.
     pub country: Country,
     pub mass_g: u64,
     pub content: Composition,
@@ -61,6 +64,7 @@ impl MagnetIntake {
     }
     pub(super) fn encode(&self, w: &mut Writer) -> Result<(), FieldError> {
         w.raw(&self.lot.bytes());
+        w.raw(&self.facility.bytes());
         w.str("recycler", &self.recycler)?;
         w.u8(self.category as u8);
         w.u8(self.scrap as u8);
@@ -72,6 +76,7 @@ impl MagnetIntake {
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(MagnetIntake {
             lot: read_lot(r)?,
+            facility: read_facility(r)?,
             recycler: r.str()?,
             category: {
                 let c = r.u8()?;

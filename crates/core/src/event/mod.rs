@@ -36,6 +36,7 @@ mod attestation;
 mod campaign;
 mod composition;
 mod documents;
+mod facility;
 mod fields;
 mod magnet_intake;
 mod ore_receipt;
@@ -52,6 +53,10 @@ pub use attestation::{Attestation, AttestationKind, OriginMethod};
 pub use campaign::{CampaignClosed, CampaignOpened, InputCharged, OutputProduced, OXIDE_NDPR};
 pub use composition::Composition;
 pub use documents::{DocKind, Document, MAX_DOCUMENTS};
+pub use facility::{
+    CertificationEnded, CertificationGranted, CertificationSuspended, CertificationWithdrawn,
+    FacilityClosed, FacilityKind, FacilityRegistered,
+};
 pub use fields::{MAX_MASS_G, MAX_NAME_LEN, MAX_REASON_LEN};
 pub use magnet_intake::{MagnetCategory, MagnetIntake, ScrapClass};
 pub use ore_receipt::OreReceipt;
@@ -122,6 +127,11 @@ event_kinds! {
     KeyRevoked = 12, "key_revoked";
     ParticipantSuspended = 13, "participant_suspended";
     TokenIssued = 14, "token_issued";
+    FacilityRegistered = 15, "facility_registered";
+    CertificationGranted = 16, "certification_granted";
+    CertificationSuspended = 17, "certification_suspended";
+    CertificationWithdrawn = 18, "certification_withdrawn";
+    FacilityClosed = 19, "facility_closed";
     Attestation = 20, "attestation";
 }
 

@@ -2,19 +2,24 @@
 
 use super::composition::Composition;
 use super::documents::{check_documents, decode_documents, encode_documents, Document};
+use super::facility::read_facility;
 use super::fields::{check_mass, check_name, check_ppm, read_country, read_lot};
 use crate::codec::{Reader, Writer};
 use crate::country::Country;
 use crate::error::{DecodeError, FieldError};
-use crate::ids::LotId;
+use crate::ids::{FacilityId, LotId};
 
 /// Ore concentrate received from a mine (creates the lot).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct OreReceipt {
     pub lot: LotId,
+    /// The mine site, registered and operated by the signing supplier: it decides the origin.
+    pub facility: FacilityId,
+    /// Free text for display; the signer is the supplier.
     pub supplier: String,
+    /// Free text for display; `facility` is the site.
     pub mine_site: String,
-    /// Country of extraction.
+    /// Country of extraction: must be the site's.
     pub country: Country,
     pub mass_g: u64,
     /// Total rare-earth oxide grade, ppm of the lot's mass.
@@ -37,6 +42,7 @@ impl OreReceipt {
     }
     pub(super) fn encode(&self, w: &mut Writer) -> Result<(), FieldError> {
         w.raw(&self.lot.bytes());
+        w.raw(&self.facility.bytes());
         w.str("supplier", &self.supplier)?;
         w.str("mine_site", &self.mine_site)?;
         w.raw(&self.country.bytes());
@@ -48,6 +54,7 @@ impl OreReceipt {
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(OreReceipt {
             lot: read_lot(r)?,
+            facility: read_facility(r)?,
             supplier: r.str()?,
             mine_site: r.str()?,
             country: read_country(r)?,

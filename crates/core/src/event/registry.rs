@@ -21,6 +21,8 @@ code_enum!(
         Customer = 5, "customer";
         /// Reads everything.
         Auditor = 6, "auditor";
+        /// Records assays of lots, from a laboratory facility it operates (ISO/IEC 17025).
+        Laboratory = 7, "laboratory";
     }
 );
 

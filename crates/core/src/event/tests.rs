@@ -61,6 +61,7 @@ pub fn kind() -> impl Strategy<Value = EventKind> {
             .prop_map(
                 |(lot, supplier, mine_site, country, mass_g, reo_grade_ppm, assay, documents)| {
                     EventKind::OreReceipt(OreReceipt {
+                        facility: crate::testkit::mine(country),
                         lot,
                         supplier,
                         mine_site,
@@ -85,6 +86,7 @@ pub fn kind() -> impl Strategy<Value = EventKind> {
             .prop_map(
                 |(lot, recycler, category, scrap, country, mass_g, content, documents)| {
                     EventKind::MagnetIntake(MagnetIntake {
+                        facility: crate::testkit::recycling_site(country),
                         lot,
                         recycler,
                         category,
@@ -98,6 +100,7 @@ pub fn kind() -> impl Strategy<Value = EventKind> {
             ),
         (lot_id(), name(), country()).prop_map(|(campaign, facility, country)| {
             EventKind::CampaignOpened(CampaignOpened {
+                facility_id: crate::testkit::separation_site(country),
                 campaign,
                 facility,
                 country,
@@ -138,6 +141,7 @@ pub fn kind() -> impl Strategy<Value = EventKind> {
         ),
         (lot_id(), name(), composition(), hash()).prop_map(|(lot, lab, content, certificate)| {
             EventKind::AssayRecorded(AssayRecorded {
+                facility: Some(crate::testkit::laboratory()),
                 lot,
                 lab,
                 content,
@@ -313,6 +317,7 @@ fn an_overlong_string_is_refused_with_its_field_never_truncated() {
         occurred_at: UtcMicros(1_800_000_000_000_000),
         expected_head: None,
         kind: EventKind::OreReceipt(OreReceipt {
+            facility: crate::testkit::mine(Country::parse("AU").unwrap()),
             lot: LotId::new_v7(),
             supplier: "é".repeat(35_000),
             mine_site: "Mount Weld".into(),

@@ -3,7 +3,9 @@
 //! [`open_campaign`].
 
 use super::balance::{add, debit};
-use super::lot::{wrong_kind, CampaignState, LotDetail, LotKind, LotState, LotView};
+use std::sync::Arc;
+
+use super::lot::{wrong_kind, CampaignState, ChargeUse, LotDetail, LotKind, LotState, LotView};
 use crate::element::PPM;
 use crate::error::{a_or_an, RuleError};
 use crate::event::{CampaignClosed, InputCharged, OutputProduced};
@@ -67,7 +69,8 @@ fn open_campaign_mut(
     }
 }
 
-/// The input's record of a charge: ore or recycled grams leave it.
+/// The input's record of a charge: ore or recycled grams leave it, and the charge keeps the
+/// assay in effect now (the campaign's record counts its elements by that same assay).
 pub(super) fn charge_input(st: &mut LotState, c: &InputCharged) -> Result<(), RuleError> {
     if !matches!(st.kind(), LotKind::Ore | LotKind::Recycled) {
         return Err(wrong_kind(
@@ -77,6 +80,14 @@ pub(super) fn charge_input(st: &mut LotState, c: &InputCharged) -> Result<(), Ru
         ));
     }
     st.balance_g = debit(st.id, st.balance_g, c.mass_g, "charge")?;
+    if let LotDetail::Ore { source, .. } | LotDetail::Recycled { source, .. } = &mut st.detail {
+        let assay = source.assays.len().saturating_sub(1);
+        Arc::make_mut(&mut source.charges).push(ChargeUse {
+            campaign: c.campaign,
+            mass_g: c.mass_g,
+            assay,
+        });
+    }
     Ok(())
 }
 

@@ -5,13 +5,19 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::attribution::attribute;
-use super::lot::{registry, CampaignState, LotDetail, LotState, LotView};
+use super::lot::{
+    registry, AssayBy, AssayEntry, CampaignState, LotDetail, LotState, LotView, SourceLot,
+};
+use crate::country::Country;
 use crate::element::N_ELEMENTS;
 use crate::error::RuleError;
 use crate::event::{CampaignOpened, EventBody, EventKind};
+use crate::event::{Composition, FacilityKind};
+use crate::ids::FacilityId;
 use crate::ids::{Hash32, ParticipantId, REGISTRY_LOT};
 use crate::record::Record;
 use crate::registry::Registry;
+use crate::registry::SiteUse;
 
 /// Whether the record starts its lot: the subject of a receipt, intake or opening, the produced
 /// oxide lot, or the first registry event.
@@ -37,6 +43,16 @@ pub(super) fn genesis_state(
         EventKind::OreReceipt(o) => (
             o.mass_g,
             LotDetail::Ore {
+                source: source_lot(
+                    view,
+                    rec,
+                    owner,
+                    o.facility,
+                    &[FacilityKind::Mine],
+                    o.country,
+                    "ore_receipt",
+                    &o.assay,
+                )?,
                 supplier: o.supplier.as_str().into(),
                 mine_site: o.mine_site.as_str().into(),
                 country: o.country,
@@ -48,6 +64,16 @@ pub(super) fn genesis_state(
         EventKind::MagnetIntake(m) => (
             m.mass_g,
             LotDetail::Recycled {
+                source: source_lot(
+                    view,
+                    rec,
+                    owner,
+                    m.facility,
+                    &[FacilityKind::Collection, FacilityKind::Recycling],
+                    m.country,
+                    "magnet_intake",
+                    &m.content,
+                )?,
                 recycler: m.recycler.as_str().into(),
                 category: m.category,
                 scrap: m.scrap,
@@ -56,7 +82,18 @@ pub(super) fn genesis_state(
                 content: Arc::new(m.content.clone()),
             },
         ),
-        EventKind::CampaignOpened(c) => (0, LotDetail::Campaign(Box::new(opened(c)))),
+        EventKind::CampaignOpened(c) => {
+            site(
+                view,
+                rec,
+                owner,
+                c.facility_id,
+                &[FacilityKind::Separation],
+                c.country,
+                "campaign_opened",
+            )?;
+            (0, LotDetail::Campaign(Box::new(opened(c))))
+        }
         EventKind::OutputProduced(p) => {
             // apply_record checked that the link is the campaign's head, i.e. its debit record.
             let camp_lot = view
@@ -99,9 +136,60 @@ pub(super) fn genesis_state(
     })
 }
 
+/// The registered site an event names: open, operated by the signer, of the right kind, in the
+/// country the event states (the origin is the site's, never the submitter's word).
+fn site(
+    view: &dyn LotView,
+    rec: &Record,
+    signer: ParticipantId,
+    id: FacilityId,
+    kinds: &[FacilityKind],
+    country: Country,
+    event: &str,
+) -> Result<(), RuleError> {
+    let reg = registry(view)
+        .ok_or_else(|| RuleError::violation(rec.lot, "the ledger has no registry yet"))?;
+    let field = format!("{event}.facility_id");
+    let u = SiteUse {
+        field: &field,
+        signer,
+        kinds,
+        country: Some(country),
+    };
+    reg.site(&id, &u)
+        .map(|_| ())
+        .map_err(|m| RuleError::violation(rec.lot, m))
+}
+
+/// A new ore or recycled lot's site (checked) and its first assay, the owner's declaration.
+#[allow(clippy::too_many_arguments)]
+fn source_lot(
+    view: &dyn LotView,
+    rec: &Record,
+    signer: ParticipantId,
+    id: FacilityId,
+    kinds: &[FacilityKind],
+    country: Country,
+    event: &str,
+    declared: &Composition,
+) -> Result<SourceLot, RuleError> {
+    site(view, rec, signer, id, kinds, country, event)?;
+    Ok(SourceLot {
+        facility: id,
+        assays: Arc::new(vec![AssayEntry {
+            seq: 0,
+            by: AssayBy::Declared,
+            content: Arc::new(declared.clone()),
+            shift_ppm: 0,
+        }]),
+        charges: Arc::new(Vec::new()),
+    })
+}
+
 /// A campaign as it opens: nothing charged, produced or lost.
 fn opened(c: &CampaignOpened) -> CampaignState {
     CampaignState {
+        facility_id: c.facility_id,
         facility: c.facility.as_str().into(),
         country: c.country,
         charged_g: 0,

@@ -8,7 +8,7 @@ use crate::country::Country;
 use crate::element::{Oxide, N_ELEMENTS};
 use crate::error::{a_or_an, RuleError};
 use crate::event::{Composition, Document, MagnetCategory, ScrapClass};
-use crate::ids::{Hash32, LotId, ParticipantId, REGISTRY_LOT};
+use crate::ids::{FacilityId, Hash32, LotId, ParticipantId, REGISTRY_LOT};
 use crate::registry::Registry;
 use crate::time::UtcMicros;
 
@@ -85,9 +85,49 @@ pub struct SourceTotals {
     pub element_g: [u64; N_ELEMENTS],
 }
 
+/// Who vouches for an assay: the lot's owner (a declaration) or a laboratory facility.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AssayBy {
+    Declared,
+    Laboratory(FacilityId),
+}
+
+/// One assay of an ore or recycled lot, in the order recorded; the last is in effect.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AssayEntry {
+    /// The lot record that set it (0: the receipt or intake).
+    pub seq: u64,
+    pub by: AssayBy,
+    pub content: Arc<Composition>,
+    /// Largest move of one element against the previous non-empty assay, in ppm of the lot's
+    /// mass (0 for the first).
+    pub shift_ppm: u32,
+}
+
+/// One charge of an ore or recycled lot, with the assay in effect when it was made: the grams of
+/// each element the campaign received were counted by that assay, and a later one changes nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ChargeUse {
+    pub campaign: LotId,
+    pub mass_g: u64,
+    /// Index into the lot's assays.
+    pub assay: usize,
+}
+
+/// What an ore or recycled lot carries besides its kind-specific fields: its registered site,
+/// its assay history and its charges.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SourceLot {
+    pub facility: FacilityId,
+    pub assays: Arc<Vec<AssayEntry>>,
+    pub charges: Arc<Vec<ChargeUse>>,
+}
+
 /// Running totals of a separation campaign.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct CampaignState {
+    /// The registered separation plant.
+    pub facility_id: FacilityId,
     pub facility: Arc<str>,
     pub country: Country,
     pub charged_g: u64,
@@ -146,6 +186,7 @@ pub enum LotDetail {
         reo_grade_ppm: u32,
         documents: Arc<[Document]>,
         assay: Arc<Composition>,
+        source: SourceLot,
     },
     Recycled {
         recycler: Arc<str>,
@@ -154,6 +195,7 @@ pub enum LotDetail {
         country: Country,
         documents: Arc<[Document]>,
         content: Arc<Composition>,
+        source: SourceLot,
     },
     Campaign(Box<CampaignState>),
     Oxide {
@@ -221,6 +263,13 @@ impl LotState {
         match &self.detail {
             LotDetail::Ore { assay, .. } => Some(assay),
             LotDetail::Recycled { content, .. } => Some(content),
+            _ => None,
+        }
+    }
+    /// Site, assays and charges of an ore or recycled lot.
+    pub fn source_lot(&self) -> Option<&SourceLot> {
+        match &self.detail {
+            LotDetail::Ore { source, .. } | LotDetail::Recycled { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -27,8 +27,8 @@ pub use audit::{AdjustmentEntry, AttestationEntry, Audit, MAX_GAIN_SHARE_PPM};
 pub use campaign::ELEMENT_BALANCE_TOLERANCE_PPM;
 pub use ledger::{Appended, Changes, LedgerState, ReplayError, Staged};
 pub use lot::{
-    registry, Attribution, Basis, CampaignState, Feed, LotDetail, LotKind, LotState, LotView,
-    Source, SourceTotals,
+    registry, AssayBy, AssayEntry, Attribution, Basis, CampaignState, ChargeUse, Feed, LotDetail,
+    LotKind, LotState, LotView, Source, SourceLot, SourceTotals,
 };
 
 use std::sync::Arc;
@@ -62,9 +62,11 @@ pub fn apply_record(
         (EventKind::OutputProduced(p), 0) => campaign::produce(&mut st, p)?,
         (EventKind::CampaignClosed(c), _) => campaign::close(&mut st, c)?,
         (EventKind::Shipment(s), _) => shipment::ship(&mut st, s)?,
-        (EventKind::AssayRecorded(a), _) => assay::record_assay(&mut st, a)?,
+        (EventKind::AssayRecorded(a), _) => {
+            assay::record_assay(view, &mut st, a, signer, body.occurred_at, rec.seq)?
+        }
         (kind, _) if kind.is_registry() => {
-            registry::apply_to_registry(&mut st, kind, rec.global_seq)?
+            registry::apply_to_registry(&mut st, kind, rec.global_seq, body.occurred_at)?
         }
         (EventKind::Adjustment(a), _) => {
             adjustment::adjust(view, &mut st, (rec.seq, hash), body, a)?

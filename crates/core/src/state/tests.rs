@@ -6,7 +6,7 @@ use crate::element::Element;
 use crate::event::{AssayRecorded, InputCharged, KeyRevoked, OreReceipt};
 use crate::event::{Composition, Role};
 use crate::ids::EventId;
-use crate::ids::{LotId, REGISTRY_LOT};
+use crate::ids::{Hash32, LotId, REGISTRY_LOT};
 use crate::testkit::{Member, Team};
 use crate::time::UtcMicros;
 
@@ -43,6 +43,7 @@ fn submit_as(state: &mut LedgerState, m: &Member, kind: EventKind) -> Result<(),
 
 fn ore(lot: LotId) -> EventKind {
     EventKind::OreReceipt(OreReceipt {
+        facility: crate::testkit::mine(Country::parse("AU").unwrap()),
         lot,
         supplier: "s".into(),
         mine_site: "m".into(),
@@ -56,6 +57,7 @@ fn ore(lot: LotId) -> EventKind {
 
 fn assay(lot: LotId) -> EventKind {
     EventKind::AssayRecorded(AssayRecorded {
+        facility: Some(crate::testkit::laboratory()),
         lot,
         lab: "lab".into(),
         content: Composition::new(vec![(Element::Nd, 2)]).unwrap(),
@@ -105,8 +107,28 @@ fn signers_need_a_registered_key_the_right_role_and_their_own_lots() {
         submit_as(&mut state, &t.supplier2, ore(lot)),
         Err(RuleError::Forbidden(_))
     ));
-    submit_as(&mut state, &t.supplier, assay(lot)).unwrap();
-    submit_as(&mut state, &t.plant, assay(lot)).unwrap();
+    // The owner declares (no laboratory named); the plant may assay nothing; a laboratory's
+    // assay supersedes the declaration, which can then no longer replace it.
+    let declared = |lot| match assay(lot) {
+        EventKind::AssayRecorded(a) => EventKind::AssayRecorded(AssayRecorded {
+            facility: None,
+            ..a
+        }),
+        k => k,
+    };
+    let e = submit_as(&mut state, &t.supplier, assay(lot)).unwrap_err();
+    assert!(e.to_string().contains("assay_recorded.facility_id"), "{e}");
+    submit_as(&mut state, &t.supplier, declared(lot)).unwrap();
+    assert!(matches!(
+        submit_as(&mut state, &t.plant, declared(lot)),
+        Err(RuleError::Forbidden(_))
+    ));
+    submit_as(&mut state, &t.lab, assay(lot)).unwrap();
+    let e = submit_as(&mut state, &t.supplier, declared(lot)).unwrap_err();
+    assert!(
+        e.to_string().contains("laboratory's assay is in effect"),
+        "{e}"
+    );
     // Only administrators change the registry.
     let revoke = EventKind::KeyRevoked(KeyRevoked {
         participant: t.supplier.id,
@@ -157,6 +179,7 @@ fn sums_never_wrap() {
         &mut state,
         &t.plant,
         EventKind::CampaignOpened(crate::event::CampaignOpened {
+            facility_id: crate::testkit::separation_site(Country::parse("FR").unwrap()),
             campaign: camp,
             facility: "f".into(),
             country: Country::parse("FR").unwrap(),
@@ -179,4 +202,71 @@ fn sums_never_wrap() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("overflows"), "{e}");
+}
+
+/// Attack 2: a laboratory's later re-assay (Nd 1 ppm → 990,000 ppm) changes no earlier charge:
+/// the campaign keeps the grams the assay in effect at charge time gave, each charge records
+/// which assay that was, and the re-assay's shift is kept for the verifier to judge.
+#[test]
+fn a_later_reassay_changes_no_earlier_charge() {
+    let (mut state, t) = with_team();
+    let (camp, input) = (LotId::new_v7(), LotId::new_v7());
+    let fr = Country::parse("FR").unwrap();
+    let open = EventKind::CampaignOpened(crate::event::CampaignOpened {
+        facility_id: crate::testkit::separation_site(fr),
+        campaign: camp,
+        facility: "f".into(),
+        country: fr,
+    });
+    submit_as(&mut state, &t.plant, open).unwrap();
+    let receipt = match ore(input) {
+        EventKind::OreReceipt(o) => EventKind::OreReceipt(OreReceipt {
+            mass_g: 1_000_000,
+            assay: Composition::new(vec![(Element::Nd, 100_000)]).unwrap(),
+            ..o
+        }),
+        k => k,
+    };
+    submit_as(&mut state, &t.supplier, receipt).unwrap();
+    let charge = |mass_g| {
+        EventKind::InputCharged(InputCharged {
+            campaign: camp,
+            input,
+            mass_g,
+            input_head: Default::default(),
+        })
+    };
+    submit_as(&mut state, &t.plant, charge(400_000)).unwrap();
+    let nd =
+        |s: &LedgerState| s.lot(&camp).unwrap().campaign().unwrap().charged_el[Element::Nd.index()];
+    let before = nd(&state);
+    assert_eq!(before, 40_000);
+    let reassay = EventKind::AssayRecorded(AssayRecorded {
+        lot: input,
+        facility: Some(crate::testkit::laboratory()),
+        lab: "lab".into(),
+        content: Composition::new(vec![(Element::Nd, 990_000)]).unwrap(),
+        certificate: Hash32([2; 32]),
+    });
+    submit_as(&mut state, &t.lab, reassay).unwrap();
+    assert_eq!(nd(&state), before, "the earlier charge keeps its assay");
+    submit_as(&mut state, &t.plant, charge(100_000)).unwrap();
+    assert_eq!(
+        nd(&state),
+        40_000 + 99_000,
+        "a later charge uses the new assay"
+    );
+    let src = state.lot(&input).unwrap().source_lot().unwrap().clone();
+    assert_eq!(src.assays.len(), 2);
+    assert_eq!(
+        src.assays[1].by,
+        AssayBy::Laboratory(crate::testkit::laboratory())
+    );
+    assert_eq!(src.assays[1].shift_ppm, 890_000);
+    let used: Vec<usize> = src.charges.iter().map(|c| c.assay).collect();
+    assert_eq!(
+        used,
+        vec![0, 1],
+        "each charge names the assay in effect when it was made"
+    );
 }

@@ -8,6 +8,7 @@ use ree_core::event::{
 use ree_core::state::LotKind;
 use ree_core::{Country, EventBody, EventId, FieldError, Hash32, LotId, ParticipantId, UtcMicros};
 
+use super::facility::{self, facility_id};
 use crate::v1 as pb;
 
 fn field<T>(r: Result<T, FieldError>, path: &str) -> Result<T, FieldError> {
@@ -104,6 +105,22 @@ fn text(s: &str, path: &str, max: usize) -> Result<String, FieldError> {
 
 fn name(s: &str, path: &str) -> Result<String, FieldError> {
     text(s, path, ev::MAX_NAME_LEN)
+}
+
+pub(super) fn name_field(s: &str, path: &str) -> Result<String, FieldError> {
+    name(s, path)
+}
+
+pub(super) fn reason_field(s: &str, path: &str) -> Result<String, FieldError> {
+    text(s, path, ev::MAX_REASON_LEN)
+}
+
+pub(super) fn country_field(s: &str, path: &str) -> Result<Country, FieldError> {
+    country(s, path)
+}
+
+pub(super) fn digest_field(s: &str, path: &str) -> Result<Hash32, FieldError> {
+    digest(s, path)
 }
 
 fn enum_code<T>(
@@ -216,6 +233,7 @@ fn event_kind(kind: &pb::event_body::Kind) -> Result<EventKind, FieldError> {
     Ok(match kind {
         K::OreReceipt(o) => EventKind::OreReceipt(ev::OreReceipt {
             lot: lot_id(&o.lot_id, "ore_receipt.lot_id")?,
+            facility: facility_id(&o.facility_id, "ore_receipt.facility_id")?,
             supplier: name(&o.supplier, "ore_receipt.supplier")?,
             mine_site: name(&o.mine_site, "ore_receipt.mine_site")?,
             country: country(&o.country, "ore_receipt.country")?,
@@ -226,6 +244,7 @@ fn event_kind(kind: &pb::event_body::Kind) -> Result<EventKind, FieldError> {
         }),
         K::MagnetIntake(m) => EventKind::MagnetIntake(ev::MagnetIntake {
             lot: lot_id(&m.lot_id, "magnet_intake.lot_id")?,
+            facility: facility_id(&m.facility_id, "magnet_intake.facility_id")?,
             recycler: name(&m.recycler, "magnet_intake.recycler")?,
             category: enum_code(
                 m.category,
@@ -246,6 +265,7 @@ fn event_kind(kind: &pb::event_body::Kind) -> Result<EventKind, FieldError> {
         }),
         K::CampaignOpened(c) => EventKind::CampaignOpened(ev::CampaignOpened {
             campaign: lot_id(&c.campaign_id, "campaign_opened.campaign_id")?,
+            facility_id: facility_id(&c.facility_id, "campaign_opened.facility_id")?,
             facility: name(&c.facility, "campaign_opened.facility")?,
             country: country(&c.country, "campaign_opened.country")?,
         }),
@@ -278,6 +298,11 @@ fn event_kind(kind: &pb::event_body::Kind) -> Result<EventKind, FieldError> {
         }),
         K::AssayRecorded(a) => EventKind::AssayRecorded(ev::AssayRecorded {
             lot: lot_id(&a.lot_id, "assay_recorded.lot_id")?,
+            facility: if a.facility_id.is_empty() {
+                None
+            } else {
+                Some(facility_id(&a.facility_id, "assay_recorded.facility_id")?)
+            },
             lab: name(&a.lab, "assay_recorded.lab")?,
             content: composition(&a.content, "assay_recorded.content")?,
             certificate: digest(&a.certificate_digest, "assay_recorded.certificate_digest")?,
@@ -336,6 +361,25 @@ fn event_kind(kind: &pb::event_body::Kind) -> Result<EventKind, FieldError> {
             participant: participant_id(&t.participant_id, "token_issued.participant_id")?,
             token_hash: digest(&t.token_hash, "token_issued.token_hash")?,
         }),
+        K::FacilityRegistered(f) => facility::registered(f)?,
+        K::CertificationGranted(c) => facility::granted(c)?,
+        K::CertificationSuspended(c) => {
+            EventKind::CertificationSuspended(ev::CertificationSuspended(facility::ended(
+                "certification_suspended",
+                &c.facility_id,
+                &c.certificate_id,
+                &c.reason,
+            )?))
+        }
+        K::CertificationWithdrawn(c) => {
+            EventKind::CertificationWithdrawn(ev::CertificationWithdrawn(facility::ended(
+                "certification_withdrawn",
+                &c.facility_id,
+                &c.certificate_id,
+                &c.reason,
+            )?))
+        }
+        K::FacilityClosed(c) => facility::closed(c)?,
     })
 }
 

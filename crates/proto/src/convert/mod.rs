@@ -1,8 +1,10 @@
 //! Conversions between the wire types (`ree.v1`) and the domain (`ree-core`): the server's
 //! requests and answers, and what the CLI sends and prints.
 
+mod facility;
 mod from_wire;
 mod to_wire;
 
+pub use facility::{facility_id, facility_pb};
 pub use from_wire::*;
 pub use to_wire::*;

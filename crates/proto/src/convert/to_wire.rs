@@ -44,6 +44,7 @@ pub fn body_to_pb(b: &EventBody) -> pb::EventBody {
     let kind = match &b.kind {
         EventKind::OreReceipt(o) => K::OreReceipt(pb::OreReceipt {
             lot_id: o.lot.to_string(),
+            facility_id: o.facility.to_string(),
             supplier: o.supplier.clone(),
             mine_site: o.mine_site.clone(),
             country: o.country.to_string(),
@@ -54,6 +55,7 @@ pub fn body_to_pb(b: &EventBody) -> pb::EventBody {
         }),
         EventKind::MagnetIntake(m) => K::MagnetIntake(pb::MagnetIntake {
             lot_id: m.lot.to_string(),
+            facility_id: m.facility.to_string(),
             recycler: m.recycler.clone(),
             category: m.category as i32,
             scrap: m.scrap as i32,
@@ -64,6 +66,7 @@ pub fn body_to_pb(b: &EventBody) -> pb::EventBody {
         }),
         EventKind::CampaignOpened(c) => K::CampaignOpened(pb::CampaignOpened {
             campaign_id: c.campaign.to_string(),
+            facility_id: c.facility_id.to_string(),
             facility: c.facility.clone(),
             country: c.country.to_string(),
         }),
@@ -100,6 +103,7 @@ pub fn body_to_pb(b: &EventBody) -> pb::EventBody {
         }),
         EventKind::AssayRecorded(a) => K::AssayRecorded(pb::AssayRecorded {
             lot_id: a.lot.to_string(),
+            facility_id: a.facility.map(|f| f.to_string()).unwrap_or_default(),
             lab: a.lab.clone(),
             content: comp_pb(&a.content),
             certificate_digest: a.certificate.to_hex(),
@@ -153,6 +157,14 @@ pub fn body_to_pb(b: &EventBody) -> pb::EventBody {
             participant_id: t.participant.to_string(),
             token_hash: t.token_hash.to_hex(),
         }),
+        k @ (EventKind::FacilityRegistered(_)
+        | EventKind::CertificationGranted(_)
+        | EventKind::CertificationSuspended(_)
+        | EventKind::CertificationWithdrawn(_)
+        | EventKind::FacilityClosed(_)) => match super::facility::to_pb(k) {
+            Some(k) => k,
+            None => unreachable!("facility kinds convert"),
+        },
     };
     pb::EventBody {
         event_id: b.event_id.to_string(),
@@ -245,7 +257,10 @@ fn detail_attributes(l: &LotState) -> HashMap<String, String> {
             reo_grade_ppm,
             documents,
             assay,
+            source,
         } => {
+            put("facility_id", source.facility.to_string());
+            put("assays", source.assays.len().to_string());
             put("supplier", supplier.to_string());
             put("mine_site", mine_site.to_string());
             put("country", country.to_string());
@@ -261,7 +276,10 @@ fn detail_attributes(l: &LotState) -> HashMap<String, String> {
             country,
             documents,
             content,
+            source,
         } => {
+            put("facility_id", source.facility.to_string());
+            put("assays", source.assays.len().to_string());
             put("recycler", recycler.to_string());
             put("category", category.name().into());
             put("scrap", scrap.name().into());
@@ -275,6 +293,7 @@ fn detail_attributes(l: &LotState) -> HashMap<String, String> {
         }
         LotDetail::Campaign(c) => {
             put("facility", c.facility.to_string());
+            put("facility_id", c.facility_id.to_string());
             put("country", c.country.to_string());
             put("closed", c.closed.to_string());
             put("charged_g", c.charged_g.to_string());

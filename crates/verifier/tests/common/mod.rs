@@ -105,6 +105,7 @@ pub fn separation(inputs: usize, magnets: usize, countries: &[&str]) -> (Ledger,
     let mut l = Ledger::new();
     let camp = l.lot();
     l.append(EventKind::CampaignOpened(CampaignOpened {
+        facility_id: ree_core::testkit::separation_site(cc("FR")),
         campaign: camp,
         facility: "Lacq".into(),
         country: cc("FR"),
@@ -113,6 +114,7 @@ pub fn separation(inputs: usize, magnets: usize, countries: &[&str]) -> (Ledger,
     for i in 0..inputs {
         let lot = l.lot();
         l.append(EventKind::OreReceipt(OreReceipt {
+            facility: ree_core::testkit::mine(cc(countries[i % countries.len()])),
             lot,
             supplier: format!("supplier {i}"),
             mine_site: "site".into(),
@@ -135,6 +137,7 @@ pub fn separation(inputs: usize, magnets: usize, countries: &[&str]) -> (Ledger,
     for i in 0..magnets {
         let lot = l.lot();
         l.append(EventKind::MagnetIntake(MagnetIntake {
+            facility: ree_core::testkit::recycling_site(cc("DE")),
             lot,
             recycler: format!("recycler {i}"),
             category: MagnetCategory::EvMotor,
