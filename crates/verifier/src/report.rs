@@ -74,6 +74,8 @@ pub struct Report {
     pub recycled_share_post_consumer: f64,
     pub facilities: Vec<(String, String)>,
     pub upstream_lots: Vec<UpstreamLot>,
+    /// EU CRMA fields per element present (post-consumer share, countries, certified sites).
+    pub crma: BTreeMap<String, crate::crma::CrmaLine>,
     pub violations: Vec<Violation>,
     /// Set when not authentic: what broke.
     pub integrity_error: Option<String>,
@@ -110,6 +112,7 @@ impl Report {
             recycled_share_post_consumer: 0.0,
             facilities: vec![],
             upstream_lots: vec![],
+            crma: BTreeMap::new(),
             violations: vec![],
             integrity_error: Some(e.0),
             checkpoint: None,
