@@ -84,6 +84,15 @@ fn provenance_json_has_the_contract_keys_and_shares_sum_to_one() {
             .map(|x| x.as_f64().unwrap())
             .sum();
         assert!((sum - 1.0).abs() < 1e-9, "{sum}");
+        // Issue 12, CRMA fields: per element, a post-consumer share in [0, 1] and the countries.
+        let nd = &v["crma"]["Nd"];
+        let share = nd["post_consumer_recycled_share"].as_f64().expect("crma.Nd share");
+        assert!((0.0..=1.0).contains(&share), "{share}");
+        assert!(nd["attributed_g"].as_u64().unwrap() > 0, "{nd}");
+        let countries = |k: &str| nd["countries"][k].as_array().unwrap().len();
+        assert!(countries("extraction") + countries("recycling") > 0, "{nd}");
+        assert_eq!(countries("processing"), 1, "one separation plant: {nd}");
+        assert!(!nd["facilities"].as_array().unwrap().is_empty(), "{nd}");
         let has_cn = v["origin_shares"].get("CN").is_some();
         assert_eq!(has_cn, label.contains("Chinese"));
         assert_eq!(
