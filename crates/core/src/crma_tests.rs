@@ -171,9 +171,16 @@ fn crma_of_an_oxide_gives_post_consumer_share_countries_and_certified_sites() {
             valid_until: UNTIL,
         }]
     );
-    let rec = nd.facilities.iter().find(|f| f.lot == s.scrap).expect("rec");
+    let rec = nd
+        .facilities
+        .iter()
+        .find(|f| f.lot == s.scrap)
+        .expect("rec");
     assert_eq!(rec.country, cc("DE"));
-    assert!(rec.certifications.is_empty(), "the recycling site holds none");
+    assert!(
+        rec.certifications.is_empty(),
+        "the recycling site holds none"
+    );
 }
 
 #[test]
@@ -233,6 +240,13 @@ fn a_reassay_beyond_the_tolerance_is_flagged_with_both_values() {
             to_ppm: 400_000
         }]
     );
-    assert!(reassay_flags(l, 1, DEFAULT_MAX_REASSAY_SHIFT_PPM).is_empty(), "up to seq 1");
-    assert_eq!(reassay_flags(l, u64::MAX, 10_000).len(), 2, "a tighter tolerance");
+    assert!(
+        reassay_flags(l, 1, DEFAULT_MAX_REASSAY_SHIFT_PPM).is_empty(),
+        "up to seq 1"
+    );
+    assert_eq!(
+        reassay_flags(l, u64::MAX, 10_000).len(),
+        2,
+        "a tighter tolerance"
+    );
 }

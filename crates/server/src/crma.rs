@@ -11,11 +11,7 @@ use ree_proto::{convert, v1 as pb};
 /// An upstream lot's re-assays, up to `seq`, beyond the default tolerance.
 pub(crate) fn reassay_flags(l: Option<&LotState>, seq: u64) -> Vec<pb::ReassayFlag> {
     l.map_or_else(Vec::new, |l| {
-        convert::reassay_pb(&crma::reassay_flags(
-            l,
-            seq,
-            DEFAULT_MAX_REASSAY_SHIFT_PPM,
-        ))
+        convert::reassay_pb(&crma::reassay_flags(l, seq, DEFAULT_MAX_REASSAY_SHIFT_PPM))
     })
 }
 

@@ -52,7 +52,9 @@ async fn provenance_flags_a_large_reassay_and_gives_crma_fields() {
         mass_g: 1_000_000,
         input_head: String::new(),
     }));
-    w.submit(sub(committed(&mut q, charge).await)).await.unwrap();
+    w.submit(sub(committed(&mut q, charge).await))
+        .await
+        .unwrap();
     let ox = id();
     let output = body(pb::event_body::Kind::OutputProduced(pb::OutputProduced {
         campaign_id: camp.clone(),
@@ -93,5 +95,9 @@ async fn provenance_flags_a_large_reassay_and_gives_crma_fields() {
     let mine = ree_core::testkit::mine(ree_core::Country::parse("AU").unwrap()).to_string();
     assert_eq!(nd["facilities"][0]["facility"], mine.as_str(), "{nd}");
     assert_eq!(nd["facilities"][0]["lot"], ore.as_str());
-    assert_eq!(p["crma"].as_object().unwrap().len(), 1, "only Nd is present");
+    assert_eq!(
+        p["crma"].as_object().unwrap().len(),
+        1,
+        "only Nd is present"
+    );
 }

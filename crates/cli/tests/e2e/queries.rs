@@ -87,7 +87,9 @@ fn provenance_json_has_the_contract_keys_and_shares_sum_to_one() {
         assert!((sum - 1.0).abs() < 1e-9, "{sum}");
         // Issue 12, CRMA fields: per element, a post-consumer share in [0, 1] and the countries.
         let nd = &v["crma"]["Nd"];
-        let share = nd["post_consumer_recycled_share"].as_f64().expect("crma.Nd share");
+        let share = nd["post_consumer_recycled_share"]
+            .as_f64()
+            .expect("crma.Nd share");
         assert!((0.0..=1.0).contains(&share), "{share}");
         assert!(nd["attributed_g"].as_u64().unwrap() > 0, "{nd}");
         let countries = |k: &str| nd["countries"][k].as_array().unwrap().len();
@@ -109,7 +111,10 @@ fn provenance_json_has_the_contract_keys_and_shares_sum_to_one() {
         );
     }
     // The demo's auditor attested some ore lots' origin after a site visit.
-    assert!(attested > 0, "no origin_verified attestation upstream of the demo's oxides");
+    assert!(
+        attested > 0,
+        "no origin_verified attestation upstream of the demo's oxides"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
