@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ree_core::crma::{crma, ElementCrma};
+use ree_core::crma::{crma, reassay_flags, ElementCrma, DEFAULT_MAX_REASSAY_SHIFT_PPM};
 use ree_core::provenance::Provenance;
 use ree_core::state::{registry, LotView};
 use ree_core::{Country, LedgerState, LotId, LotState};
@@ -103,5 +103,28 @@ pub(crate) fn report_crma(
     crma(prov, subject, &upstream, registry(state))
         .iter()
         .map(|(e, c)| (e.symbol().to_string(), line(c)))
+        .collect()
+}
+
+/// A re-assay past the default tolerance.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ReassayLine {
+    pub seq: u64,
+    pub element: String,
+    pub from_ppm: u32,
+    pub to_ppm: u32,
+}
+
+/// A bundled lot's re-assays past the default tolerance (the bundle holds the lot up to the
+/// head the subject commits to, so all of them count).
+pub(crate) fn reassay_lines(l: &LotState) -> Vec<ReassayLine> {
+    reassay_flags(l, u64::MAX, DEFAULT_MAX_REASSAY_SHIFT_PPM)
+        .into_iter()
+        .map(|f| ReassayLine {
+            seq: f.seq,
+            element: f.element.symbol().into(),
+            from_ppm: f.from_ppm,
+            to_ppm: f.to_ppm,
+        })
         .collect()
 }

@@ -181,6 +181,7 @@ fn upstream_lots(state: &LedgerState, lots: &BTreeSet<LotId>, subject: LotId) ->
             events: l.next_seq,
             adjustments,
             attestations,
+            reassay_flags: crma::reassay_lines(l),
         });
     }
     upstream

@@ -37,6 +37,8 @@ pub struct UpstreamLot {
     pub events: u64,
     pub adjustments: Vec<crate::audit::AdjustmentLine>,
     pub attestations: Vec<crate::audit::AttestationLine>,
+    /// Re-assays that moved an element by more than the default tolerance (as GetProvenance).
+    pub reassay_flags: Vec<crate::crma::ReassayLine>,
 }
 
 /// The verdict and the facts behind it.

@@ -100,4 +100,35 @@ async fn provenance_flags_a_large_reassay_and_gives_crma_fields() {
         1,
         "only Nd is present"
     );
+    // ree-verify's report agrees: the same crma and the same flag; its policy catches the shift.
+    let bundle = dir.path().join("ox.bundle");
+    ree_ok_as(
+        &url,
+        &team.auditor,
+        &["export", &ox, "-o", bundle.to_str().unwrap()],
+    );
+    let pin = dir.path().join("admin.key.pub");
+    let out = ree_verify(&[
+        bundle.to_str().unwrap(),
+        "--trust",
+        pin.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["crma"], p["crma"]);
+    let up = v["upstream_lots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["lot"] == ore)
+        .unwrap();
+    assert_eq!(up["reassay_flags"], src["reassay_flags"]);
+    assert!(
+        v["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["rule"] == "max_reassay_shift_ppm" && x["lot"] == ore.as_str()),
+        "{v}"
+    );
 }
