@@ -149,11 +149,11 @@ fn crma_of_an_oxide_gives_post_consumer_share_countries_and_certified_sites() {
     let c = crma(&p, subject, &up, registry(&s.st));
     assert_eq!(c.keys().copied().collect::<Vec<_>>(), vec![Element::Nd]);
     let nd = &c[&Element::Nd];
-    // Nd2O3 is 857,326 ppm Nd (2 x 144.242 / 336.48); split 1,000,000 : 250,000 = 4 : 1.
-    let total = Oxide::Single(Element::Nd).element_grams(1_000_000, 1_000_000)[0].1;
-    assert_eq!(nd.attributed_g, total);
-    assert!(nd.post_consumer_g.abs_diff(total / 5) <= 1, "{nd:?}");
-    assert!((nd.post_consumer_share - 0.2).abs() < 1e-5, "{nd:?}");
+    // 1 t of Nd2O3 at 100% purity holds 857,356 g of Nd, split by the grams charged,
+    // 1,000,000 (ore) : 250,000 (scrap) = 4 : 1; the scrap's fifth rounds down.
+    assert_eq!(nd.attributed_g, 857_356);
+    assert_eq!(nd.post_consumer_g, 171_471);
+    assert_eq!(nd.post_consumer_share, 171_471.0 / 857_356.0);
     assert_eq!(nd.extraction, BTreeSet::from([cc("AU")]));
     assert_eq!(nd.recycling, BTreeSet::from([cc("DE")]));
     assert_eq!(nd.processing, BTreeSet::from([cc("FR")]));
