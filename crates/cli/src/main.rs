@@ -11,6 +11,7 @@ mod cmd;
 mod conn;
 mod demo;
 mod output;
+mod output_crma;
 mod participants;
 mod process;
 mod progress;

@@ -321,7 +321,9 @@ fn provenance_json(p: &pb::Provenance) -> Value {
         "upstream_lots": p.upstream_lots.iter().map(|u| json!({"lot": u.lot_id, "kind": kind_name(u.kind), "seq": u.seq, "head": u.head, "country": u.country, "feed": u.feed,
             "adjustments": u.adjustments.iter().map(|a| json!({"seq": a.seq, "hash": a.hash, "delta_g": a.delta_g, "reason": a.reason, "countersigned_by": a.countersigned_by})).collect::<Vec<_>>(),
             "attestations": u.attestations.iter().map(attestation_json).collect::<Vec<_>>(),
+            "reassay_flags": u.reassay_flags.iter().map(|f| json!({"seq": f.seq, "element": f.element, "from_ppm": f.from_ppm, "to_ppm": f.to_ppm})).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
+        "crma": crate::output_crma::crma_json(&p.crma),
     })
 }
 

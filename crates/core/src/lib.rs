@@ -10,6 +10,7 @@
 pub mod bundle;
 pub mod codec;
 pub mod country;
+pub mod crma;
 pub mod element;
 pub mod error;
 pub mod event;

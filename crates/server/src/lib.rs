@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod checkpoints;
 mod conn;
+mod crma;
 mod edge;
 pub mod http;
 pub mod limits;

@@ -398,10 +398,13 @@ impl pb::queries_server::Queries for Ledger {
             .ok_or_else(|| Status::not_found(format!("lot {id} does not exist")))?;
         // The provenance of the exact state the upstream heads were taken at.
         let prov = ree_core::provenance::Provenance::of(&state);
+        let mut sources: Vec<LotState> = Vec::new();
         let upstream = heads
             .into_iter()
             .map(|(lot, (seq, head))| {
                 let l = self.engine.lot(lot);
+                let reassay_flags = crate::crma::reassay_flags(l.as_ref(), seq);
+                sources.extend(l.clone().filter(|l| l.source().is_some()));
                 let src = l.as_ref().and_then(|l| l.source());
                 let (adjustments, attestations) = l
                     .as_ref()
@@ -423,12 +426,13 @@ impl pb::queries_server::Queries for Ledger {
                         })
                         .unwrap_or_default(),
                     feed: src.map(|s| s.feed.name().to_string()).unwrap_or_default(),
+                    reassay_flags,
                 }
             })
             .collect();
-        Ok(Response::new(convert::provenance_pb(
-            &prov, &denied, upstream,
-        )))
+        let mut answer = convert::provenance_pb(&prov, &denied, upstream);
+        answer.crma = crate::crma::crma_pb(&self.engine, &prov, &state, &sources);
+        Ok(Response::new(answer))
     }
 
     type WatchStream = EventStream;

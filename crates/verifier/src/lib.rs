@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod crma;
 pub mod logproof;
 pub mod policy;
 mod replay;
@@ -129,6 +130,7 @@ pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Rep
             .map(|(n, c)| (n.to_string(), c.to_string()))
             .collect(),
         upstream_lots: upstream_lots(&r.state, &lots, subject_id),
+        crma: crma::report_crma(&r.state, &prov, subject, &lots),
         violations,
         integrity_error: None,
         checkpoint,
@@ -179,6 +181,7 @@ fn upstream_lots(state: &LedgerState, lots: &BTreeSet<LotId>, subject: LotId) ->
             events: l.next_seq,
             adjustments,
             attestations,
+            reassay_flags: crma::reassay_lines(l),
         });
     }
     upstream

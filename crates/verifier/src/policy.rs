@@ -117,8 +117,8 @@ impl Policy {
     }
 }
 
-/// Default of `max_reassay_shift_ppm`: 5 percentage points of the lot's mass.
-pub const DEFAULT_MAX_REASSAY_SHIFT_PPM: u32 = 50_000;
+/// Default of `max_reassay_shift_ppm`: the tolerance provenance flags re-assays by (core).
+pub use ree_core::crma::DEFAULT_MAX_REASSAY_SHIFT_PPM;
 
 impl Default for Policy {
     /// No Chinese feed (mined, pre- or post-consumer) or processing anywhere upstream, mass

@@ -37,6 +37,8 @@ pub struct UpstreamLot {
     pub events: u64,
     pub adjustments: Vec<crate::audit::AdjustmentLine>,
     pub attestations: Vec<crate::audit::AttestationLine>,
+    /// Re-assays that moved an element by more than the default tolerance (as GetProvenance).
+    pub reassay_flags: Vec<crate::crma::ReassayLine>,
 }
 
 /// The verdict and the facts behind it.
@@ -74,6 +76,8 @@ pub struct Report {
     pub recycled_share_post_consumer: f64,
     pub facilities: Vec<(String, String)>,
     pub upstream_lots: Vec<UpstreamLot>,
+    /// EU CRMA fields per element present (post-consumer share, countries, certified sites).
+    pub crma: BTreeMap<String, crate::crma::CrmaLine>,
     pub violations: Vec<Violation>,
     /// Set when not authentic: what broke.
     pub integrity_error: Option<String>,
@@ -110,6 +114,7 @@ impl Report {
             recycled_share_post_consumer: 0.0,
             facilities: vec![],
             upstream_lots: vec![],
+            crma: BTreeMap::new(),
             violations: vec![],
             integrity_error: Some(e.0),
             checkpoint: None,

@@ -105,6 +105,7 @@ pub fn build(seed: u64) -> (Batches, Summary) {
         batches.push((chunk.to_vec(), false));
     }
     batches.push((lab_assays(&mut g, &ores), false));
+    batches.push((origin_attestations(seed, &ores), false));
     let (monthly_feed, chinese_ore) = monthly_feed(ores, magnets);
     let months = monthly_feed.len();
     let mut oxide_lots: Vec<OxideLot> = vec![];
@@ -230,6 +231,34 @@ fn lab_assays(g: &mut Gen, ores: &[InputLot]) -> Vec<EventBody> {
                     lab: super::sites::LAB.into(),
                     content: Composition::new(l.content.clone()).unwrap_or_default(),
                     certificate,
+                }),
+            )
+        })
+        .collect()
+}
+
+/// The independent auditor attests the origin of the first ore lots after a site visit (the
+/// event `ree attest --kind origin_verified --method site_visit` makes), valid for a year. Its own
+/// generator, so the rest of the seed's year is unchanged.
+fn origin_attestations(seed: u64, ores: &[InputLot]) -> Vec<EventBody> {
+    let mut g = Gen {
+        rng: StdRng::seed_from_u64(seed ^ 0xa77e_57a7),
+    };
+    ores.iter()
+        .take(4)
+        .map(|l| {
+            let evidence = g.digest("site visit report");
+            let valid_from = UtcMicros(YEAR_START.0 + 299 * DAY_US);
+            g.body(
+                299.5,
+                EventKind::Attestation(Attestation {
+                    lot: l.id,
+                    event: None,
+                    kind: AttestationKind::OriginVerified,
+                    method: Some(OriginMethod::SiteVisit),
+                    evidence,
+                    valid_from,
+                    valid_until: UtcMicros(valid_from.0 + 365 * DAY_US),
                 }),
             )
         })

@@ -13,12 +13,16 @@ use super::plan::{build, Batches, Summary};
 use crate::client::{status, Client};
 use crate::participants::signed;
 
+/// The demo's auditor, who attests origins.
+const AUDITOR: &str = "Independent auditor";
+
 /// Who would really submit this event: the mine's supplier, the recycler, or the plant.
 fn signer(b: &EventBody) -> &str {
     match &b.kind {
         EventKind::OreReceipt(o) => &o.supplier,
         EventKind::MagnetIntake(m) => &m.recycler,
         EventKind::AssayRecorded(_) => super::sites::LAB,
+        EventKind::Attestation(_) => AUDITOR,
         _ => PLANT,
     }
 }
@@ -86,7 +90,7 @@ fn members(admin: &[u8; 32], seed: u64, batches: &Batches) -> Vec<Member> {
         Role::Customer,
         cc("DE"),
     );
-    add("Independent auditor", Role::Auditor, cc("FR"));
+    add(AUDITOR, Role::Auditor, cc("FR"));
     add(super::sites::LAB, Role::Laboratory, cc("FR"));
     for b in batches.iter().flat_map(|b| &b.0) {
         match &b.kind {

@@ -9,6 +9,7 @@ mod auth;
 mod backup;
 mod claims;
 mod cli;
+mod crma;
 mod data_safety;
 mod disclosure;
 mod fixtures;

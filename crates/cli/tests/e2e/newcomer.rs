@@ -113,7 +113,7 @@ fn the_demo_is_not_loaded_into_a_store_that_holds_lots() {
     };
     let mut first = serve(free_port());
     let text = read_until(&mut first, "query as the auditor");
-    assert!(text.contains("demo loaded: 392 events"), "{text}");
+    assert!(text.contains("demo loaded: 396 events"), "{text}");
     first.kill().unwrap();
     first.wait().unwrap();
     let lots_env = std::fs::read_to_string(dir.path().join("ree-demo-creds/lots.env")).unwrap();

@@ -59,6 +59,7 @@ fn provenance_json_has_the_contract_keys_and_shares_sum_to_one() {
     let s = Server::start(dir.path(), free_port());
     let admin = admin_of(dir.path());
     let summary = demo_as_admin(&s.url(), dir.path());
+    let mut attested = 0;
     for label in ["clean NdPr oxide lot", "NdPr oxide with Chinese content"] {
         let lot = demo_lot(&summary, label);
         let v: serde_json::Value = serde_json::from_str(&ree_ok_as(
@@ -84,6 +85,24 @@ fn provenance_json_has_the_contract_keys_and_shares_sum_to_one() {
             .map(|x| x.as_f64().unwrap())
             .sum();
         assert!((sum - 1.0).abs() < 1e-9, "{sum}");
+        // Issue 12, CRMA fields: per element, a post-consumer share in [0, 1] and the countries.
+        let nd = &v["crma"]["Nd"];
+        let share = nd["post_consumer_recycled_share"]
+            .as_f64()
+            .expect("crma.Nd share");
+        assert!((0.0..=1.0).contains(&share), "{share}");
+        assert!(nd["attributed_g"].as_u64().unwrap() > 0, "{nd}");
+        let countries = |k: &str| nd["countries"][k].as_array().unwrap().len();
+        assert!(countries("extraction") + countries("recycling") > 0, "{nd}");
+        assert_eq!(countries("processing"), 1, "one separation plant: {nd}");
+        assert!(!nd["facilities"].as_array().unwrap().is_empty(), "{nd}");
+        attested += v["upstream_lots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|u| u["attestations"].as_array().unwrap().iter())
+            .filter(|a| a["kind"] == "origin_verified" && a["method"] == "site_visit")
+            .count();
         let has_cn = v["origin_shares"].get("CN").is_some();
         assert_eq!(has_cn, label.contains("Chinese"));
         assert_eq!(
@@ -91,6 +110,11 @@ fn provenance_json_has_the_contract_keys_and_shares_sum_to_one() {
             if has_cn { "mass_balance" } else { "segregated" }
         );
     }
+    // The demo's auditor attested some ore lots' origin after a site visit.
+    assert!(
+        attested > 0,
+        "no origin_verified attestation upstream of the demo's oxides"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

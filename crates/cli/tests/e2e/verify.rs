@@ -95,6 +95,8 @@ fn demo_bundles_verify_and_policies_decide() {
         serde_json::from_str(&ree_ok_as(&url, &admin, &["provenance", &clean, "--json"])).unwrap();
     assert_eq!(p["origin_shares"], v["origin_shares"]);
     assert_eq!(p["recycled_share"], v["recycled_share"]);
+    assert_eq!(p["crma"], v["crma"], "CRMA fields agree");
+    assert!(v["crma"]["Nd"]["post_consumer_recycled_share"].is_f64());
     // Another head on the certificate: not authentic.
     assert_eq!(
         ree_verify(&[

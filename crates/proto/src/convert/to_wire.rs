@@ -404,6 +404,8 @@ pub fn provenance_pb(
             .collect(),
         upstream_lots: upstream,
         attributed_g: total,
+        // Needs the upstream lots and the registry: set by the caller (`crma_pb`).
+        crma: vec![],
     }
 }
 
