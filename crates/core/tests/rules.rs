@@ -529,7 +529,9 @@ fn submit(state: &mut LedgerState, t: &Team, step: &Step) -> Result<(), Refusal>
     if let EventKind::Attestation(a) = &mut body.kind {
         if a.event == Some(ORE_GENESIS) {
             use ree_core::state::LotView;
-            a.event = state.lot(&ORE).map(|l| l.audit.attestable[0]);
+            a.event = state
+                .lot(&ORE)
+                .map(|l| *l.audit.attestable.get(0).expect("the genesis"));
         }
     }
     // As an honest signer does: commit to the heads it sees (a row may name a wrong one).

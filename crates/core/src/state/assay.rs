@@ -90,7 +90,7 @@ pub(super) fn record_assay(
         .map_or(0, |prev| max_shift_ppm(&prev.content, &a.content));
     let content = Arc::new(a.content.clone());
     *current = content.clone();
-    Arc::make_mut(&mut source.assays).push(AssayEntry {
+    source.assays.push(AssayEntry {
         seq,
         by,
         content,

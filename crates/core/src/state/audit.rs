@@ -57,11 +57,11 @@ impl AttestationEntry {
 pub struct Audit {
     /// Sum of the lot's positive adjustments, in grams.
     pub gains_g: u64,
-    pub adjustments: Vec<AdjustmentEntry>,
-    pub attestations: Vec<AttestationEntry>,
+    pub adjustments: super::History<AdjustmentEntry>,
+    pub attestations: super::History<AttestationEntry>,
     /// Record hashes an attestation may name: the lot's genesis, assays and adjustments (the
     /// facts an auditor checks), not every record (a campaign's charges stay out of the state).
-    pub attestable: Vec<Hash32>,
+    pub attestable: super::History<Hash32>,
 }
 
 /// The countersignature of a gain: present, by a key registered to an active auditor at this

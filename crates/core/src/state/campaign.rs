@@ -3,7 +3,6 @@
 //! [`open_campaign`].
 
 use super::balance::{add, debit};
-use std::sync::Arc;
 
 use super::lot::{wrong_kind, CampaignState, ChargeUse, LotDetail, LotKind, LotState, LotView};
 use crate::element::PPM;
@@ -82,7 +81,7 @@ pub(super) fn charge_input(st: &mut LotState, c: &InputCharged) -> Result<(), Ru
     st.balance_g = debit(st.id, st.balance_g, c.mass_g, "charge")?;
     if let LotDetail::Ore { source, .. } | LotDetail::Recycled { source, .. } = &mut st.detail {
         let assay = source.assays.len().saturating_sub(1);
-        Arc::make_mut(&mut source.charges).push(ChargeUse {
+        source.charges.push(ChargeUse {
             campaign: c.campaign,
             mass_g: c.mass_g,
             assay,

@@ -130,7 +130,7 @@ pub(super) fn genesis_state(
         owner,
         detail,
         audit: Arc::new(super::audit::Audit {
-            attestable: vec![hash],
+            attestable: super::History::from_iter([hash]),
             ..Default::default()
         }),
     })
@@ -176,13 +176,13 @@ fn source_lot(
     site(view, rec, signer, id, kinds, country, event)?;
     Ok(SourceLot {
         facility: id,
-        assays: Arc::new(vec![AssayEntry {
+        assays: super::History::from_iter([AssayEntry {
             seq: 0,
             by: AssayBy::Declared,
             content: Arc::new(declared.clone()),
             shift_ppm: 0,
         }]),
-        charges: Arc::new(Vec::new()),
+        charges: super::History::new(),
     })
 }
 

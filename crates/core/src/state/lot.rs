@@ -119,8 +119,8 @@ pub struct ChargeUse {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct SourceLot {
     pub facility: FacilityId,
-    pub assays: Arc<Vec<AssayEntry>>,
-    pub charges: Arc<Vec<ChargeUse>>,
+    pub assays: super::History<AssayEntry>,
+    pub charges: super::History<ChargeUse>,
 }
 
 /// Running totals of a separation campaign.

@@ -15,6 +15,7 @@ mod balance;
 mod campaign;
 mod chain;
 mod genesis;
+mod history;
 mod ledger;
 mod lot;
 mod registry;
@@ -25,6 +26,7 @@ mod tests;
 pub use attribution::{elements_of, split_proportionally};
 pub use audit::{AdjustmentEntry, AttestationEntry, Audit, MAX_GAIN_SHARE_PPM};
 pub use campaign::ELEMENT_BALANCE_TOLERANCE_PPM;
+pub use history::History;
 pub use ledger::{Appended, Changes, LedgerState, ReplayError, Staged};
 pub use lot::{
     registry, AssayBy, AssayEntry, Attribution, Basis, CampaignState, ChargeUse, Feed, LotDetail,

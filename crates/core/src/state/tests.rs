@@ -259,10 +259,10 @@ fn a_later_reassay_changes_no_earlier_charge() {
     let src = state.lot(&input).unwrap().source_lot().unwrap().clone();
     assert_eq!(src.assays.len(), 2);
     assert_eq!(
-        src.assays[1].by,
+        src.assays.get(1).unwrap().by,
         AssayBy::Laboratory(crate::testkit::laboratory())
     );
-    assert_eq!(src.assays[1].shift_ppm, 890_000);
+    assert_eq!(src.assays.get(1).unwrap().shift_ppm, 890_000);
     let used: Vec<usize> = src.charges.iter().map(|c| c.assay).collect();
     assert_eq!(
         used,
