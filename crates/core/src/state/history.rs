@@ -66,6 +66,21 @@ impl<T> Clone for History<T> {
     }
 }
 
+/// Unlinks iteratively: the default drop would recurse once per item and overflow the stack on
+/// a long history.
+impl<T> Drop for History<T> {
+    fn drop(&mut self) {
+        let mut next = self.last.take();
+        while let Some(node) = next {
+            match Arc::try_unwrap(node) {
+                Ok(mut n) => next = n.prev.take(),
+                // Another history still holds the rest: it drops it.
+                Err(_) => break,
+            }
+        }
+    }
+}
+
 impl<T> Default for History<T> {
     fn default() -> Self {
         History::new()
@@ -134,5 +149,21 @@ mod tests {
             h = next;
         }
         assert_eq!(h.len(), 200_000);
+    }
+
+    #[test]
+    fn a_long_history_drops_without_recursing() {
+        // A 256 KiB stack: a drop that recursed once per item would overflow it many times over.
+        let t = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let h: History<u64> = (0..1_000_000).collect();
+                let shared = h.clone();
+                drop(h);
+                assert_eq!(shared.len(), 1_000_000);
+                drop(shared);
+            })
+            .expect("thread");
+        assert!(t.join().is_ok());
     }
 }
