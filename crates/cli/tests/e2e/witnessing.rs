@@ -201,12 +201,16 @@ fn witnesses_cosign_the_honest_log_and_refuse_a_rewritten_one() {
     let l = ledger(&d, &spec, &log);
     let summary = demo_as_admin(&l.addr, &d);
     // The witness catches up with the published checkpoint; `ree checkpoint` carries its line.
+    // (Read the note and the witness's state together: a newer checkpoint may be signed
+    // between two reads, uncosigned for a moment.)
     let mut size = 0;
+    let mut note = String::new();
     wait_for("the witness to cosign the latest checkpoint", 30, || {
-        size = size_of(&l.addr, &admin).0;
-        status(&l.addr, &admin).0 == size && size > 1
+        (size, note) = size_of(&l.addr, &admin);
+        let cosigned = ree_tlog::Note::parse(note.as_bytes())
+            .is_ok_and(|n| verify_quorum(&n, std::slice::from_ref(&wk), 1).is_ok());
+        cosigned && status(&l.addr, &admin).0 == size && size > 1
     });
-    let (_, note) = size_of(&l.addr, &admin);
     let parsed = ree_tlog::Note::parse(note.as_bytes()).expect("a signed note");
     assert_eq!(
         verify_quorum(&parsed, std::slice::from_ref(&wk), 1)
