@@ -118,7 +118,8 @@ async fn send_in_order(
 ) -> Result<usize> {
     let mut heads: std::collections::HashMap<ree_core::LotId, ree_core::Hash32> =
         Default::default();
-    for l in &lines {
+    // Only the lines that leave a head out need the ledger's heads; answers update them after.
+    for l in lines.iter().filter(|l| needs_heads(&l.body)) {
         for lot in l.body.kind.lots() {
             if let std::collections::hash_map::Entry::Vacant(v) = heads.entry(lot) {
                 v.insert(head_of(client, lot).await?);
