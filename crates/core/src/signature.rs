@@ -8,15 +8,30 @@
 //! libsodium's check, computed deterministically one signature at a time: batch verification
 //! is randomised, and on points with a low-order component its verdict depends on the weights,
 //! so making it exact costs a torsion check of every `R` that is dearer than what batching saves.
-//! A [`Verifier`] instead keeps a fixed-base table of `-A` for a key that signs often, which
-//! makes one exact check cheaper than a batched one with its torsion check (BENCHMARKS.md).
+//! A [`Verifier`] instead keeps a variable-time fixed-base table ([`comb`]) of `-A` for a key
+//! that signs often; with the one of `B`, a check is two table walks without doublings, cheaper
+//! than a batched check was (BENCHMARKS.md).
+
+mod comb;
 
 use std::sync::{Arc, OnceLock};
 
-use curve25519_dalek::constants::ED25519_BASEPOINT_TABLE;
-use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsBasepointTable, EdwardsPoint};
+use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
-use curve25519_dalek::traits::{BasepointTable, IsIdentity};
+use curve25519_dalek::traits::IsIdentity;
+
+use comb::Comb;
+
+/// Table widths: `B`'s table is built once per process (~700 KB); a key's (~225 KB) once per
+/// key that signs more than [`Verifier::TABLE_AFTER`] times.
+const BASE_WIDTH: u32 = 8;
+const KEY_WIDTH: u32 = 6;
+
+fn base_table() -> &'static Comb {
+    static T: OnceLock<Comb> = OnceLock::new();
+    T.get_or_init(|| Comb::new(&ED25519_BASEPOINT_POINT, BASE_WIDTH))
+}
 use sha2::{Digest, Sha512};
 
 /// Why a key or a signature is outside the accepted set.
@@ -80,8 +95,8 @@ pub fn registrable_key(bytes: &[u8; 32]) -> Result<Verifier, SignatureError> {
 }
 
 /// Checks signatures by one key. Cheap to clone (shared); after [`Verifier::TABLE_AFTER`]
-/// checks it builds a fixed-base table of `-A` (~30 KB, ~1 ms) that makes each later check
-/// about 1.6x faster, so a long-lived registered key pays once and a one-off key never does.
+/// checks it builds a fixed-base table of `-A` (~225 KB, ~0.5 ms) that makes each later check
+/// about twice as fast, so a long-lived registered key pays once and a one-off key never does.
 #[derive(Clone)]
 pub struct Verifier(Arc<Inner>);
 
@@ -90,7 +105,7 @@ struct Inner {
     /// `-A`.
     neg: EdwardsPoint,
     uses: std::sync::atomic::AtomicU32,
-    table: OnceLock<EdwardsBasepointTable>,
+    table: OnceLock<Comb>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -145,7 +160,7 @@ impl Verifier {
         h.update(body);
         let k = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
         let check = match self.table() {
-            Some(t) => ED25519_BASEPOINT_TABLE * &s + t.mul_base(&k),
+            Some(t) => t.mul_add(&k, base_table().mul_add(&s, EdwardsPoint::default())),
             None => EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &self.0.neg, &s),
         };
         if check.compress().0 == r {
@@ -158,7 +173,7 @@ impl Verifier {
         })
     }
 
-    fn table(&self) -> Option<&EdwardsBasepointTable> {
+    fn table(&self) -> Option<&Comb> {
         if let Some(t) = self.0.table.get() {
             return Some(t);
         }
@@ -169,7 +184,7 @@ impl Verifier {
         (n >= Self::TABLE_AFTER).then(|| {
             self.0
                 .table
-                .get_or_init(|| EdwardsBasepointTable::create(&self.0.neg))
+                .get_or_init(|| Comb::new(&self.0.neg, KEY_WIDTH))
         })
     }
 }
