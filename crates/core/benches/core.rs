@@ -126,11 +126,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-/// The exact signature check (docs/format.md "Signatures") per signature, as the submit path
-/// and the verifier run it: a registered key's verifier with its fixed-base table, a key seen
-/// once (no table), and ed25519-dalek's `verify_strict` (the same equation) for reference.
-fn signatures(c: &mut Criterion) {
-    let bodies: Vec<Vec<u8>> = (0..100u32)
+/// Signed ore bodies, as many as asked.
+fn signed_bodies(n: u32) -> (Vec<Vec<u8>>, Vec<ree_core::record::Signature>) {
+    let bodies: Vec<Vec<u8>> = (0..n)
         .map(|i| {
             ore(LotId::new_v7()).encode().map(|mut b| {
                 b.extend(i.to_le_bytes());
@@ -139,10 +137,19 @@ fn signatures(c: &mut Criterion) {
         })
         .collect::<Result<_, _>>()
         .expect("the bench body fits the layout");
-    let sigs: Vec<ree_core::record::Signature> = bodies
+    let sigs = bodies
         .iter()
         .map(|b| ree_core::record::Signature::sign(&[5; 32], b))
         .collect();
+    (bodies, sigs)
+}
+
+/// The exact signature check (docs/format.md "Signatures") per signature, as the submit path
+/// runs it on a request of 100: a registered key's verifier with its fixed-base table, a key
+/// seen once (no table), and ed25519-dalek's `verify_strict` (the same equation) for reference.
+/// Then 4,096 at once, as the verifier runs them: batched, and one at a time.
+fn signatures(c: &mut Criterion) {
+    let (bodies, sigs) = signed_bodies(100);
     let items: Vec<(&[u8], &ree_core::record::Signature)> = bodies
         .iter()
         .map(|b| b.as_slice())
@@ -167,6 +174,28 @@ fn signatures(c: &mut Criterion) {
                     key.verify_strict(m, &ed25519_dalek::Signature::from_bytes(&s.signature))
                         .is_ok()
                 })
+                .count()
+        })
+    });
+    g.finish();
+    let (bodies, sigs) = signed_bodies(4096);
+    let items: Vec<(&[u8], &ree_core::record::Signature)> = bodies
+        .iter()
+        .map(|b| b.as_slice())
+        .zip(sigs.iter())
+        .collect();
+    assert!(ree_core::record::bad_signatures(&items, &|_| Some(warm.clone())).is_empty());
+    let mut g = c.benchmark_group("signatures_4096");
+    g.throughput(Throughput::Elements(4096));
+    g.sample_size(10);
+    g.bench_function("batched", |b| {
+        b.iter(|| ree_core::record::bad_signatures(&items, &|_| Some(warm.clone())))
+    });
+    g.bench_function("one_at_a_time", |b| {
+        b.iter(|| {
+            items
+                .iter()
+                .filter(|(m, s)| warm.verify(m, &s.signature).is_err())
                 .count()
         })
     });

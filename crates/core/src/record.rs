@@ -54,7 +54,8 @@ impl Signature {
 /// (docs/format.md "Signatures"), exactly, so that the server, `ree-verify` and libsodium agree.
 /// `cached` may return a key's [`Verifier`](crate::signature::Verifier) (the registry keeps one
 /// per key, with its fixed-base table); other keys are parsed once per call. Returns every bad
-/// item (index, why), in order; empty when all are good.
+/// item (index, why), in order; empty when all are good. Many items are checked in batches
+/// (`signature::check_many`), with the same verdicts.
 pub fn bad_signatures(
     items: &[(&[u8], &Signature)],
     cached: &dyn Fn(&[u8; 32]) -> Option<crate::signature::Verifier>,
@@ -62,19 +63,27 @@ pub fn bad_signatures(
     use crate::signature::{SignatureError, Verifier};
     let mut keys: std::collections::HashMap<[u8; 32], Result<Verifier, SignatureError>> =
         std::collections::HashMap::new();
-    let mut bad = Vec::new();
-    for (i, (body, s)) in items.iter().enumerate() {
-        let key = keys.entry(s.public_key).or_insert_with(|| {
+    for (_, s) in items {
+        keys.entry(s.public_key).or_insert_with(|| {
             cached(&s.public_key).map_or_else(|| Verifier::new(&s.public_key), Ok)
         });
-        if let Err(e) = key
-            .as_ref()
-            .map_err(|e| *e)
-            .and_then(|v| v.verify(body, &s.signature))
-        {
-            bad.push((i, e.to_string()));
+    }
+    let mut bad = Vec::new();
+    let mut checkable = Vec::with_capacity(items.len());
+    let mut index = Vec::with_capacity(items.len());
+    for (i, (body, s)) in items.iter().enumerate() {
+        match &keys[&s.public_key] {
+            Ok(k) => {
+                checkable.push((k, *body, &s.signature));
+                index.push(i);
+            }
+            Err(e) => bad.push((i, e.to_string())),
         }
     }
+    for (j, e) in crate::signature::check_many(&checkable) {
+        bad.push((index[j], e.to_string()));
+    }
+    bad.sort_by_key(|(i, _)| *i);
     bad
 }
 

@@ -12,6 +12,7 @@
 //! that signs often; with the one of `B`, a check is two table walks without doublings, cheaper
 //! than a batched check was (BENCHMARKS.md).
 
+mod batch;
 mod comb;
 
 use std::sync::{Arc, OnceLock};
@@ -106,6 +107,8 @@ struct Inner {
     neg: EdwardsPoint,
     uses: std::sync::atomic::AtomicU32,
     table: OnceLock<Comb>,
+    /// Whether `A` is in the prime-order subgroup (registrable keys are), asked by batches.
+    prime_order: OnceLock<bool>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -135,6 +138,7 @@ impl Verifier {
             neg: -p,
             uses: Default::default(),
             table: OnceLock::new(),
+            prime_order: OnceLock::new(),
         })))
     }
 
@@ -154,11 +158,7 @@ impl Verifier {
             return Err(RSmallOrder);
         }
         let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s)).ok_or(SNotReduced)?;
-        let mut h = Sha512::new();
-        h.update(r);
-        h.update(self.0.key);
-        h.update(body);
-        let k = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
+        let k = challenge(&r, &self.0.key, body);
         let check = match self.table() {
             Some(t) => t.mul_add(&k, base_table().mul_add(&s, EdwardsPoint::default())),
             None => EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &self.0.neg, &s),
@@ -171,6 +171,13 @@ impl Verifier {
             Err(e) => e,
             Ok(_) => Mismatch,
         })
+    }
+
+    fn prime_order(&self) -> bool {
+        *self
+            .0
+            .prime_order
+            .get_or_init(|| times_l(&self.0.neg).is_identity())
     }
 
     fn table(&self) -> Option<&Comb> {
@@ -187,6 +194,47 @@ impl Verifier {
                 .get_or_init(|| Comb::new(&self.0.neg, KEY_WIDTH))
         })
     }
+}
+
+/// Fewest signatures worth a batch: below, the batch's fixed cost (64 multiplications by `L`)
+/// outweighs what it saves.
+pub const BATCH_MIN: usize = 512;
+/// Signatures per batch: large enough to amortise, small enough that one bad signature sends
+/// few good ones to the one-at-a-time check.
+const BATCH_CHUNK: usize = 4096;
+
+/// Checks every `(key, body, signature)`; returns each bad item's index and why, in order.
+/// The verdicts are those of [`Verifier::verify`] on each; large inputs go through
+/// `batch` (see there for why that is exact), and any chunk it does not pass is checked one
+/// signature at a time.
+pub fn check_many(items: &[(&Verifier, &[u8], &[u8; 64])]) -> Vec<(usize, SignatureError)> {
+    let one_by_one = |offset: usize, part: &[(&Verifier, &[u8], &[u8; 64])]| {
+        part.iter()
+            .enumerate()
+            .filter_map(|(i, (k, b, s))| k.verify(b, s).err().map(|e| (offset + i, e)))
+            .collect::<Vec<_>>()
+    };
+    if items.len() < BATCH_MIN {
+        return one_by_one(0, items);
+    }
+    let mut bad = Vec::new();
+    for (n, part) in items.chunks(BATCH_CHUNK).enumerate() {
+        let batchable = part.iter().all(|(k, _, _)| k.prime_order());
+        if !(batchable && batch::all_valid(part)) {
+            bad.extend(one_by_one(n * BATCH_CHUNK, part));
+        }
+    }
+    bad
+}
+
+/// ed25519's challenge `k = SHA-512(R || A || M) mod L`.
+fn challenge(r: &[u8; 32], key: &[u8; 32], body: &[u8]) -> Scalar {
+    let h = Sha512::new()
+        .chain_update(r)
+        .chain_update(key)
+        .chain_update(body)
+        .finalize();
+    Scalar::from_bytes_mod_order_wide(&h.into())
 }
 
 /// The canonical encodings of the eight points of small order. A non-canonical `R` is refused
