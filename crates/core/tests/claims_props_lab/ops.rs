@@ -10,7 +10,13 @@ use ree_core::testkit as tk;
 use ree_core::{Country, Hash32, LotId};
 
 impl World {
-    pub(crate) fn new_input(&mut self, country: usize, ore: bool, mass: u64, assay: usize) -> Input {
+    pub(crate) fn new_input(
+        &mut self,
+        country: usize,
+        ore: bool,
+        mass: u64,
+        assay: usize,
+    ) -> Input {
         Input {
             lot: LotId(self.ledger.id()),
             country: Country::parse(COUNTRIES[country]).expect("country"),
@@ -23,7 +29,12 @@ impl World {
         }
     }
 
-    pub(crate) fn ore(&mut self, country: usize, mass: u64, assay: usize) -> Result<(), TestCaseError> {
+    pub(crate) fn ore(
+        &mut self,
+        country: usize,
+        mass: u64,
+        assay: usize,
+    ) -> Result<(), TestCaseError> {
         let i = self.new_input(country, true, mass, assay);
         let kind = EventKind::OreReceipt(OreReceipt {
             facility: tk::mine(i.country),
@@ -67,7 +78,12 @@ impl World {
 
     /// The certified laboratory's assay (always accepted) or the owner's declaration (accepted
     /// only while no laboratory assay is in effect); either is in effect for later charges.
-    pub(crate) fn assay(&mut self, input: usize, assay: usize, by: &str) -> Result<(), TestCaseError> {
+    pub(crate) fn assay(
+        &mut self,
+        input: usize,
+        assay: usize,
+        by: &str,
+    ) -> Result<(), TestCaseError> {
         let Some(k) = (!self.inputs.is_empty()).then(|| input % self.inputs.len()) else {
             return Ok(());
         };
@@ -86,6 +102,9 @@ impl World {
         if self.expect(i.lot, &who, kind, None, predicted)? {
             self.inputs[k].assay = content;
             self.inputs[k].by_lab |= lab;
+            if lab {
+                self.count("laboratory assay");
+            }
         }
         Ok(())
     }
@@ -139,6 +158,7 @@ impl World {
         if self.expect(i.lot, &plant, kind, countersigner.as_ref(), predicted)? {
             self.inputs[k].gains_g += delta;
             self.inputs[k].balance_g += delta;
+            self.count("countersigned gain");
         }
         Ok(())
     }
@@ -179,9 +199,14 @@ impl World {
         Ok(())
     }
 
-    /// A charge is accepted exactly when the model's balance of the input covers it (campaigns
+    /// A charge of a share of the input's balance is accepted exactly when the model's balance of the input covers it (campaigns
     /// stay open); the campaign counts the input's elements by the assay in effect now.
-    pub(crate) fn charge(&mut self, campaign: usize, input: usize, mass: u64) -> Result<(), TestCaseError> {
+    pub(crate) fn charge(
+        &mut self,
+        campaign: usize,
+        input: usize,
+        share_ppm: u64,
+    ) -> Result<(), TestCaseError> {
         let (Some(camp), Some(k)) = (
             pick(&self.campaigns, campaign),
             (!self.inputs.is_empty()).then(|| input % self.inputs.len()),
@@ -189,6 +214,8 @@ impl World {
             return Ok(());
         };
         let i = self.inputs[k].clone();
+        let mass = (i.balance_g as u128 * share_ppm as u128 / 1_000_000) as u64;
+        let mass = mass.max(1);
         let kind = EventKind::InputCharged(InputCharged {
             campaign: camp,
             input: i.lot,
@@ -199,6 +226,12 @@ impl World {
         let predicted = (mass <= i.balance_g, "exceeds the balance");
         if self.expect(i.lot, &plant, kind, None, predicted)? {
             self.inputs[k].balance_g -= mass;
+            if mass > i.balance_g.saturating_sub(i.gains_g) {
+                self.count("charge drawing on gains");
+            }
+            if i.by_lab {
+                self.lab_charged.insert(camp);
+            }
             let m = self.model.get_mut(&camp).expect("modelled");
             m.charge(&i.assay, mass, i.country);
         }
@@ -206,7 +239,12 @@ impl World {
     }
 
     /// Any output may be refused (balances); an accepted one must satisfy both properties.
-    pub(crate) fn produce(&mut self, campaign: usize, oxide: usize, mass: u64) -> Result<(), TestCaseError> {
+    pub(crate) fn produce(
+        &mut self,
+        campaign: usize,
+        oxide: usize,
+        mass: u64,
+    ) -> Result<(), TestCaseError> {
         let Some(camp) = pick(&self.campaigns, campaign) else {
             return Ok(());
         };
@@ -221,10 +259,12 @@ impl World {
         if !self.ledger.submit(kind) {
             return Ok(());
         }
-        *self.tally.entry("output_produced").or_default() += 1;
+        self.count("output_produced");
+        if self.lab_charged.contains(&camp) {
+            self.count("output after a laboratory assay");
+        }
         let lot = self.ledger.state.lot(&output).expect("the output exists");
         let m = self.model.get_mut(&camp).expect("modelled");
         m.check_output(lot)
     }
 }
-
