@@ -6,6 +6,8 @@
 //!   (× 1.02), counted over the campaign's outputs so far;
 //! - an output is segregated exactly when no denied-country lot, of any feed, was charged into
 //!   its campaign before it was produced.
+//!
+//! Laboratories, hostile assays and countersigned gains: `claims_props_lab/`.
 
 mod common;
 
