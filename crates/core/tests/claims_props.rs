@@ -6,20 +6,18 @@
 //!   (× 1.02), counted over the campaign's outputs so far;
 //! - an output is segregated exactly when no denied-country lot, of any feed, was charged into
 //!   its campaign before it was produced.
+//!
+//! Laboratories, hostile assays and countersigned gains: `claims_props_lab/`.
+
+mod common;
 
 use std::collections::BTreeMap;
 
+use common::{assays, oxides, pick, CampaignModel, Ledger, COUNTRIES};
 use proptest::prelude::*;
-use ree_core::element::{Element, Oxide, N_ELEMENTS, PPM};
 use ree_core::event::*;
-use ree_core::provenance::{Claim, Provenance};
-use ree_core::state::{LotDetail, LotView, Staged, ELEMENT_BALANCE_TOLERANCE_PPM};
-use ree_core::testkit::Team;
-use ree_core::{Country, EventBody, EventId, Hash32, LedgerState, LotId, UtcMicros};
-
-const NOW: UtcMicros = UtcMicros(1_760_000_000_000_000);
-const COUNTRIES: [&str; 3] = ["AU", "CN", "US"];
-const ELEMENTS: [Element; 4] = [Element::Nd, Element::Pr, Element::La, Element::Dy];
+use ree_core::state::LotView;
+use ree_core::{Country, Hash32, LotId};
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -36,7 +34,7 @@ enum Op {
         mass: u64,
         assay: usize,
     },
-    /// The plant re-assays an input (later charges use the new assay).
+    /// The laboratory re-assays an input (later charges use the new assay).
     Reassay {
         input: usize,
         assay: usize,
@@ -53,30 +51,6 @@ enum Op {
         oxide: usize,
         mass: u64,
     },
-}
-
-fn assays() -> Vec<Composition> {
-    let c = |v: Vec<(Element, u32)>| Composition::new(v).expect("a valid test assay");
-    vec![
-        Composition::default(),
-        c(vec![(Element::Nd, 100_000), (Element::Pr, 30_000)]),
-        c(vec![(Element::La, 200_000), (Element::Ce, 100_000)]),
-        c(vec![(Element::Dy, 20_000)]),
-        c(vec![
-            (Element::Nd, 230_000),
-            (Element::Pr, 70_000),
-            (Element::Dy, 10_000),
-        ]),
-    ]
-}
-
-fn oxides() -> [Oxide; 4] {
-    [
-        Oxide::NdPr { nd2o3_ppm: 750_000 },
-        Oxide::Single(Element::Nd),
-        Oxide::Single(Element::La),
-        Oxide::Single(Element::Dy),
-    ]
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -109,20 +83,8 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// What the model knows of a campaign from the events alone.
-#[derive(Default)]
-struct CampaignModel {
-    /// Grams of each element the inputs' assays at charge time account for.
-    assayed: [u64; N_ELEMENTS],
-    /// Grams of each element attributed to its outputs so far.
-    attributed: [u64; N_ELEMENTS],
-    denied_charged: bool,
-}
-
 struct World {
-    team: Team,
-    state: LedgerState,
-    n: u128,
+    ledger: Ledger,
     inputs: Vec<(LotId, Country)>,
     campaigns: Vec<LotId>,
     model: BTreeMap<LotId, CampaignModel>,
@@ -132,19 +94,8 @@ struct World {
 
 impl World {
     fn new() -> World {
-        let team = Team::new(12);
-        let mut state = LedgerState::new();
-        for (bytes, sig) in team.registry_events(NOW) {
-            let body = EventBody::decode(&bytes).expect("testkit body");
-            let mut s = Staged::new(&state, state.next_global_seq());
-            s.append(&bytes, &body, Some(sig), NOW).expect("registry");
-            let c = s.into_changes();
-            state.commit(c);
-        }
         World {
-            team,
-            state,
-            n: 0,
+            ledger: Ledger::new(),
             inputs: vec![],
             campaigns: vec![],
             model: BTreeMap::new(),
@@ -152,26 +103,10 @@ impl World {
         }
     }
     fn id(&mut self) -> uuid::Uuid {
-        self.n += 1;
-        uuid::Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0000 + self.n)
+        self.ledger.id()
     }
-    /// Submits an event; true if the rule book accepted it (a refusal changes nothing).
     fn submit(&mut self, kind: EventKind) -> bool {
-        let mut body = EventBody {
-            event_id: EventId(self.id()),
-            occurred_at: NOW,
-            expected_head: None,
-            kind,
-        };
-        body.commit_to(|l| self.state.lot(l).map(|s| s.head));
-        let (bytes, sig) = self.team.sign(&body);
-        let mut s = Staged::new(&self.state, self.state.next_global_seq());
-        if s.append(&bytes, &body, Some(sig), NOW).is_err() {
-            return false;
-        }
-        let c = s.into_changes();
-        self.state.commit(c);
-        true
+        self.ledger.submit(kind)
     }
     fn receive(
         &mut self,
@@ -276,11 +211,9 @@ impl World {
                     mass_g: mass,
                     input_head: Default::default(),
                 })) {
+                    let assay = &self.assay[&lot];
                     let m = self.model.get_mut(&camp).expect("modelled");
-                    for (e, ppm) in self.assay[&lot].entries() {
-                        m.assayed[e.index()] += (mass as u128 * *ppm as u128 / PPM as u128) as u64;
-                    }
-                    m.denied_charged |= country.as_str() == "CN";
+                    m.charge(assay, mass, country);
                 }
             }
             Op::Produce {
@@ -306,44 +239,10 @@ impl World {
         if !self.submit(EventKind::OutputProduced(ev)) {
             return Ok(());
         }
-        let lot = self.state.lot(&output).expect("the output exists");
-        let LotDetail::Oxide { attribution, .. } = &lot.detail else {
-            return Err(TestCaseError::fail("an output is an oxide lot"));
-        };
+        let lot = self.ledger.state.lot(&output).expect("the output exists");
         let m = self.model.get_mut(&camp).expect("modelled");
-        for e in ELEMENTS {
-            let i = e.index();
-            m.attributed[i] += attribution.by_source.values().map(|a| a[i]).sum::<u64>();
-            let allowed =
-                m.assayed[i] as u128 * (PPM + ELEMENT_BALANCE_TOLERANCE_PPM) as u128 / PPM as u128;
-            prop_assert!(
-                m.attributed[i] as u128 <= allowed,
-                "{}: {} g attributed, {} g assayed charged",
-                e.symbol(),
-                m.attributed[i],
-                m.assayed[i]
-            );
-        }
-        let cn = Country::parse("CN").expect("CN");
-        let claim = Provenance::of(lot).claim(&[cn], &[cn]);
-        let expected = if m.denied_charged {
-            Claim::MassBalance
-        } else {
-            Claim::Segregated
-        };
-        prop_assert_eq!(
-            claim,
-            expected,
-            "CN charged before the output: {}",
-            m.denied_charged
-        );
-        Ok(())
+        m.check_output(lot)
     }
-}
-
-/// The `i`th item, modulo the count: most generated operations find something to act on.
-fn pick<T: Copy>(v: &[T], i: usize) -> Option<T> {
-    (!v.is_empty()).then(|| v[i % v.len()])
 }
 
 proptest! {
@@ -378,14 +277,14 @@ fn the_hostile_cases_of_the_issue_are_refused_or_mass_balance() {
         mass: 500_000,
     })
     .unwrap();
-    let before = w.state.lots().count();
+    let before = w.ledger.state.lot_count();
     w.step(&Op::Produce {
         campaign: 0,
         oxide: 3,
         mass: 100_000,
     })
     .unwrap();
-    assert_eq!(w.state.lots().count(), before, "the output was refused");
+    assert_eq!(w.ledger.state.lot_count(), before, "the output was refused");
     // Attack 8: a CN lot assayed for La only, charged, then an NdPr output: mass balance.
     w.step(&Op::Ore {
         country: 0,
@@ -418,7 +317,7 @@ fn the_hostile_cases_of_the_issue_are_refused_or_mass_balance() {
     })
     .unwrap();
     assert_eq!(
-        w.state.lots().count(),
+        w.ledger.state.lot_count(),
         before + 3,
         "two receipts and an output"
     );
