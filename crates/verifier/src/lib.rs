@@ -30,7 +30,7 @@ use ree_core::state::{registry, LotDetail, LotView};
 use ree_core::{Hash32, LedgerState, LotId, ParticipantId};
 
 pub use policy::{Policy, RequiredClaim};
-pub use replay::{replay, IntegrityError, Replayed};
+pub use replay::{replay, replay_then, IntegrityError, Replayed};
 pub use report::{render, Report, SignerSummary, UpstreamLot, Violation};
 
 /// Verifies a bundle and judges it against `policy`. Never panics, whatever the bytes.
@@ -39,12 +39,20 @@ pub fn verify(bytes: &[u8], policy: &Policy, expect_head: Option<Hash32>) -> Rep
         Ok(x) => x,
         Err(e) => return Report::not_authentic(e),
     };
-    let r = match replay(inner, expect_head, &policy.trusted_administrators) {
-        Ok(r) => r,
-        Err(e) => return Report::not_authentic(e),
-    };
+    let judged = replay_then(inner, expect_head, &policy.trusted_administrators, |r| {
+        judge(r, log.as_ref(), policy)
+    });
+    match judged {
+        Ok((_, report)) => report,
+        Err(e) => Report::not_authentic(e),
+    }
+}
+
+/// The log's proofs, then the report on a replayed bundle (run while its signatures are still
+/// being checked: `replay_then`).
+fn judge(r: &Replayed, log: Option<&logproof::LogSection>, policy: &Policy) -> Report {
     let (checkpoint, inclusion_verified) = match logproof::check(
-        log.as_ref(),
+        log,
         &r.records,
         &policy.log_vkeys,
         &policy.witness_vkeys,

@@ -125,6 +125,18 @@ pub fn replay(
     expect_head: Option<Hash32>,
     trusted: &[[u8; 32]],
 ) -> Result<Replayed, IntegrityError> {
+    replay_then(bytes, expect_head, trusted, |_| ()).map(|(r, ())| r)
+}
+
+/// [`replay`], and `then` on what it establishes, run while the signatures are still being
+/// checked on the other cores (the verifier's longest step); its result counts only if every
+/// signature is good. A bad signature is reported before any replay error.
+pub fn replay_then<T: Send>(
+    bytes: &[u8],
+    expect_head: Option<Hash32>,
+    trusted: &[[u8; 32]],
+    then: impl FnOnce(&Replayed) -> T + Send,
+) -> Result<(Replayed, T), IntegrityError> {
     let bundle = Bundle::decode(bytes).map_err(|e| IntegrityError(e.to_string()))?;
     if let Some(h) = expect_head {
         if h != bundle.head {
@@ -135,26 +147,27 @@ pub fn replay(
         }
     }
     let decoded = decode_signed(&bundle)?;
-    // The signatures on every core while this thread replays: neither needs the other's
-    // result. A bad signature is reported before any replay error.
     let (signatures, replayed) = std::thread::scope(|s| {
         let signatures = s.spawn(|| verify_signatures(&decoded));
-        let replayed = replay_records(&bundle, &decoded);
+        let replayed = replay_records(&bundle, &decoded).and_then(|(state, records, signers)| {
+            let founder = check_ends(&bundle, &state, &records, trusted)?;
+            let r = Replayed {
+                bundle,
+                state,
+                records,
+                founder,
+                signers,
+            };
+            let t = then(&r);
+            Ok((r, t))
+        });
         let signatures = signatures
             .join()
             .unwrap_or_else(|_| fail("the signature check stopped"));
         (signatures, replayed)
     });
     signatures?;
-    let (state, records, signers) = replayed?;
-    let founder = check_ends(&bundle, &state, &records, trusted)?;
-    Ok(Replayed {
-        bundle,
-        state,
-        records,
-        founder,
-        signers,
-    })
+    replayed
 }
 
 /// Decodes every record; each must be signed.
