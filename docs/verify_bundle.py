@@ -88,6 +88,7 @@ def parse_record(b):
     return rec
 
 
+BODY_VERSION = 2  # docs/format.md, "Event body"
 COMMITTING_KINDS = (4, 5, 7)  # input_charged, output_produced, shipment
 
 
@@ -97,6 +98,8 @@ def commitment(body, rec):
     committed lot (a charge's campaign, any other event's first record)."""
     if len(body) < 27:
         raise Bad("event body too short")
+    if body[0] != BODY_VERSION:
+        raise Bad(f"body version {body[0]}")
     kind, flag = body[1], body[26]
     if flag not in (0, 1):
         raise Bad("expected_head flag")

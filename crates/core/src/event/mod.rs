@@ -65,8 +65,10 @@ pub use registry::{
 };
 pub use shipment::Shipment;
 
-/// Version byte at the start of every body.
-pub const BODY_VERSION: u8 = 1;
+/// Version byte at the start of every body. 2 since ore receipts, intakes and campaigns name
+/// a facility and assays and adjustments changed (issue 12): a version-1 body is refused by
+/// name rather than misread.
+pub const BODY_VERSION: u8 = 2;
 /// How far in the future an event's own timestamp may be (clock skew), in microseconds.
 pub const MAX_FUTURE_SKEW_US: i64 = 5 * 60 * 1_000_000;
 
