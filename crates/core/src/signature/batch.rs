@@ -42,7 +42,7 @@ pub(crate) fn all_valid(items: &[Item<'_>]) -> bool {
     let Some(parsed) = items.iter().map(parse).collect::<Option<Vec<_>>>() else {
         return false;
     };
-    let weights: Vec<(Scalar, u64)> = (0..items.len()).map(|i| weight(&seed, i)).collect();
+    let weights = weights(&seed, items.len());
     torsion_free(&parsed, &weights) && equation_holds(items, &parsed, &weights)
 }
 
@@ -53,29 +53,37 @@ fn parse(item: &Item<'_>) -> Option<(EdwardsPoint, Scalar, Scalar)> {
     r.copy_from_slice(&sig[..32]);
     let mut s = [0u8; 32];
     s.copy_from_slice(&sig[32..]);
-    if !canonical(&r) || small_order_encodings().contains(&r) {
+    // The eight small-order points, with either sign bit (x = 0 has two encodings).
+    let mut unsigned = r;
+    unsigned[31] &= 0x7f;
+    if !canonical(&r) || small_order_encodings().contains(&unsigned) {
         return None;
     }
     let point = CompressedEdwardsY(r).decompress()?;
-    if point.is_small_order() {
-        return None;
-    }
     let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s))?;
     Some((point, s, challenge(&r, key.key(), body)))
 }
 
-/// Item `i`'s 128-bit equation weight and its 64 subset bits.
-fn weight(seed: &[u8; 32], i: usize) -> (Scalar, u64) {
-    let h = Sha512::new()
-        .chain_update(b"ree-ledger signature batch")
-        .chain_update(seed)
-        .chain_update((i as u64).to_le_bytes())
-        .finalize();
-    let mut z = [0u8; 32];
-    z[..16].copy_from_slice(&h[..16]);
-    let mut m = [0u8; 8];
-    m.copy_from_slice(&h[16..24]);
-    (Scalar::from_bytes_mod_order(z), u64::from_le_bytes(m))
+/// Each item's 128-bit equation weight and its 64 subset bits: 24 bytes of SHA-512 output,
+/// so one hash serves two items.
+fn weights(seed: &[u8; 32], n: usize) -> Vec<(Scalar, u64)> {
+    let mut out = Vec::with_capacity(n + 1);
+    for pair in 0..n.div_ceil(2) {
+        let h = Sha512::new()
+            .chain_update(b"ree-ledger signature batch")
+            .chain_update(seed)
+            .chain_update((pair as u64).to_le_bytes())
+            .finalize();
+        for part in h[..48].chunks_exact(24) {
+            let mut z = [0u8; 32];
+            z[..16].copy_from_slice(&part[..16]);
+            let mut m = [0u8; 8];
+            m.copy_from_slice(&part[16..]);
+            out.push((Scalar::from_bytes_mod_order(z), u64::from_le_bytes(m)));
+        }
+    }
+    out.truncate(n);
+    out
 }
 
 /// Test 1 of the module doc. The 64 subset sums share their additions: each point joins one
