@@ -382,6 +382,8 @@ pub fn provenance(p: &pb::Provenance, json: bool) -> Result<()> {
     for f in &p.facilities {
         println!("processed at {} ({})", f.name, f.country);
     }
+    crate::output_crma::print_crma(&p.crma);
+    crate::output_crma::print_reassays(&p.upstream_lots);
     println!("upstream: {}", count(p.upstream_lots.len() as u64, "lot"));
     let rows: Vec<Vec<String>> = p
         .upstream_lots

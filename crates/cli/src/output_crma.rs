@@ -1,4 +1,5 @@
-//! `ree provenance --json`'s `crma` object: the EU CRMA fields keyed by element symbol.
+//! `ree provenance`'s EU CRMA fields: the `crma` object of `--json`, keyed by element symbol,
+//! and the text lines (the same as `ree-verify`'s).
 
 use ree_proto::v1 as pb;
 use serde_json::{json, Map, Value};
@@ -42,4 +43,42 @@ pub fn crma_json(c: &[pb::ElementCrma]) -> Value {
         );
     }
     Value::Object(m)
+}
+
+/// One line per element: the Art. 29 post-consumer recycled share and the Art. 31 countries.
+pub fn print_crma(c: &[pb::ElementCrma]) {
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".into()
+        } else {
+            v.join(" ")
+        }
+    };
+    for e in c {
+        let n = e.facilities.len();
+        println!(
+            "CRMA {:<3}  post-consumer recycled {:.2}% ({} of {} g); extraction {}; recycling {}; processing {}; refining {}; {n} facilit{}",
+            e.element,
+            e.post_consumer_share * 100.0,
+            e.post_consumer_g,
+            e.attributed_g,
+            list(&e.extraction_countries),
+            list(&e.recycling_countries),
+            list(&e.processing_countries),
+            list(&e.refining_countries),
+            if n == 1 { "y" } else { "ies" }
+        );
+    }
+}
+
+/// Each re-assay past the default tolerance, per upstream lot.
+pub fn print_reassays(lots: &[pb::UpstreamLot]) {
+    for u in lots {
+        for f in &u.reassay_flags {
+            println!(
+                "reassayed {} seq {} {} {} -> {} ppm (beyond the default tolerance)",
+                u.lot_id, f.seq, f.element, f.from_ppm, f.to_ppm
+            );
+        }
+    }
 }

@@ -259,6 +259,7 @@ fn write_verdict(s: &mut String, r: &Report) {
             );
         }
     }
+    write_crma(s, r);
     for v in &r.violations {
         let _ = writeln!(
             s,
@@ -268,6 +269,43 @@ fn write_verdict(s: &mut String, r: &Report) {
             v.seq.map(|q| format!(" seq {q}")).unwrap_or_default(),
             v.message
         );
+    }
+}
+
+/// Per element, the EU Critical Raw Materials Act figures (Art. 29 recycled share, Art. 31
+/// countries), and the re-assays beyond the policy's tolerance.
+fn write_crma(s: &mut String, r: &Report) {
+    use std::fmt::Write;
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".into()
+        } else {
+            v.join(" ")
+        }
+    };
+    for (e, c) in &r.crma {
+        let _ = writeln!(
+            s,
+            "CRMA {e:<3}  post-consumer recycled {:.2}% ({} of {} g); extraction {}; recycling {}; processing {}; refining {}; {} facilit{}",
+            c.post_consumer_recycled_share * 100.0,
+            c.post_consumer_g,
+            c.attributed_g,
+            list(&c.countries.extraction),
+            list(&c.countries.recycling),
+            list(&c.countries.processing),
+            list(&c.countries.refining),
+            c.facilities.len(),
+            if c.facilities.len() == 1 { "y" } else { "ies" }
+        );
+    }
+    for u in &r.upstream_lots {
+        for f in &u.reassay_flags {
+            let _ = writeln!(
+                s,
+                "  reassayed: {} {} seq {} {} {} -> {} ppm (beyond the default tolerance)",
+                u.kind, u.lot, f.seq, f.element, f.from_ppm, f.to_ppm
+            );
+        }
     }
 }
 

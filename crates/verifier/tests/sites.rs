@@ -152,6 +152,21 @@ fn a_big_reassay_is_flagged_and_laboratory_assays_can_be_required() {
         "{:?}",
         r.violations
     );
+    // The text report says the same: the flag, and the CRMA line of each element.
+    let text = ree_verifier::render(&r);
+    let flag = format!("{au} seq ");
+    assert!(
+        text.lines().any(|l| l.contains("reassayed:")
+            && l.contains(&flag)
+            && l.ends_with("Nd 60000 -> 600000 ppm (beyond the default tolerance)")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("CRMA Nd")
+            && l.contains("post-consumer recycled 0.00%")
+            && l.contains("extraction AU BR;")),
+        "{text}"
+    );
     let loose = Policy::from_toml("max_reassay_shift_ppm = 600000").unwrap();
     assert_eq!(verify(&bytes, &loose, None).exit_code(), 0);
     // AU was charged on its supplier's declaration; BR on the laboratory's assay.

@@ -100,6 +100,18 @@ async fn provenance_flags_a_large_reassay_and_gives_crma_fields() {
         1,
         "only Nd is present"
     );
+    // The text output says the same.
+    let text = ree_ok_as(&url, &team.auditor, &["provenance", &ox]);
+    assert!(
+        text.lines().any(|l| l.starts_with("CRMA Nd")
+            && l.contains("post-consumer recycled 0.00%")
+            && l.contains("extraction AU; recycling -; processing FR; refining FR; 1 facility")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("reassayed {ore} seq 1 Nd 60000 -> 200000 ppm")),
+        "{text}"
+    );
     // ree-verify's report agrees: the same crma and the same flag; its policy catches the shift.
     let bundle = dir.path().join("ox.bundle");
     ree_ok_as(
