@@ -201,7 +201,7 @@ impl Verifier {
 pub const BATCH_MIN: usize = 512;
 /// Signatures per batch: large enough to amortise, small enough that one bad signature sends
 /// few good ones to the one-at-a-time check.
-const BATCH_CHUNK: usize = 4096;
+const BATCH_CHUNK: usize = 16384;
 
 /// Checks every `(key, body, signature)`; returns each bad item's index and why, in order.
 /// The verdicts are those of [`Verifier::verify`] on each; large inputs go through
