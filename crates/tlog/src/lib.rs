@@ -21,6 +21,7 @@ mod example;
 pub mod frontier;
 pub mod hash;
 pub mod memstore;
+pub mod multiproof;
 pub mod note;
 pub mod tiles;
 pub mod tree;
@@ -33,6 +34,7 @@ pub use cosignature::{CosignatureError, Cosigner};
 pub use frontier::Frontier;
 pub use hash::{empty_root, leaf_hash, node_hash, Hash, HASH_LEN};
 pub use memstore::MemHashStore;
+pub use multiproof::{multi_proof, verify_multi};
 pub use note::{Note, NoteError, NoteSignature, NoteSigner, SigType, VerifierKey};
 pub use tree::{
     consistency_proof, inclusion_proof, root, HashReader, NodeId, ReadError, TreeError,

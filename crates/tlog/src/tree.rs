@@ -52,6 +52,8 @@ pub enum TreeError {
     IndexOutOfRange { index: u64, size: u64 },
     #[error("old tree size {old} is larger than new tree size {new}")]
     SizeOrder { old: u64, new: u64 },
+    #[error("leaf indices must be given in strictly increasing order")]
+    Unordered,
     #[error(transparent)]
     Read(#[from] ReadError),
 }
@@ -77,25 +79,25 @@ pub fn fold_range(hashes: &[Hash]) -> Hash {
 }
 
 /// Largest power of two strictly below `n` (n >= 2): RFC 6962's split point `k`.
-fn split(n: u64) -> u64 {
+pub(crate) fn split(n: u64) -> u64 {
     1 << (63 - (n - 1).leading_zeros())
 }
 
 /// Proof elements, each the fold of a run of stored nodes, in proof order (leaf to root).
 #[derive(Debug, Default)]
-struct Plan {
+pub(crate) struct Plan {
     ids: Vec<NodeId>,
     /// End offset in `ids` of each element.
     ends: Vec<usize>,
 }
 
 impl Plan {
-    fn push_range(&mut self, lo: u64, hi: u64) {
+    pub(crate) fn push_range(&mut self, lo: u64, hi: u64) {
         range_nodes(lo, hi, &mut self.ids);
         self.ends.push(self.ids.len());
     }
 
-    fn execute<R: HashReader + ?Sized>(&self, r: &R) -> Result<Vec<Hash>, ReadError> {
+    pub(crate) fn execute<R: HashReader + ?Sized>(&self, r: &R) -> Result<Vec<Hash>, ReadError> {
         if self.ids.is_empty() {
             return Ok(Vec::new());
         }

@@ -19,6 +19,8 @@ pub enum ProofError {
     WrongLength,
     #[error("proof does not lead to the expected root hash")]
     RootMismatch,
+    #[error("no leaves, or leaf indices not strictly increasing")]
+    Unordered,
 }
 
 /// Checks that `leaf` (the RFC 6962 leaf hash, `leaf_hash(record hash)`) is leaf `index` of the
