@@ -13,6 +13,7 @@ layout is specified well enough to verify in another language.
         # and N distinct pinned witnesses cosigned its checkpoint (tlog-cosignature v1)
 """
 import base64
+import bisect
 import hashlib
 import json
 import struct
@@ -149,6 +150,36 @@ def verify_inclusion(index, size, leaf, proof, root):
     return sn == 0 and r == root
 
 
+def verify_multi(size, root, leaves, proof):
+    """docs/format.md, "Bundle versions 3 and 4": one multi-proof that each (index, leaf hash)
+    of `leaves` (indices strictly increasing) is in the tree of `size` leaves with `root`. The
+    RFC 6962 recursion MTH(D[lo:hi]), left subtree first; a subtree holding none of the leaves
+    is the next hash of the proof, which must be used whole."""
+    idx = [i for i, _ in leaves]
+    if not leaves or idx != sorted(set(idx)) or idx[-1] >= size:
+        return False
+    used = 0
+
+    def mth(a, b, lo, hi):  # leaves[a:b] are exactly those in [lo, hi)
+        nonlocal used
+        if a == b:
+            if used == len(proof):
+                raise Bad("multi-proof too short")
+            used += 1
+            return proof[used - 1]
+        if hi - lo == 1:
+            return leaves[a][1]
+        mid = lo + (1 << ((hi - lo - 1).bit_length() - 1))
+        cut = bisect.bisect_left(idx, mid, a, b)
+        return hashlib.sha256(b"\x01" + mth(a, cut, lo, mid) + mth(cut, b, mid, hi)).digest()
+
+    try:
+        r = mth(0, len(leaves), 0, size)
+    except Bad:
+        return False
+    return used == len(proof) and r == root
+
+
 def parse_vkey(text):
     """A C2SP note verifier key `name+hex(key id)+base64(type || public key)`; returns
     (name, key id, type, public key) after checking the key id (docs/format.md)."""
@@ -190,13 +221,15 @@ def cosigners(note, witnesses, quorum):
 
 
 def verify(data, witnesses=(), quorum=0):
-    """A version 3 bundle: the inner bundle, then the log's checkpoint and one inclusion proof
-    per full record (docs/format.md, "Bundle version 3"). The checkpoint's signature is not
-    checked here (ree-verify --log-vkey does); every proof is, against its root."""
+    """A version 3 or 4 bundle: the inner bundle, then the log's checkpoint and one inclusion
+    proof per full record (3) or one multi-proof of all (4) (docs/format.md, "Bundle versions 3
+    and 4"). The checkpoint's signature is not checked here (ree-verify --log-vkey does); the
+    proofs are, against its root."""
     r = Reader(data)
     if r.take(8) != b"REEBNDL\0":
         raise Bad("bad magic")
-    if r.u16() != 3:
+    version = r.u16()
+    if version not in (3, 4):
         if quorum:
             raise Bad(f"checkpoint cosigned by 0 of the pinned witnesses, quorum {quorum}")
         return verify_inner(data, [])
@@ -210,13 +243,17 @@ def verify(data, witnesses=(), quorum=0):
     size, root = int(lines[1]), base64.b64decode(lines[2], validate=True)
     records = []
     n, h = verify_inner(inner, records)
-    if r.u32() != len(records):
+    leaves = [(gseq - 1, hashlib.sha256(b"\x00" + rh).digest()) for gseq, rh in records]
+    if version == 4:
+        proof = [r.take(32) for _ in range(r.u32())]
+        if not verify_multi(size, root, leaves, proof):
+            raise Bad(f"the records are not all in the checkpoint of {size} records")
+    elif r.u32() != len(records):
         raise Bad("one inclusion proof per record expected")
-    for i, (gseq, rh) in enumerate(records):
+    for i, (index, leaf) in enumerate(leaves if version == 3 else []):
         proof = [r.take(32) for _ in range(r.u8())]
-        leaf = hashlib.sha256(b"\x00" + rh).digest()
-        if not verify_inclusion(gseq - 1, size, leaf, proof, root):
-            raise Bad(f"record {i} (global {gseq}) is not in the checkpoint of {size} records")
+        if not verify_inclusion(index, size, leaf, proof, root):
+            raise Bad(f"record {i} (global {index + 1}) is not in the checkpoint of {size} records")
     if r.p != len(data):
         raise Bad("trailing bytes after the last proof")
     return n, h

@@ -120,6 +120,14 @@ impl LogTree {
         ree_tlog::inclusion_proof(index, size, &*s)
     }
 
+    /// One multi-proof that leaves `indices` (strictly increasing) are in the tree of `size`
+    /// leaves: what a bundle version 4 carries.
+    pub fn multi_proof(&self, indices: &[u64], size: u64) -> Result<Vec<Hash>, TreeError> {
+        let s = self.read();
+        check_size(size, s.size())?;
+        ree_tlog::multi_proof(indices, size, &*s)
+    }
+
     /// The consistency proof from `old` to `new` leaves.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, TreeError> {
         let s = self.read();

@@ -307,9 +307,9 @@ impl Checkpointer {
     }
 }
 
-/// A bundle as version 3: the inner bundle, a checkpoint covering every record it holds (signed
-/// now if the latest does not: one fdatasync, only when the tree grew since), and each full
-/// record's inclusion proof in it.
+/// A bundle as version 4: the inner bundle, a checkpoint covering every record it holds (signed
+/// now if the latest does not: one fdatasync, only when the tree grew since), and one
+/// multi-proof that every full record is in it.
 pub fn with_log_section(
     log: &Checkpointer,
     b: &ree_core::bundle::Bundle,
@@ -333,16 +333,19 @@ pub fn with_log_section(
             (signed.checkpoint.size, log.published(&signed))
         }
     };
-    let mut proofs = Vec::with_capacity(records.len());
-    for rec in &records {
-        let proof = log
-            .engine()
-            .tree()
-            .inclusion_proof(rec.global_seq.saturating_sub(1), size)
-            .map_err(|e| internal(e.to_string()))?;
-        proofs.push(proof);
-    }
-    let section = ree_verifier::logproof::LogSection { note, proofs };
+    let indices: Vec<u64> = records
+        .iter()
+        .map(|r| r.global_seq.saturating_sub(1))
+        .collect();
+    let proof = log
+        .engine()
+        .tree()
+        .multi_proof(&indices, size)
+        .map_err(|e| internal(e.to_string()))?;
+    let section = ree_verifier::logproof::LogSection {
+        note,
+        proofs: ree_verifier::logproof::Proofs::Multi(proof),
+    };
     Ok(ree_verifier::logproof::encode(&b.encode(), &section))
 }
 

@@ -4,6 +4,7 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use ree_verifier::logproof::Proofs;
 use ree_verifier::{verify, Policy};
 
 fn bench(c: &mut Criterion) {
@@ -20,18 +21,21 @@ fn bench(c: &mut Criterion) {
     g.bench_function(format!("bundle_{n}_events"), |b| {
         b.iter(|| verify(&bytes, &policy, None))
     });
-    // The same as a version 3 bundle, as `ree export` writes it: a checkpoint over every record
-    // signed by a pinned log key, and one inclusion proof per record.
-    let (v3, pinned) = with_proofs(&l, &bytes);
-    let r = verify(&v3, &pinned, None);
-    assert_eq!(r.exit_code(), 0, "{:?}", r.integrity_error);
-    g.bench_function(format!("bundle_{n}_events_with_proofs"), |b| {
-        b.iter(|| verify(&v3, &pinned, None))
-    });
+    // The same as a version 4 bundle, as `ree export` writes it: a checkpoint over every record
+    // signed by a pinned log key, and one multi-proof of all records; then as version 3 (one
+    // inclusion proof per record), as older exports are.
+    for (multi, name) in [(true, "with_proofs"), (false, "with_per_record_proofs")] {
+        let (v, pinned) = with_proofs(&l, &bytes, multi);
+        let r = verify(&v, &pinned, None);
+        assert_eq!(r.exit_code(), 0, "{:?}", r.integrity_error);
+        g.bench_function(format!("bundle_{n}_events_{name}"), |b| {
+            b.iter(|| verify(&v, &pinned, None))
+        });
+    }
     g.finish();
 }
 
-fn with_proofs(l: &common::Ledger, inner: &[u8]) -> (Vec<u8>, Policy) {
+fn with_proofs(l: &common::Ledger, inner: &[u8], multi: bool) -> (Vec<u8>, Policy) {
     let mut tree = ree_tlog::MemHashStore::new();
     for a in &l.records {
         tree.append(&a.hash.0);
@@ -48,14 +52,21 @@ fn with_proofs(l: &common::Ledger, inner: &[u8]) -> (Vec<u8>, Policy) {
         .and_then(|c| c.sign(&signer))
         .expect("checkpoint");
     let b = ree_core::bundle::Bundle::decode(inner).expect("bundle");
-    let proofs = b
+    let indices: Vec<u64> = b
         .records
         .iter()
-        .map(|r| {
-            let g = ree_core::Record::decode(r).expect("record").global_seq;
-            ree_tlog::inclusion_proof(g - 1, size, &tree).expect("proof")
-        })
+        .map(|r| ree_core::Record::decode(r).expect("record").global_seq - 1)
         .collect();
+    let proofs = if multi {
+        Proofs::Multi(ree_tlog::multi_proof(&indices, size, &tree).expect("proof"))
+    } else {
+        Proofs::PerRecord(
+            indices
+                .iter()
+                .map(|&i| ree_tlog::inclusion_proof(i, size, &tree).expect("proof"))
+                .collect(),
+        )
+    };
     let section = ree_verifier::logproof::LogSection {
         note: note.to_bytes(),
         proofs,

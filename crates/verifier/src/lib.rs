@@ -8,7 +8,7 @@
 //! 2. **Compliant?** The attribution recomputed from the replay is held against the [`Policy`];
 //!    each breach is a [`Violation`] naming the lot that causes it (`policy.rs`).
 //!
-//! Bundles of version 3 also carry the log's checkpoint and inclusion proofs (`logproof.rs`).
+//! Bundles of versions 3 and 4 also carry the log's checkpoint and inclusion proofs (`logproof.rs`).
 //! The answer is a [`Report`] (`report.rs`). Depends on `ree-core` and the pure `ree-tlog` only (the same rules code the
 //! ledger runs), never on the network, the database or an async runtime. Nothing here panics on
 //! input.

@@ -1,8 +1,9 @@
-//! Issue 13 in bundles: a version 3 bundle wraps a version 1 or 2 bundle with the log's signed
-//! checkpoint and one RFC 6962 inclusion proof per full record (docs/format.md, "Bundle
-//! version 3"). This module encodes that wrapper (the server's export) and checks it (here):
-//! the checkpoint's signature against the pinned log keys, and each record's leaf, its hash,
-//! at index `global_seq - 1` of the checkpoint's tree.
+//! Issue 13 in bundles: a version 3 or 4 bundle wraps a version 1 or 2 bundle with the log's
+//! signed checkpoint and the proof that every full record is in its tree: one RFC 6962
+//! inclusion proof per record (version 3), or one multi-proof for all (version 4, what
+//! `ree export` writes; docs/format.md, "Bundle versions 3 and 4"). This module encodes that
+//! wrapper (the server's export) and checks it (here): the checkpoint's signature against the
+//! pinned log keys, and each record's leaf, its hash, at index `global_seq - 1` of the tree.
 
 use ree_core::record::Record;
 use ree_core::Hash32;
@@ -11,18 +12,27 @@ use serde::Serialize;
 
 use crate::replay::IntegrityError;
 
-/// The wrapper's first bytes: the bundle magic, then version 3 (little-endian u16).
+/// The wrapper's first bytes: the bundle magic, then version 3 or 4 (little-endian u16).
 pub const MAGIC: &[u8; 8] = ree_core::bundle::BUNDLE_MAGIC;
-pub const VERSION: u16 = 3;
+pub const VERSION_PER_RECORD: u16 = 3;
+pub const VERSION_MULTI: u16 = 4;
 /// Longest audit path (a tree of 2^64 leaves).
 const MAX_PATH: usize = 64;
 
-/// The log part of a version 3 bundle, not yet checked.
+/// The log part of a version 3 or 4 bundle, not yet checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogSection {
     pub note: Vec<u8>,
-    /// One audit path per full record, in bundle order.
-    pub proofs: Vec<Vec<Hash>>,
+    pub proofs: Proofs,
+}
+
+/// How the full records are proven to be in the checkpoint's tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Proofs {
+    /// Version 3: one audit path per full record, in bundle order.
+    PerRecord(Vec<Vec<Hash>>),
+    /// Version 4: one multi-proof of all of them (`ree_tlog::verify_multi`).
+    Multi(Vec<Hash>),
 }
 
 /// What the report says of the log.
@@ -75,20 +85,34 @@ fn cosigners(
         .collect())
 }
 
-/// Wraps a version 1 or 2 bundle into version 3.
+/// Wraps a version 1 or 2 bundle into version 3 or 4 (by the kind of proofs).
 pub fn encode(inner: &[u8], s: &LogSection) -> Vec<u8> {
-    let mut w = Vec::with_capacity(inner.len() + s.note.len() + 64 + 700 * s.proofs.len());
+    let mut w = Vec::with_capacity(inner.len() + s.note.len() + 64);
     w.extend_from_slice(MAGIC);
-    w.extend_from_slice(&VERSION.to_le_bytes());
+    let version = match s.proofs {
+        Proofs::PerRecord(_) => VERSION_PER_RECORD,
+        Proofs::Multi(_) => VERSION_MULTI,
+    };
+    w.extend_from_slice(&version.to_le_bytes());
     w.extend_from_slice(&(inner.len() as u32).to_le_bytes());
     w.extend_from_slice(inner);
     w.extend_from_slice(&(s.note.len() as u32).to_le_bytes());
     w.extend_from_slice(&s.note);
-    w.extend_from_slice(&(s.proofs.len() as u32).to_le_bytes());
-    for p in &s.proofs {
-        w.push(p.len() as u8);
-        for h in p {
-            w.extend_from_slice(&h.0);
+    match &s.proofs {
+        Proofs::PerRecord(proofs) => {
+            w.extend_from_slice(&(proofs.len() as u32).to_le_bytes());
+            for p in proofs {
+                w.push(p.len() as u8);
+                for h in p {
+                    w.extend_from_slice(&h.0);
+                }
+            }
+        }
+        Proofs::Multi(p) => {
+            w.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            for h in p {
+                w.extend_from_slice(&h.0);
+            }
         }
     }
     w
@@ -121,12 +145,12 @@ impl<'a> Cur<'a> {
 
 /// Splits a bundle file: older versions are returned whole with no log section.
 pub fn split(bytes: &[u8]) -> Result<(&[u8], Option<LogSection>), IntegrityError> {
-    let v3 = bytes.len() >= 10
-        && &bytes[..8] == MAGIC
-        && u16::from_le_bytes([bytes[8], bytes[9]]) == VERSION;
-    if !v3 {
+    let version = (bytes.len() >= 10 && &bytes[..8] == MAGIC)
+        .then(|| u16::from_le_bytes([bytes[8], bytes[9]]))
+        .filter(|v| [VERSION_PER_RECORD, VERSION_MULTI].contains(v));
+    let Some(version) = version else {
         return Ok((bytes, None));
-    }
+    };
     let mut c = Cur(&bytes[10..]);
     let n = c.u32("bundle length")?;
     let inner = c.take(n, "inner bundle")?;
@@ -135,6 +159,21 @@ pub fn split(bytes: &[u8]) -> Result<(&[u8], Option<LogSection>), IntegrityError
         return bad(format!("checkpoint note of {n} bytes is too long"));
     }
     let note = c.take(n, "checkpoint note")?.to_vec();
+    let proofs = if version == VERSION_MULTI {
+        let count = c.u32("multi-proof length")?;
+        let raw = c.take(count.saturating_mul(32), "multi-proof hashes")?;
+        Proofs::Multi(raw.chunks_exact(32).filter_map(Hash::from_slice).collect())
+    } else {
+        per_record(&mut c)?
+    };
+    if !c.0.is_empty() {
+        return bad(format!("{} trailing bytes", c.0.len()));
+    }
+    Ok((inner, Some(LogSection { note, proofs })))
+}
+
+/// Version 3's proofs: a count, then per record a length byte and its hashes.
+fn per_record(c: &mut Cur<'_>) -> Result<Proofs, IntegrityError> {
     let count = c.u32("proof count")?;
     // Each proof takes at least one byte: bound the allocation by what is there.
     if count > c.0.len() {
@@ -153,10 +192,7 @@ pub fn split(bytes: &[u8]) -> Result<(&[u8], Option<LogSection>), IntegrityError
                 .collect::<Vec<_>>(),
         );
     }
-    if !c.0.is_empty() {
-        return bad(format!("{} trailing bytes", c.0.len()));
-    }
-    Ok((inner, Some(LogSection { note, proofs })))
+    Ok(Proofs::PerRecord(proofs))
 }
 
 /// Checks the log section against the replayed records: `Ok((summary, proofs verified))`.
@@ -195,25 +231,20 @@ pub fn check(
         (cp, note, true)
     };
     let cosigners = cosigners(&note, witnesses, quorum)?;
-    if s.proofs.len() != records.len() {
-        return Err(IntegrityError(format!(
-            "{} inclusion proofs for {} records",
-            s.proofs.len(),
-            records.len()
-        )));
-    }
-    // One tree for all: the paths' shared upper nodes are hashed once.
-    let mut batch = ree_tlog::InclusionBatch::new(cp.size, cp.root);
-    for ((rec, hash), proof) in records.iter().zip(&s.proofs) {
-        let index = rec.global_seq.wrapping_sub(1);
-        batch
-            .verify(index, &leaf_hash(&hash.0), proof)
-            .map_err(|e| {
+    match &s.proofs {
+        Proofs::PerRecord(p) => per_record_proofs(p, records, &cp)?,
+        Proofs::Multi(p) => {
+            let leaves: Vec<(u64, Hash)> = records
+                .iter()
+                .map(|(rec, hash)| (rec.global_seq.wrapping_sub(1), leaf_hash(&hash.0)))
+                .collect();
+            ree_tlog::verify_multi(cp.size, &cp.root, &leaves, p).map_err(|e| {
                 IntegrityError(format!(
-                    "record {} seq {} (global {}) is not in the checkpoint of {} records: {e}",
-                    rec.lot, rec.seq, rec.global_seq, cp.size
+                    "the records are not all in the checkpoint of {} records: {e}",
+                    cp.size
                 ))
             })?;
+        }
     }
     let summary = CheckpointSummary {
         origin: cp.origin.clone(),
@@ -225,6 +256,35 @@ pub fn check(
     Ok((Some(summary), records.len() as u64))
 }
 
+/// Version 3: each record's own audit path, in one `InclusionBatch` (shared upper nodes hashed
+/// once).
+fn per_record_proofs(
+    proofs: &[Vec<Hash>],
+    records: &[(Record, Hash32)],
+    cp: &Checkpoint,
+) -> Result<(), IntegrityError> {
+    if proofs.len() != records.len() {
+        return Err(IntegrityError(format!(
+            "{} inclusion proofs for {} records",
+            proofs.len(),
+            records.len()
+        )));
+    }
+    let mut batch = ree_tlog::InclusionBatch::new(cp.size, cp.root);
+    for ((rec, hash), proof) in records.iter().zip(proofs) {
+        let index = rec.global_seq.wrapping_sub(1);
+        batch
+            .verify(index, &leaf_hash(&hash.0), proof)
+            .map_err(|e| {
+                IntegrityError(format!(
+                    "record {} seq {} (global {}) is not in the checkpoint of {} records: {e}",
+                    rec.lot, rec.seq, rec.global_seq, cp.size
+                ))
+            })?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,7 +293,14 @@ mod tests {
     fn section() -> LogSection {
         LogSection {
             note: b"o\n1\nAAAA\n\n".to_vec(),
-            proofs: vec![vec![Hash([1; 32]), Hash([2; 32])], vec![]],
+            proofs: Proofs::PerRecord(vec![vec![Hash([1; 32]), Hash([2; 32])], vec![]]),
+        }
+    }
+
+    fn multi() -> LogSection {
+        LogSection {
+            proofs: Proofs::Multi(vec![Hash([1; 32]), Hash([2; 32])]),
+            ..section()
         }
     }
 
@@ -241,8 +308,12 @@ mod tests {
     fn round_trips_and_older_versions_pass_through() {
         let inner = b"REEBNDL\0\x02\x00rest".to_vec();
         let v3 = encode(&inner, &section());
+        assert_eq!(v3[8..10], VERSION_PER_RECORD.to_le_bytes());
         let (i, s) = split(&v3).unwrap();
         assert_eq!((i, s), (&inner[..], Some(section())));
+        let v4 = encode(&inner, &multi());
+        assert_eq!(v4[8..10], VERSION_MULTI.to_le_bytes());
+        assert_eq!(split(&v4).unwrap(), (&inner[..], Some(multi())));
         assert_eq!(split(&inner).unwrap(), (&inner[..], None));
         let mut long = v3.clone();
         long.push(0);
@@ -279,7 +350,7 @@ mod tests {
         let mut note = cp.sign(&log).unwrap();
         let section = |n: &Note| LogSection {
             note: n.to_bytes(),
-            proofs: vec![],
+            proofs: Proofs::PerRecord(vec![]),
         };
         let (pin, ws) = (
             [log.verifier_key()],
@@ -310,17 +381,20 @@ mod tests {
     }
 
     proptest! {
-        /// Hostile bytes after a version 3 header: an error, never a panic or a huge allocation.
+        /// Hostile bytes after a version 3 or 4 header: an error, never a panic or a huge
+        /// allocation.
         #[test]
         fn hostile_sections_never_panic(tail in proptest::collection::vec(any::<u8>(), 0..300)) {
-            let mut b = MAGIC.to_vec();
-            b.extend_from_slice(&VERSION.to_le_bytes());
-            b.extend_from_slice(&tail);
-            let _ = split(&b);
-            let v3 = encode(b"x", &section());
-            // Shorter than the header is not version 3: the inner decoder refuses it.
-            for cut in 10..v3.len() {
-                prop_assert!(split(&v3[..cut]).is_err());
+            for (version, s) in [(VERSION_PER_RECORD, section()), (VERSION_MULTI, multi())] {
+                let mut b = MAGIC.to_vec();
+                b.extend_from_slice(&version.to_le_bytes());
+                b.extend_from_slice(&tail);
+                let _ = split(&b);
+                let v = encode(b"x", &s);
+                // Shorter than the header is not version 3 or 4: the inner decoder refuses it.
+                for cut in 10..v.len() {
+                    prop_assert!(split(&v[..cut]).is_err());
+                }
             }
         }
     }

@@ -81,7 +81,7 @@ pub struct Report {
     pub violations: Vec<Violation>,
     /// Set when not authentic: what broke.
     pub integrity_error: Option<String>,
-    /// The transparency log's checkpoint the bundle carries (version 3), if any.
+    /// The transparency log's checkpoint the bundle carries (versions 3 and 4), if any.
     pub checkpoint: Option<crate::logproof::CheckpointSummary>,
     /// Records whose inclusion proof in that checkpoint verified.
     pub inclusion_verified: u64,

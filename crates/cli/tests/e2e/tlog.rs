@@ -10,6 +10,8 @@ use ree_proto::v1 as pb;
 use ree_proto::v1::transparency_log_client::TransparencyLogClient;
 use ree_tlog::{leaf_hash, verify_consistency, verify_inclusion, Checkpoint, Hash, VerifierKey};
 
+use ree_verifier::logproof::{LogSection, Proofs};
+
 use crate::common::*;
 
 const FAST: &[&str] = &["--checkpoint-interval-ms", "50"];
@@ -339,20 +341,59 @@ fn exported_bundles_carry_a_checkpoint_and_proofs_that_ree_verify_checks() {
     let out = ree_verify(&[f, "--trust", trust, "--log-vkey", other.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stdout).contains("pinned log key"));
-    // A proof altered: exit 3 naming the record, in ree-verify and the Python checker.
+    // `ree export` writes version 4 (one multi-proof). A hash of it altered: exit 3, in
+    // ree-verify and the Python checker.
     let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(bytes[8..10], [4, 0], "bundle version 4");
     let (inner, section) = ree_verifier::logproof::split(&bytes).unwrap();
-    let mut section = section.unwrap();
-    let i = section.proofs.iter().position(|p| !p.is_empty()).unwrap();
-    section.proofs[i][0].0[0] ^= 1;
+    let section = section.unwrap();
+    let Proofs::Multi(multi) = &section.proofs else {
+        panic!("a multi-proof expected")
+    };
+    assert!(
+        !multi.is_empty(),
+        "withheld registry records leave gaps to prove"
+    );
+    let mut tampered = multi.clone();
+    tampered[0].0[0] ^= 1;
     let bad = dir.path().join("bad.bundle");
-    std::fs::write(&bad, ree_verifier::logproof::encode(inner, &section)).unwrap();
+    let with = |proofs| LogSection {
+        note: section.note.clone(),
+        proofs,
+    };
+    let write = |path: &Path, s: &LogSection| {
+        std::fs::write(path, ree_verifier::logproof::encode(inner, s)).unwrap()
+    };
+    write(&bad, &with(Proofs::Multi(tampered)));
+    let out = ree_verify(&[bad.to_str().unwrap(), "--trust", trust, "--log-vkey", vk]);
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("not all in the checkpoint"), "{text}");
+    // The independent checker (docs/verify_bundle.py) agrees on both.
+    assert_eq!(python_check(&file), Some(0));
+    assert_eq!(python_check(&bad), Some(3));
+    // Version 3, as earlier exports wrote it (one audit path per record, here from
+    // GetInclusionProof at the bundle's checkpoint): still read; an altered path names the record.
+    let cp_size = v["checkpoint"]["size"].as_u64().unwrap();
+    let paths = per_record_paths(&url, &admin, inner, cp_size);
+    let v3 = dir.path().join("v3.bundle");
+    write(&v3, &with(Proofs::PerRecord(paths.clone())));
+    let out = ree_verify(&[v3.to_str().unwrap(), "--trust", trust, "--log-vkey", vk]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(python_check(&v3), Some(0));
+    let mut bad_paths = paths;
+    let i = bad_paths.iter().position(|p| !p.is_empty()).unwrap();
+    bad_paths[i][0].0[0] ^= 1;
+    write(&bad, &with(Proofs::PerRecord(bad_paths)));
     let out = ree_verify(&[bad.to_str().unwrap(), "--trust", trust, "--log-vkey", vk]);
     assert_eq!(out.status.code(), Some(3));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("is not in the checkpoint"), "{text}");
-    // The independent checker (docs/verify_bundle.py) agrees on both.
-    assert_eq!(python_check(&file), Some(0));
     assert_eq!(python_check(&bad), Some(3));
     // A pinned key and a bundle without a checkpoint (an older version): exit 3.
     let old = dir.path().join("old.bundle");
@@ -366,6 +407,29 @@ fn exported_bundles_carry_a_checkpoint_and_proofs_that_ree_verify_checks() {
     let out = ree_verify(&[old.to_str().unwrap(), "--trust", trust, "--log-vkey", vk]);
     assert_eq!(out.status.code(), Some(3));
     assert!(s.stop().success());
+}
+
+/// Each full record's audit path in the tree of `size` leaves, over gRPC.
+fn per_record_paths(url: &str, admin: &Member, inner: &[u8], size: u64) -> Vec<Vec<Hash>> {
+    let b = ree_core::bundle::Bundle::decode(inner).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut log = log_client(url).await;
+        let mut paths = vec![];
+        for raw in &b.records {
+            let g = ree_core::Record::decode(raw).unwrap().global_seq;
+            let p = log
+                .get_inclusion_proof(admin.req(pb::GetInclusionProofRequest {
+                    global_seq: g,
+                    tree_size: size,
+                }))
+                .await
+                .unwrap()
+                .into_inner();
+            paths.push(p.hashes.iter().map(|x| h(x)).collect());
+        }
+        paths
+    })
 }
 
 /// docs/verify_bundle.py's exit code on `file`; fails naming what to install when it cannot run.
