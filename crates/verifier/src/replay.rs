@@ -40,41 +40,17 @@ fn verify_signatures(recs: &[Record]) -> Result<(), IntegrityError> {
                 || recs[i].body != recs[i - 1].body
         })
         .collect();
+    // Parts small enough that the threads finish together (each takes the next part), large
+    // enough for batches to pay off.
+    let parts: Vec<&[usize]> = todo.chunks(PART).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(todo.len().div_ceil(256).max(1));
-    let chunk = todo.len().div_ceil(threads).max(1);
+        .min(parts.len())
+        .max(1);
     let first_bad = std::thread::scope(|s| {
-        let handles: Vec<_> = todo
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    let items: Vec<(&[u8], &ree_core::record::Signature)> = part
-                        .iter()
-                        .filter_map(|&i| {
-                            recs[i]
-                                .signature
-                                .as_ref()
-                                .map(|g| (recs[i].body.as_slice(), g))
-                        })
-                        .collect();
-                    // Few signers, many records: decompress each key once.
-                    let mut keys = std::collections::HashMap::new();
-                    for (_, g) in &items {
-                        if let std::collections::hash_map::Entry::Vacant(v) =
-                            keys.entry(g.public_key)
-                        {
-                            if let Ok(k) = ree_core::signature::Verifier::new(&g.public_key) {
-                                v.insert(k);
-                            }
-                        }
-                    }
-                    ree_core::record::bad_signatures(&items, &|k| keys.get(k).cloned())
-                        .into_iter()
-                        .next()
-                        .map(|(j, e)| (part[j], e))
-                })
-            })
+        let handles: Vec<_> = (0..threads)
+            .map(|_| s.spawn(|| check_parts(recs, &parts, &next)))
             .collect();
         handles
             .into_iter()
@@ -90,6 +66,49 @@ fn verify_signatures(recs: &[Record]) -> Result<(), IntegrityError> {
             "record {i} (lot {} seq {}): {e}",
             recs[i].lot, recs[i].seq
         )),
+    }
+}
+
+/// Records per part of the signature check.
+const PART: usize = 8192;
+
+/// One thread's share of [`verify_signatures`]: parts taken in turn until none is left; the
+/// first bad record it saw (index, why).
+fn check_parts(
+    recs: &[Record],
+    parts: &[&[usize]],
+    next: &std::sync::atomic::AtomicUsize,
+) -> Option<(usize, String)> {
+    // Few signers, many records: each key's verifier (and its table) once per thread.
+    let mut keys = std::collections::HashMap::new();
+    let mut first: Option<(usize, String)> = None;
+    loop {
+        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(part) = parts.get(k) else {
+            return first;
+        };
+        let items: Vec<(&[u8], &ree_core::record::Signature)> = part
+            .iter()
+            .filter_map(|&i| {
+                recs[i]
+                    .signature
+                    .as_ref()
+                    .map(|g| (recs[i].body.as_slice(), g))
+            })
+            .collect();
+        for (_, g) in &items {
+            if let std::collections::hash_map::Entry::Vacant(v) = keys.entry(g.public_key) {
+                if let Ok(key) = ree_core::signature::Verifier::new(&g.public_key) {
+                    v.insert(key);
+                }
+            }
+        }
+        let bad = ree_core::record::bad_signatures(&items, &|k| keys.get(k).cloned());
+        if let Some((j, e)) = bad.into_iter().next() {
+            if first.as_ref().is_none_or(|(i, _)| part[j] < *i) {
+                first = Some((part[j], e));
+            }
+        }
     }
 }
 
