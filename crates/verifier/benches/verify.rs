@@ -28,6 +28,7 @@ fn bench(c: &mut Criterion) {
         let (v, pinned) = with_proofs(&l, &bytes, multi);
         let r = verify(&v, &pinned, None);
         assert_eq!(r.exit_code(), 0, "{:?}", r.integrity_error);
+        eprintln!("{name}: {} bytes (records only: {})", v.len(), bytes.len());
         g.bench_function(format!("bundle_{n}_events_{name}"), |b| {
             b.iter(|| verify(&v, &pinned, None))
         });
