@@ -50,9 +50,11 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     if let Some(http) = args.http {
         serve_http(http, &cfg, bound.log()).await?;
     }
+    // The signal handlers first: a script may send SIGTERM as soon as it reads the port.
+    let shutdown = ree_server::shutdown_signal();
     // The port actually bound (useful with --listen 127.0.0.1:0), on stdout for scripts.
     println!("listening on {addr}");
-    let server = tokio::spawn(bound.serve(ree_server::shutdown_signal()));
+    let server = tokio::spawn(bound.serve(shutdown));
     if let Some((seed, creds_dir)) = demo {
         load_demo(addr, &cfg.data_dir, seed, &creds_dir).await?;
     }

@@ -112,6 +112,13 @@ impl Server {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// SIGTERM; the server must exit 0 (a graceful stop), else the test fails naming how it
+    /// ended.
+    pub fn stop_cleanly(self) {
+        let status = self.stop();
+        assert!(status.success(), "ree serve did not stop cleanly: {status}");
+    }
+
     /// SIGTERM, and the exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();

@@ -63,7 +63,7 @@ fn log_ledger(root: &Path, n: usize) -> PathBuf {
     }
     std::fs::write(&events, &lines).unwrap();
     ree_ok_as(&s.url(), &team.plant, &["submit", events.to_str().unwrap()]);
-    assert!(s.stop().success());
+    s.stop_cleanly();
     data
 }
 
@@ -242,7 +242,7 @@ fn every_file_of_the_ledger_and_its_backups_is_owner_only() {
         &team.admin,
         &["backup", "-o", backup.to_str().unwrap()],
     );
-    assert!(s.stop().success());
+    s.stop_cleanly();
     assert_owner_only(&sled);
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&backup), 0o600);

@@ -145,7 +145,7 @@ fn monitor_follows_growth_and_exits_3_on_a_rewritten_history() {
     assert!(text(&out).contains(&key_id), "{}", text(&out));
     assert!(!fresh.exists());
     assert_eq!(std::fs::read(&state).unwrap(), before);
-    assert!(s.stop().success());
+    s.stop_cleanly();
 
     // The operator rewrites history under the same key: a fresh data directory, a copy of
     // log.key, another history grown past the saved checkpoint.
@@ -171,7 +171,7 @@ fn monitor_follows_growth_and_exits_3_on_a_rewritten_history() {
         before,
         "a fork is never saved"
     );
-    assert!(s.stop().success());
+    s.stop_cleanly();
 }
 
 /// The customer's path: the checkpoint inside the bundle of its certificate, printed by
@@ -206,7 +206,7 @@ fn a_checkpoint_kept_from_a_bundle_is_a_monitor_state() {
     );
     let (saved, _) = Checkpoint::open(&std::fs::read(&kept).unwrap(), &[vkey(&data)]).unwrap();
     assert!(saved.size >= now.size);
-    assert!(s.stop().success());
+    s.stop_cleanly();
     // Another key, or a bundle without a checkpoint: nothing printed, exit 3.
     let other = dir.path().join("other.vkey");
     let signer = ree_tlog::NoteSigner::new(

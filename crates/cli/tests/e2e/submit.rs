@@ -40,7 +40,7 @@ async fn retries_are_idempotent_and_conflicts_already_exist() {
     drop(w);
     drop(q);
     let port = s.port;
-    assert!(s.stop().success());
+    s.stop_cleanly();
     let s = Server::start(dir.path(), port);
     let team = Team::setup(&s.url(), dir.path(), &dir.path().join("creds"), 1).await;
     let (mut w, _) = client_as(&s.url(), &team.auditor.token).await;

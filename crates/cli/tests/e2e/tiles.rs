@@ -181,7 +181,7 @@ fn tiles_over_http_recompute_the_checkpoint_root() {
         404
     );
     assert_eq!(get(port, "/checkpoint").body.len(), cp.body.len());
-    assert!(s.stop().success());
+    s.stop_cleanly();
 }
 
 #[test]

@@ -163,7 +163,7 @@ fn checkpoints_cover_every_record_and_proofs_verify() {
     )
     .unwrap();
     assert!(Checkpoint::open(note.as_bytes(), &[other.verifier_key()]).is_err());
-    assert!(s.stop().success());
+    s.stop_cleanly();
     // Every acknowledged record was in the checkpoint served after the demo, and `ree check`
     // recomputes the same root from the records.
     let (size, root) = checked_root(&data);
@@ -231,12 +231,12 @@ fn forks_are_refused_at_start_and_caught_by_consistency_proofs() {
     let s = Server::start_with(&d, free_port(), FAST);
     let admin = admin_of(&d);
     demo_as_admin(&s.url(), &d);
-    assert!(s.stop().success());
+    s.stop_cleanly();
     let b1 = dir.path().join("b1");
     offline_backup(&d, &b1);
     let s = Server::start_with(&d, free_port(), FAST);
     bench(&s.url(), &admin, "1");
-    assert!(s.stop().success());
+    s.stop_cleanly();
     let b2 = dir.path().join("b2");
     offline_backup(&d, &b2);
     let (n2, root2) = checked_root(&d);
@@ -246,7 +246,7 @@ fn forks_are_refused_at_start_and_caught_by_consistency_proofs() {
     let s = Server::start_with(&honest, free_port(), FAST);
     let (c2, _) = checkpoint(&s.url(), &admin, &honest);
     assert_eq!((c2.size, c2.root.to_hex()), (n2, root2));
-    assert!(s.stop().success());
+    s.stop_cleanly();
     // Attack 1: the last records removed, the old checkpoints kept: refused.
     let cut = dir.path().join("cut");
     restore(&b1, &cut, &["log.key", "checkpoints"], &d);
@@ -290,7 +290,7 @@ fn forks_are_refused_at_start_and_caught_by_consistency_proofs() {
         verify_consistency(c2.size, c3.size, &c2.root, &c3.root, &path).is_err(),
         "a rewritten history must not prove consistent with the kept checkpoint"
     );
-    assert!(s.stop().success());
+    s.stop_cleanly();
 }
 
 #[test]
@@ -406,7 +406,7 @@ fn exported_bundles_carry_a_checkpoint_and_proofs_that_ree_verify_checks() {
     );
     let out = ree_verify(&[old.to_str().unwrap(), "--trust", trust, "--log-vkey", vk]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(s.stop().success());
+    s.stop_cleanly();
 }
 
 /// Each full record's audit path in the tree of `size` leaves, over gRPC.

@@ -36,7 +36,7 @@ fn a_watch_sees_every_event_exactly_once_across_a_server_restart() {
     std::fs::write(&file, adjust(5, "b")).unwrap();
     ree_ok_as(&url, &team.plant, &["submit", file.to_str().unwrap()]);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(s.stop().success());
+    s.stop_cleanly();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let s = Server::start(dir.path(), port);
     std::fs::write(&file, adjust(5, "c")).unwrap();

@@ -185,7 +185,7 @@ fn witnesses_cosign_the_honest_log_and_refuse_a_rewritten_one() {
         1,
         "serving: the genesis record"
     );
-    assert!(first.stop().success());
+    first.stop_cleanly();
     let b1: PathBuf = dir.path().join("b1");
     let o = Command::new(bin("ree"))
         .args(["backup", "--data-dir", s(&d), "-o", s(&b1)])
