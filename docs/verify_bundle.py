@@ -193,6 +193,42 @@ def parse_vkey(text):
     return name, want, raw[0], raw[1:]
 
 
+def checkpoint(note):
+    """(size, root) of a signed checkpoint note, parsed as strictly as ree-verify does
+    (c2sp.org/tlog-checkpoint and signed-note): UTF-8 without control characters but newlines,
+    text lines, an empty line, at least one signature line; the size in decimal ASCII digits
+    without a leading zero, below 2^64; the root in canonical base64 of 32 bytes."""
+    try:
+        text = note.decode()
+    except UnicodeDecodeError:
+        raise Bad("checkpoint note is not UTF-8")
+    if any(ord(c) < 32 and c != "\n" or ord(c) == 127 for c in text):
+        raise Bad("checkpoint note holds a control character")
+    body, sep, sigs = text.partition("\n\n")
+    if not sep or not sigs.endswith("\n") or not any(
+        line.startswith("\u2014 ") for line in sigs[:-1].split("\n")
+    ):
+        raise Bad("checkpoint note has no signature line")
+    lines = body.split("\n")
+    if len(lines) < 3 or not lines[0]:
+        raise Bad("checkpoint note: origin, size and root lines expected")
+    size_text, root_text = lines[1], lines[2]
+    if not (size_text.isascii() and size_text.isdigit()) or (
+        len(size_text) > 1 and size_text[0] == "0"
+    ):
+        raise Bad("checkpoint size")
+    size = int(size_text)
+    if size >= 1 << 64:
+        raise Bad("checkpoint size")
+    try:
+        root = base64.b64decode(root_text, validate=True)
+    except ValueError:
+        raise Bad("checkpoint root")
+    if len(root) != 32 or base64.b64encode(root).decode() != root_text:
+        raise Bad("checkpoint root")
+    return size, root
+
+
 def cosigners(note, witnesses, quorum):
     """The pinned witnesses (type 0x04 keys) whose cosignature/v1 on the checkpoint verifies;
     a pinned witness's bad cosignature, or fewer than `quorum`, is not authentic."""
@@ -214,10 +250,10 @@ def cosigners(note, witnesses, quorum):
             msg = f"cosignature/v1\ntime {t}\n".encode() + text.encode()
             if not signature_ok(pub, msg, sig[8:]):
                 raise Bad(f"cosignature by {name} does not verify")
-            ok.add(name)
+            ok.add((name, kid))  # distinct pinned keys count, as in ree-verify
     if len(ok) < quorum:
         raise Bad(f"checkpoint cosigned by {len(ok)} of the pinned witnesses, quorum {quorum}")
-    return sorted(ok)
+    return sorted(name for name, _ in ok)
 
 
 def verify(data, witnesses=(), quorum=0):
@@ -234,13 +270,14 @@ def verify(data, witnesses=(), quorum=0):
             raise Bad(f"checkpoint cosigned by 0 of the pinned witnesses, quorum {quorum}")
         return verify_inner(data, [])
     inner = r.take(r.u32())
-    note = r.take(r.u32()).decode()
+    note_len = r.u32()
+    if note_len > 65536:
+        raise Bad("checkpoint note longer than 65536 bytes")
+    note = r.take(note_len)
+    size, root = checkpoint(note)
+    note = note.decode()
     if witnesses:
         cosigners(note, witnesses, quorum)
-    lines = note.split("\n")
-    if len(lines) < 4:
-        raise Bad("checkpoint note")
-    size, root = int(lines[1]), base64.b64decode(lines[2], validate=True)
     records = []
     n, h = verify_inner(inner, records)
     leaves = [(gseq - 1, hashlib.sha256(b"\x00" + rh).digest()) for gseq, rh in records]

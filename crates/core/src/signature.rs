@@ -5,12 +5,12 @@
 //! A signature is valid iff `A` is a canonical encoding of a point not of small order, `R` is
 //! not the encoding of a small-order point, `S < L`, and the encoding of `[S]B - [k]A` is `R`
 //! byte for byte (the cofactorless equation; a non-canonical `R` never matches). This is
-//! libsodium's check, computed deterministically one signature at a time: batch verification
-//! is randomised, and on points with a low-order component its verdict depends on the weights,
-//! so making it exact costs a torsion check of every `R` that is dearer than what batching saves.
-//! A [`Verifier`] instead keeps a variable-time fixed-base table ([`comb`]) of `-A` for a key
-//! that signs often; with the one of `B`, a check is two table walks without doublings, cheaper
-//! than a batched check was (BENCHMARKS.md).
+//! libsodium's check. A [`Verifier`] computes it one signature at a time, with a
+//! variable-time fixed-base table ([`comb`]) of `-A` for a key that signs often: two table
+//! walks without doublings. For thousands of signatures at once, [`check_many`] batches them
+//! (`batch`), with the same verdicts: a bare randomised batch equation is not exact when `R` has
+//! a small-order component, so the batch also tests that every `R` is in the prime-order
+//! subgroup (BENCHMARKS.md).
 
 mod batch;
 mod comb;
@@ -25,9 +25,15 @@ use curve25519_dalek::traits::IsIdentity;
 use comb::Comb;
 
 /// Table widths: `B`'s table is built once per process (~700 KB); a key's (~225 KB) once per
-/// key that signs more than [`Verifier::TABLE_AFTER`] times.
+/// key that signs more than [`Verifier::TABLE_AFTER`] times, for at most [`MAX_KEY_TABLES`]
+/// keys at a time.
 const BASE_WIDTH: u32 = 8;
 const KEY_WIDTH: u32 = 6;
+
+/// Keys with a table, process-wide: bounds their memory (~56 MB) whatever a registry or a
+/// hostile bundle holds. Other keys are checked without one, about half as fast.
+pub const MAX_KEY_TABLES: usize = 256;
+static KEY_TABLES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn base_table() -> &'static Comb {
     static T: OnceLock<Comb> = OnceLock::new();
@@ -181,18 +187,31 @@ impl Verifier {
     }
 
     fn table(&self) -> Option<&Comb> {
+        use std::sync::atomic::Ordering::Relaxed;
         if let Some(t) = self.0.table.get() {
             return Some(t);
         }
-        let n = self
-            .0
-            .uses
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        (n >= Self::TABLE_AFTER).then(|| {
+        // Only the use that reaches the threshold builds, and only while under the cap.
+        if self.0.uses.fetch_add(1, Relaxed) != Self::TABLE_AFTER {
+            return None;
+        }
+        if KEY_TABLES.fetch_add(1, Relaxed) >= MAX_KEY_TABLES {
+            KEY_TABLES.fetch_sub(1, Relaxed);
+            return None;
+        }
+        Some(
             self.0
                 .table
-                .get_or_init(|| Comb::new(&self.0.neg, KEY_WIDTH))
-        })
+                .get_or_init(|| Comb::new(&self.0.neg, KEY_WIDTH)),
+        )
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.table.get().is_some() {
+            KEY_TABLES.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
@@ -321,6 +340,41 @@ mod tests {
         let mut one = [0u8; 32];
         one[0] = 1;
         assert!(e.contains(&one) && e.contains(&[0; 32]));
+    }
+
+    /// A bundle of many keys, each signing just past the threshold, must not build a table for
+    /// every one of them (the reviewer's memory attack: ~63x the bundle's size).
+    #[test]
+    fn tables_are_capped_process_wide_and_freed_with_their_keys() {
+        let n = MAX_KEY_TABLES + 40;
+        let sigs: Vec<_> = (0..n as u64)
+            .map(|i| {
+                let mut seed = [0u8; 32];
+                seed[..8].copy_from_slice(&(i + 1000).to_le_bytes());
+                crate::record::Signature::sign(&seed, b"m")
+            })
+            .collect();
+        let keys: Vec<Verifier> = sigs
+            .iter()
+            .map(|s| Verifier::new(&s.public_key).unwrap())
+            .collect();
+        for (k, s) in keys.iter().zip(&sigs) {
+            for _ in 0..=Verifier::TABLE_AFTER + 1 {
+                assert_eq!(k.verify(b"m", &s.signature), Ok(()));
+            }
+        }
+        let built = keys.iter().filter(|k| k.0.table.get().is_some()).count();
+        // Other tests may hold a few tables at the same time.
+        assert!(
+            built <= MAX_KEY_TABLES && built + 32 >= MAX_KEY_TABLES,
+            "{built}"
+        );
+        drop(keys);
+        let k = Verifier::new(&sigs[0].public_key).unwrap();
+        for _ in 0..=Verifier::TABLE_AFTER + 1 {
+            assert_eq!(k.verify(b"m", &sigs[0].signature), Ok(()));
+        }
+        assert!(k.0.table.get().is_some(), "freed tables make room again");
     }
 
     #[test]
