@@ -190,6 +190,8 @@ pub struct Checkpointer {
     stop: AtomicBool,
     /// The witnesses' cosignatures (`DATA/cosignatures`), set once at start.
     cosigs: OnceLock<Arc<crate::witnesses::Cosignatures>>,
+    /// The size of the latest signed checkpoint, for those who wait for the next one.
+    signed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Checkpointer {
@@ -218,6 +220,7 @@ impl Checkpointer {
             latest: RwLock::new(latest.map(Arc::new)),
             stop: AtomicBool::new(false),
             cosigs: OnceLock::new(),
+            signed: tokio::sync::watch::Sender::new(0),
         });
         cp.sign_if_grown()?;
         Ok(cp)
@@ -281,7 +284,13 @@ impl Checkpointer {
             note: bytes,
         });
         *self.latest.write().unwrap_or_else(|e| e.into_inner()) = Some(signed.clone());
+        self.signed.send_replace(size);
         Ok(signed)
+    }
+
+    /// Told the size of each checkpoint signed from now on (the witness pushers wait on it).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.signed.subscribe()
     }
 
     /// Runs [`Checkpointer::sign_if_grown`] every `interval` on a thread of its own until
@@ -373,6 +382,38 @@ mod tests {
             r.unwrap();
         }
         Arc::new(e)
+    }
+
+    /// The witness pushers wait on `subscribe`: each newly signed checkpoint wakes them.
+    #[test]
+    fn subscribers_are_told_each_new_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = load_or_create_key(dir.path(), None, "ree-ledger/test").unwrap();
+        let e = Arc::new(Engine::open(Arc::new(MemStore::new()), None).unwrap());
+        let now = ree_engine::now_utc();
+        let mut subs: Vec<Submission> = Team::new(2)
+            .registry_events(now)
+            .into_iter()
+            .map(|(body, sig)| Submission {
+                body,
+                signature: Some(sig),
+                caller: None,
+            })
+            .collect();
+        let later = subs.split_off(3);
+        for r in e.submit_blocking(subs, true, now) {
+            r.unwrap();
+        }
+        let cp = Checkpointer::open(e.clone(), signer, dir.path()).unwrap();
+        let mut rx = cp.subscribe();
+        cp.sign_if_grown().unwrap();
+        assert!(!rx.has_changed().unwrap(), "no new checkpoint, no wake-up");
+        for r in e.submit_blocking(later, true, now) {
+            r.unwrap();
+        }
+        cp.sign_if_grown().unwrap();
+        assert!(rx.has_changed().unwrap());
+        assert_eq!(*rx.borrow_and_update(), e.last_global_seq());
     }
 
     #[test]

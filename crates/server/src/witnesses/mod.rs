@@ -21,8 +21,17 @@ pub use store::Cosignatures;
 
 /// A push that has not been answered within this long fails.
 pub const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often a task looks for a new checkpoint.
-const POLL: Duration = Duration::from_millis(200);
+/// Longest wait for a new checkpoint before a task looks again (it is woken as soon as one is
+/// signed; this only bounds a missed wake-up).
+const POLL: Duration = Duration::from_secs(1);
+
+/// Until the log signs another checkpoint (or [`POLL`] passes).
+async fn next_checkpoint(signed: &mut tokio::sync::watch::Receiver<u64>) {
+    if let Ok(Err(_)) = tokio::time::timeout(POLL, signed.changed()).await {
+        // The log is gone (shutdown): nothing will wake us; do not spin.
+        tokio::time::sleep(POLL).await;
+    }
+}
 /// First retry delay after a failure; doubles per consecutive failure up to [`BACKOFF_CAP`].
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 pub const BACKOFF_CAP: Duration = Duration::from_secs(30);
@@ -149,14 +158,15 @@ impl Pusher {
         let url = self.spec.url.to_string();
         // What we believe the witness last cosigned: learnt from 409s if wrong.
         let mut old = self.get().cosigned_size;
+        let mut signed = self.log.subscribe();
         loop {
             let Some(latest) = self.log.latest() else {
-                tokio::time::sleep(POLL).await;
+                next_checkpoint(&mut signed).await;
                 continue;
             };
             let st = self.get();
             if latest.checkpoint.size <= st.cosigned_size && st.consecutive_failures == 0 {
-                tokio::time::sleep(POLL).await;
+                next_checkpoint(&mut signed).await;
                 continue;
             }
             let outcome = if old > latest.checkpoint.size {
