@@ -47,27 +47,20 @@ pub fn crma_json(c: &[pb::ElementCrma]) -> Value {
 
 /// One line per element: the Art. 29 post-consumer recycled share and the Art. 31 countries.
 pub fn print_crma(c: &[pb::ElementCrma]) {
-    let list = |v: &[String]| {
-        if v.is_empty() {
-            "-".into()
-        } else {
-            v.join(" ")
-        }
-    };
     for e in c {
-        let n = e.facilities.len();
-        println!(
-            "CRMA {:<3}  post-consumer recycled {:.2}% ({} of {} g); extraction {}; recycling {}; processing {}; refining {}; {n} facilit{}",
-            e.element,
-            e.post_consumer_share * 100.0,
-            e.post_consumer_g,
-            e.attributed_g,
-            list(&e.extraction_countries),
-            list(&e.recycling_countries),
-            list(&e.processing_countries),
-            list(&e.refining_countries),
-            if n == 1 { "y" } else { "ies" }
+        let line = ree_core::crma::text_line(
+            &e.element,
+            e.post_consumer_share,
+            (e.post_consumer_g, e.attributed_g),
+            [
+                &e.extraction_countries,
+                &e.recycling_countries,
+                &e.processing_countries,
+                &e.refining_countries,
+            ],
+            e.facilities.len(),
         );
+        println!("{line}");
     }
 }
 

@@ -59,6 +59,31 @@ pub struct ElementCrma {
     pub facilities: Vec<SourceFacility>,
 }
 
+/// One element's CRMA figures as a text line, the same in `ree provenance` and `ree-verify`:
+/// the Art. 29 post-consumer share, then the Art. 31 countries (extraction, recycling,
+/// processing, refining; `-` for none) and the number of source facilities.
+pub fn text_line(
+    element: &str,
+    share: f64,
+    (post_consumer_g, attributed_g): (u64, u64),
+    countries: [&[String]; 4],
+    facilities: usize,
+) -> String {
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".into()
+        } else {
+            v.join(" ")
+        }
+    };
+    let [extraction, recycling, processing, refining] = countries.map(list);
+    format!(
+        "CRMA {element:<3}  post-consumer recycled {:.2}% ({post_consumer_g} of {attributed_g} g); extraction {extraction}; recycling {recycling}; processing {processing}; refining {refining}; {facilities} facilit{}",
+        share * 100.0,
+        if facilities == 1 { "y" } else { "ies" }
+    )
+}
+
 /// A re-assay that moved one element by more than the tolerance.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct ReassayFlag {

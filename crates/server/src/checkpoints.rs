@@ -365,11 +365,9 @@ mod tests {
     use ree_engine::Submission;
     use ree_store::MemStore;
 
-    /// An engine holding the test team's registry (a few records).
-    fn engine(store: Arc<MemStore>) -> Arc<Engine> {
-        let e = Engine::open(store, None).unwrap();
-        let now = ree_engine::now_utc();
-        let subs = Team::new(2)
+    /// The test team's registry events, as submissions.
+    fn registry_submissions(now: ree_core::UtcMicros) -> Vec<Submission> {
+        Team::new(2)
             .registry_events(now)
             .into_iter()
             .map(|(body, sig)| Submission {
@@ -377,10 +375,21 @@ mod tests {
                 signature: Some(sig),
                 caller: None,
             })
-            .collect();
+            .collect()
+    }
+
+    /// Submits `subs` atomically; each must be accepted.
+    fn accept(e: &Engine, subs: Vec<Submission>, now: ree_core::UtcMicros) {
         for r in e.submit_blocking(subs, true, now) {
             r.unwrap();
         }
+    }
+
+    /// An engine holding the test team's registry (a few records).
+    fn engine(store: Arc<MemStore>) -> Arc<Engine> {
+        let e = Engine::open(store, None).unwrap();
+        let now = ree_engine::now_utc();
+        accept(&e, registry_submissions(now), now);
         Arc::new(e)
     }
 
@@ -391,26 +400,14 @@ mod tests {
         let signer = load_or_create_key(dir.path(), None, "ree-ledger/test").unwrap();
         let e = Arc::new(Engine::open(Arc::new(MemStore::new()), None).unwrap());
         let now = ree_engine::now_utc();
-        let mut subs: Vec<Submission> = Team::new(2)
-            .registry_events(now)
-            .into_iter()
-            .map(|(body, sig)| Submission {
-                body,
-                signature: Some(sig),
-                caller: None,
-            })
-            .collect();
+        let mut subs = registry_submissions(now);
         let later = subs.split_off(3);
-        for r in e.submit_blocking(subs, true, now) {
-            r.unwrap();
-        }
+        accept(&e, subs, now);
         let cp = Checkpointer::open(e.clone(), signer, dir.path()).unwrap();
         let mut rx = cp.subscribe();
         cp.sign_if_grown().unwrap();
         assert!(!rx.has_changed().unwrap(), "no new checkpoint, no wake-up");
-        for r in e.submit_blocking(later, true, now) {
-            r.unwrap();
-        }
+        accept(&e, later, now);
         cp.sign_if_grown().unwrap();
         assert!(rx.has_changed().unwrap());
         assert_eq!(*rx.borrow_and_update(), e.last_global_seq());

@@ -276,27 +276,16 @@ fn write_verdict(s: &mut String, r: &Report) {
 /// countries), and the re-assays beyond the policy's tolerance.
 fn write_crma(s: &mut String, r: &Report) {
     use std::fmt::Write;
-    let list = |v: &[String]| {
-        if v.is_empty() {
-            "-".into()
-        } else {
-            v.join(" ")
-        }
-    };
     for (e, c) in &r.crma {
-        let _ = writeln!(
-            s,
-            "CRMA {e:<3}  post-consumer recycled {:.2}% ({} of {} g); extraction {}; recycling {}; processing {}; refining {}; {} facilit{}",
-            c.post_consumer_recycled_share * 100.0,
-            c.post_consumer_g,
-            c.attributed_g,
-            list(&c.countries.extraction),
-            list(&c.countries.recycling),
-            list(&c.countries.processing),
-            list(&c.countries.refining),
+        let k = &c.countries;
+        let line = ree_core::crma::text_line(
+            e,
+            c.post_consumer_recycled_share,
+            (c.post_consumer_g, c.attributed_g),
+            [&k.extraction, &k.recycling, &k.processing, &k.refining],
             c.facilities.len(),
-            if c.facilities.len() == 1 { "y" } else { "ies" }
         );
+        let _ = writeln!(s, "{line}");
     }
     for u in &r.upstream_lots {
         for f in &u.reassay_flags {
